@@ -1,0 +1,260 @@
+/** Chapter 02 · namespaces: the container gets its own hostname (UTS), IPC objects, PIDs,
+ *  mounts and network, and a root that cannot be walked out of (pivot_root instead of chroot).
+ *  The engine unshares the PID namespace before it spawns the child stage, because a new PID
+ *  namespace only ever applies to children; the child stage unshares the rest itself, builds
+ *  the root filesystem, tells the engine it is ready and waits for a "go" on a pipe before it
+ *  execve(2)s the command — which then is PID 1.                       Lesson: docs/02-namespaces.md */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import { extname, resolve } from 'node:path';
+import { UserError } from '../../lib/errors.ts';
+import { traceStep } from '../../lib/trace.ts';
+import { forgetContainer, recordContainer } from './state.ts';
+import {
+  chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+} from './syscalls.ts';
+
+/** What the engine hands to the child stage (as JSON on its command line). */
+export interface ContainerConfig {
+  rootfs: string;
+  argv: string[];
+  hostname: string;
+  name?: string;
+  /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
+  stopTimeout?: number;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Our own entry point: main.ts under tsx, main.js once compiled (npm run build). */
+const THIS_PROGRAM = new URL(`./main${extname(import.meta.url)}`, import.meta.url).pathname;
+/** The sync pipe is the child stage's fd 3 (after stdin, stdout, stderr). */
+const SYNC_FD = 3;
+
+// ---------------------------------------------------------------- engine (host side)
+
+/** Start the container and return its exit code (128+signal if it was killed). */
+export async function runContainer(config: ContainerConfig): Promise<number> {
+  const rootfs = checkRootfs(config.rootfs);
+  unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
+  const child = startChildStage('init', { ...config, rootfs }, true);
+  const ended = exitCodeOf(child);
+  const signals = forwardSignals(child, config.stopTimeout ?? 10);
+  try {
+    if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
+    if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv });
+    sendGo(child);
+    return signals.exitCode(await ended);
+  } finally {
+    if (config.name) forgetContainer(config.name, child.pid!);
+  }
+}
+
+/** A rootfs must be a directory: say so in one line rather than let chroot(2) say ENOTDIR. */
+export function checkRootfs(rootfs: string): string {
+  const path = resolve(rootfs);
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`rootfs not accessible: ${rootfs} (permission denied — are you root?)`);
+    throw new UserError(`rootfs not found: ${rootfs}`);
+  }
+  if (!isDir) throw new UserError(`rootfs is not a directory: ${rootfs}`);
+  return path;
+}
+
+/** 12 random hex digits, like docker's short container ids: the default hostname. */
+export function generateId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
+ *  multi-threaded process copies only the calling thread, so we start a fresh process
+ *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
+ *  with `sync`, fd 3 is a socket pair that the two stages talk over. */
+export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
+  return spawn(process.execPath, argv, {
+    stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    env: { ...process.env, NUTSHELL_STAGE: stage },
+  });
+}
+
+/** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
+ *  (its set-up failed, and it has printed why). */
+function childIsReady(child: ChildProcess): Promise<boolean> {
+  const pipe = child.stdio[SYNC_FD] as NodeJS.ReadableStream;
+  return new Promise((done) => {
+    pipe.once('data', (data: Buffer) => done(data.toString() === 'ready'));
+    child.once('exit', () => done(false));
+  });
+}
+
+function sendGo(child: ChildProcess): void {
+  (child.stdio[SYNC_FD] as NodeJS.WritableStream).end('go');
+}
+
+/** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
+ *  gets no signal it has no handler for (the kernel protects a namespace's init), so a
+ *  command that ignores SIGTERM is killed after `stopTimeout` seconds, like `docker stop`. */
+function forwardSignals(child: ChildProcess, stopTimeout: number) {
+  let forced: NodeJS.Signals | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
+    process.on(signal, () => {
+      child.kill(signal);
+      setTimeout(() => {
+        process.stderr.write(`nutshell: PID 1 ignored ${signal} (it has no handler for it): killed after ${stopTimeout}s\n`);
+        forced = signal;
+        child.kill('SIGKILL');
+      }, stopTimeout * 1000).unref();
+    });
+  }
+  return {
+    /** A container we had to kill ends as if the signal it ignored had worked. */
+    exitCode: (code: number) => (forced ? 128 + os.signals[forced] : code),
+  };
+}
+
+/** Wait for the child and turn its end into a shell-style exit code. */
+export function exitCodeOf(child: ChildProcess): Promise<number> {
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('exit', (code, signal) => {
+      done(signal ? 128 + os.signals[signal] : (code ?? 0));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- child stage
+
+/** The child stage: build the container around ourselves, then become the command. */
+export function containerInit(config: ContainerConfig): never {
+  dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
+  prepareContainer(config);
+  writeSync(SYNC_FD, 'ready');
+  waitForGo();
+  return execCommand(config.argv);
+}
+
+/** The whole isolation recipe of chapter 02, in order. We are PID 1 of a new PID namespace. */
+export function prepareContainer(config: ContainerConfig): void {
+  unshare(
+    CLONE.CLONE_NEWNS | CLONE.CLONE_NEWUTS | CLONE.CLONE_NEWIPC | CLONE.CLONE_NEWNET,
+    'our own mount table, hostname, IPC objects and network stack',
+  );
+  sethostname(config.hostname, 'only this UTS namespace sees the new name');
+  mount(null, '/', null, MS.MS_REC | MS.MS_PRIVATE, null, 'the host\'s "/" is shared: without this our mounts would appear on the host');
+  mount(config.rootfs, config.rootfs, null, MS.MS_BIND | MS.MS_REC, null, 'pivot_root(2) needs the new root to be a mount point');
+  chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
+  pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
+  umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
+  chdir('/', 'start at the new root');
+  mountProc();
+  mountDev();
+  mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
+  interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+}
+
+/** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
+function mountProc(): void {
+  mount('proc', '/proc', 'proc', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'ps and /proc/self must see our PID namespace');
+}
+
+const DEVICES = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+];
+
+/** A minimal /dev of our own: the host's has disks and consoles the container must not touch. */
+function mountDev(): void {
+  mount('tmpfs', '/dev', 'tmpfs', MS.MS_NOSUID | MS.MS_STRICTATIME, 'mode=755,size=65536k', 'a fresh /dev, empty');
+  for (const d of DEVICES) mknod(`/dev/${d.name}`, S_IFCHR | 0o666, d.major, d.minor, 'only harmless character devices');
+  for (const [link, target] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'], ['ptmx', 'pts/ptmx']]) {
+    symlinkSync(target!, `/dev/${link}`);
+  }
+  mkdirSync('/dev/pts');
+  mount('devpts', '/dev/pts', 'devpts', MS.MS_NOSUID | MS.MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620', 'our own pseudo-terminals, not the host\'s');
+  mkdirSync('/dev/shm');
+  mount('shm', '/dev/shm', 'tmpfs', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, 'mode=1777,size=65536k', 'POSIX shared memory, private to us');
+}
+
+/** Block until the engine writes "go" on the sync pipe (a blocking read on this thread). */
+function waitForGo(): void {
+  const buffer = Buffer.alloc(16);
+  const n = readSync(SYNC_FD, buffer);
+  closeSync(SYNC_FD);
+  if (buffer.toString('utf8', 0, n) !== 'go') process.exit(125); // the engine went away
+}
+
+/** Replace the child stage with the user's command, found inside the rootfs. */
+export function execCommand(argv: string[]): never {
+  const env = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`];
+  const program = findProgram(argv[0]!, DEFAULT_PATH);
+  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  return execve(program, argv, env, 'become the command: same PID, new program');
+}
+
+/** Look the command up in PATH inside the rootfs, as a shell would. execve(2) itself does
+ *  no search. Sync calls only: they run on this thread, the one whose root we changed. */
+export function findProgram(command: string, path: string): string {
+  const candidates = command.includes('/') ? [command] : path.split(':').map((dir) => `${dir}/${command}`);
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(candidate, constants.X_OK);
+    } catch {
+      throw new UserError(`permission denied: ${command} is not executable`, 126);
+    }
+    return candidate;
+  }
+  throw new UserError(`command not found in the rootfs: ${command}`, 127);
+}
+
+// ---------------------------------------------------------------- exec: enter a running container
+
+/** The namespaces `exec` joins, and the order: mnt last, because once we are in the
+ *  container's mount namespace the host's /proc/PID/ns paths are out of sight. */
+const JOINED_NAMESPACES = [
+  ['uts', CLONE.CLONE_NEWUTS],
+  ['ipc', CLONE.CLONE_NEWIPC],
+  ['net', CLONE.CLONE_NEWNET],
+  ['mnt', CLONE.CLONE_NEWNS],
+] as const;
+
+/** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
+ *  child stage that joins the others and execs the command. */
+export function execInContainer(pid: number, argv: string[]): Promise<number> {
+  joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
+  const child = startChildStage('exec', { pid, argv });
+  const signals = forwardSignals(child, 10);
+  return exitCodeOf(child).then(signals.exitCode);
+}
+
+/** Child side of `exec`: join the running container's namespaces, then become the command. */
+export function enterContainer(config: { pid: number; argv: string[] }): never {
+  unshare(CLONE.CLONE_FS, 'setns(2) into a mount namespace refuses a thread that shares its root and cwd with others');
+  for (const [ns, flag] of JOINED_NAMESPACES) joinNamespace(config.pid, ns, flag, `see the container's ${ns}`);
+  chdir('/', 'joining a mount namespace moved our root: start at it');
+  return execCommand(config.argv);
+}
+
+function joinNamespace(pid: number, ns: string, flag: number, why: string): void {
+  const path = `/proc/${pid}/ns/${ns}`;
+  const fd = openSync(path, 'r');
+  try {
+    setns(fd, flag, why, path);
+  } finally {
+    closeSync(fd);
+  }
+}

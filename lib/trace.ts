@@ -1,0 +1,55 @@
+/** Plumbing: the --trace printer. Every chapter prints each syscall it makes, with its
+ *  arguments, its result and one line saying why, so a learner can watch the recipe run.
+ *  The flag travels to the child stage through the environment. */
+import chalk from 'chalk';
+
+const TRACE_ENV = 'NUTSHELL_TRACE';
+
+export function traceEnabled(): boolean {
+  return process.env[TRACE_ENV] === '1';
+}
+
+/** Turn tracing on for this process and every process it starts. */
+export function enableTrace(): void {
+  process.env[TRACE_ENV] = '1';
+}
+
+/** Who is speaking: the host-side engine or the child stage, with its PID as it sees it. */
+function who(): string {
+  return chalk.dim(`[${process.env.NUTSHELL_STAGE ?? 'engine'} ${process.pid}]`);
+}
+
+/** One syscall: `chroot("/tmp/rootfs") = 0   confine path lookups to the rootfs`. */
+export function traceCall(name: string, args: string, result: string, ok: boolean, why: string): void {
+  if (!traceEnabled()) return;
+  const res = ok ? chalk.green(result) : chalk.red(result);
+  process.stderr.write(`${who()} ${chalk.cyan(name)}(${args}) = ${res}  ${chalk.dim('# ' + why)}\n`);
+}
+
+/** A step that is not a syscall of ours (a file written in cgroupfs, a process started). */
+export function traceStep(what: string, why: string): void {
+  if (!traceEnabled()) return;
+  process.stderr.write(`${who()} ${chalk.yellow(what)}  ${chalk.dim('# ' + why)}\n`);
+}
+
+/** Format call arguments the way strace does: strings quoted, flags by name. */
+export function formatArgs(args: readonly unknown[]): string {
+  return args
+    .map((a) => (typeof a === 'string' ? JSON.stringify(a) : a === null || a === undefined ? 'NULL' : String(a)))
+    .join(', ');
+}
+
+/** `MS_REC|MS_PRIVATE` from a number and a table of flag names. */
+export function flagNames(value: number, table: Record<string, number>): string {
+  if (value === 0) return '0';
+  const names: string[] = [];
+  let rest = value;
+  for (const [name, bit] of Object.entries(table)) {
+    if (bit !== 0 && (value & bit) === bit) {
+      names.push(name);
+      rest &= ~bit;
+    }
+  }
+  if (rest !== 0) names.push('0x' + rest.toString(16));
+  return names.join('|');
+}

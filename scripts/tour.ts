@@ -1,0 +1,124 @@
+/** Tooling: `npm start`, the guided tour. It builds the sample rootfs (offline, from
+ *  busybox-static), then runs each chapter that exists on it, explaining what to look for. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import chalk from 'chalk';
+import { buildRootfs, PROJECT_ROOT } from './build-rootfs.ts';
+import { chapterProgram, listChapters } from './chapters.ts';
+import { startLocalRegistry } from './local-registry.ts';
+
+interface Step {
+  say: string;
+  args: string[];
+  /** Steps that push and pull run only when Debian's docker-registry is installed. */
+  needsRegistry?: boolean;
+}
+
+/** What each chapter shows. `ROOTFS` is replaced by the sample rootfs, `REGISTRY` by the
+ *  address of a local registry the tour starts. */
+const TOUR: Record<string, { title: string; steps: Step[] }> = {
+  '01-chroot': {
+    title: 'chroot(2): a process with another "/"',
+    steps: [
+      { say: 'The command sees the rootfs as "/": busybox and a few directories, not the host.', args: ['run', 'ROOTFS', 'ls', '/'] },
+      { say: 'But it still has the host\'s hostname: chroot changes paths, nothing else.', args: ['run', 'ROOTFS', 'hostname'] },
+      { say: 'Every syscall, with its reason: --trace.', args: ['run', '--trace', 'ROOTFS', 'true'] },
+      { say: 'And root walks straight out of a bare chroot. Chapter 02 closes this door.', args: ['escape', 'ROOTFS'] },
+    ],
+  },
+  '02-namespaces': {
+    title: 'namespaces and pivot_root(2): its own hostname, PIDs, mounts and network',
+    steps: [
+      { say: 'Its own hostname, and the command is PID 1: ps sees nothing of the host.', args: ['run', '--hostname', 'tour', 'ROOTFS', 'sh', '-c', 'hostname; ps'] },
+      { say: 'Its own mount table (only what the container mounted) and network (only lo).', args: ['run', 'ROOTFS', 'sh', '-c', 'cat /proc/self/mountinfo | cut -d" " -f5,9 ; ls /sys/class/net'] },
+      { say: 'The chapter 01 escape now ends where it started: pivot_root left no way up.', args: ['escape', 'ROOTFS'] },
+    ],
+  },
+  '03-cgroups': {
+    title: 'cgroups: limits on memory, CPU and processes',
+    steps: [
+      { say: 'A memory hog under --memory 32m: the kernel\'s OOM killer ends it at the limit (exit 137).', args: ['run', '--memory', '32m', 'ROOTFS', 'sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived'] },
+      { say: 'A fork bomb under --pids-limit 20: fork(2) fails inside, and the host does not notice.', args: ['run', '--pids-limit', '20', 'ROOTFS', 'sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 1'] },
+      { say: '--stats: what the container used, read from its cgroup before the engine removes it.', args: ['run', '--stats', '--cpus', '0.5', 'ROOTFS', 'sh', '-c', 'timeout 1 sh -c "while :; do :; done"; echo spun for 1 s'] },
+    ],
+  },
+  '04-unionfs': {
+    title: 'overlayfs: read-only layers, and the writes kept apart',
+    steps: [
+      { say: 'The rootfs is now a read-only layer. The container deletes and writes freely...', args: ['run', '--name', 'tour-04', '--layer', 'ROOTFS', 'sh', '-c', 'rm /etc/os-release; echo hello > /etc/motd; ls /etc'] },
+      { say: '...and diff shows what it changed, from its upper dir alone: the layer is untouched.', args: ['diff', 'tour-04'] },
+      { say: 'commit turns those changes into an OCI layer tar: deletions become .wh. files.', args: ['commit', 'tour-04', 'build/tour-04.tar'] },
+      { say: 'rm deletes the container and everything it wrote.', args: ['rm', 'tour-04'] },
+    ],
+  },
+  '05-images': {
+    title: 'images: the mini-engine',
+    steps: [
+      { say: 'An image made from the sample rootfs: one layer, a config, a manifest, all named by digest.', args: ['import', 'ROOTFS', 'nutshell/busybox'] },
+      { say: 'Run it; the container changes a file...', args: ['run', '--name', 'tour-05', 'nutshell/busybox', 'sh', '-c', 'echo "made in the tour" > /etc/motd'] },
+      { say: '...and commit makes those changes a new image: the same layer, plus one.', args: ['commit', '-m', 'a motd', 'tour-05', 'nutshell/busybox:motd'] },
+      { say: 'Both images share their first layer in the store.', args: ['images'] },
+      { say: 'A detached container: run -d prints its id; a monitor waits for it in the background.', args: ['run', '-d', '--name', 'ticker', 'nutshell/busybox:motd', 'sh', '-c', 'cat /etc/motd; while sleep 1; do date; done'] },
+      { say: 'ps lists it...', args: ['ps'] },
+      { say: '...exec runs a command inside it, as PID 1 sees it...', args: ['exec', 'ticker', 'ps'] },
+      { say: '...logs shows what it printed, and stop ends it (SIGTERM, then SIGKILL).', args: ['logs', 'ticker'] },
+      { say: 'stop', args: ['stop', '-t', '1', 'ticker'] },
+      { say: 'ps -a still lists stopped containers, until rm.', args: ['ps', '-a'] },
+      { say: 'Push the new image to a real registry (Debian\'s docker-registry, on 127.0.0.1)...', args: ['tag', 'nutshell/busybox:motd', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
+      { say: 'push', args: ['push', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
+      { say: '...forget it here, and pull it back: digests checked, layers unpacked safely.', args: ['rmi', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
+      { say: 'pull', args: ['pull', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
+      { say: 'It runs as it did before the round trip.', args: ['run', '--rm', 'REGISTRY/tour/busybox:motd', 'cat', '/etc/motd'], needsRegistry: true },
+    ],
+  },
+};
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error(`${chalk.red('nutshell:')} the tour makes real containers and needs root: run it as root (sudo -i, then npm start)`);
+    return 1;
+  }
+  console.log(chalk.bold('nutshell — a container engine built from scratch, one kernel mechanism per chapter\n'));
+  let rootfs: string;
+  try {
+    rootfs = buildRootfs();
+  } catch (err) {
+    console.error(`${chalk.red('nutshell:')} ${(err as Error).message}`);
+    return 1;
+  }
+  console.log(chalk.dim(`sample rootfs: ${relative(process.cwd(), rootfs)} (busybox-static and a few files)\n`));
+  // The tour's containers and images live in build/, not in /var/lib/nutshell, and go at the end.
+  const tourRoot = join(PROJECT_ROOT, 'build', 'tour');
+  rmSync(tourRoot, { recursive: true, force: true });
+  const env = { ...process.env, NUTSHELL_ROOT: join(tourRoot, 'root'), NUTSHELL_STATE_DIR: join(tourRoot, 'run') };
+  const registry = existsSync('/usr/bin/docker-registry') ? await startLocalRegistry() : undefined;
+  try {
+    for (const chapter of listChapters()) {
+      const tour = TOUR[chapter];
+      if (!tour) continue;
+      console.log(chalk.bold.blue(`━━ Chapter ${chapter}: ${tour.title}`));
+      for (const step of tour.steps) {
+        if (step.needsRegistry && !registry) {
+          console.log(chalk.dim(`\n  (skipped: ${step.args[0]} needs Debian's docker-registry: apt-get install docker-registry)`));
+          continue;
+        }
+        const args = step.args.map((a) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? ''));
+        if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
+        const shown = args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
+        console.log(chalk.dim(`  $ npm run chapter -- ${chapter.slice(0, 2)} ${shown}`));
+        const result = spawnSync(process.execPath, [...process.execArgv, chapterProgram(chapter), ...args], { stdio: 'inherit', cwd: process.cwd(), env });
+        if (result.status !== 0) console.log(chalk.dim(`  (exit code ${result.status ?? result.signal})`));
+      }
+      console.log('');
+    }
+  } finally {
+    spawnSync(process.execPath, [...process.execArgv, chapterProgram('05-images'), 'rm', '-f', 'ticker'], { stdio: 'ignore', env });
+    await registry?.stop();
+    rmSync(tourRoot, { recursive: true, force: true });
+  }
+  console.log(chalk.bold('Read the lessons in docs/, one per chapter, and the code in chapters/.'));
+  return 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,344 @@
+/** Chapter 04 · overlayfs, for real (as root): writes through the merged view land in upper
+ *  and never in the layers; readChanges() lists them like `docker diff`; writeLayerTar() makes
+ *  a layer that GNU tar, applied with OCI whiteout rules, turns back into the merged view;
+ *  bad setups are refused in one line, with no mount left behind. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, test } from 'node:test';
+import { UserError } from '../lib/errors.ts';
+import { mountOverlay, readChanges, unmountOverlay, writeLayerTar, type Change } from '../chapters/04-unionfs/overlay.ts';
+import { MNT_DETACH, mount, umount2 } from '../chapters/04-unionfs/syscalls.ts';
+
+const scratchRoots: string[] = [];
+
+/** A temp dir for one test. At the end, anything still mounted under it is detached before the
+ *  directory is removed: removing through a live overlay would delete files of the layers. */
+function scratch(): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'nutshell-overlay-')));
+  scratchRoots.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of scratchRoots) {
+    for (const point of mountPointsUnder(dir).reverse()) umount2(point, MNT_DETACH, 'test cleanup');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Mount points below `dir`, read straight from the kernel's table. */
+function mountPointsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`));
+}
+
+/** Create files from `{ 'etc/hostname': 'text' }`, with their parent directories. */
+function makeTree(dir: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+/** Every name below `dir` with its type, mode, owner and content (and mtime if asked):
+ *  two equal snapshots mean two trees that nobody could tell apart by reading them. */
+function snapshot(dir: string, withTimes = false): Record<string, string> {
+  const result: Record<string, string> = {};
+  const visit = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const full = join(dir, path);
+      const st = lstatSync(full);
+      let what = `${st.mode.toString(8)} ${st.uid}:${st.gid}${withTimes ? ` ${st.mtimeMs}` : ''}`;
+      if (st.isFile()) what += ` ${createHash('sha256').update(readFileSync(full)).digest('hex')}`;
+      if (st.isSymbolicLink()) what += ` -> ${readlinkSync(full)}`;
+      result[path] = what;
+      if (st.isDirectory()) visit(path);
+    }
+  };
+  visit('');
+  return result;
+}
+
+interface Scene {
+  root: string;
+  lowerDirs: string[];
+  upper: string;
+  merged: string;
+  /** snapshot() of each lower dir, taken before the mount. */
+  layersBefore: Record<string, string>[];
+}
+
+/** Two layers (bottom, top) stacked under a fresh upper. */
+function mountTwoLayers(bottomFiles: Record<string, string>, topFiles: Record<string, string>): Scene {
+  const root = scratch();
+  const lowerDirs = [makeTree(join(root, 'bottom'), bottomFiles), makeTree(join(root, 'top'), topFiles)];
+  const layersBefore = lowerDirs.map((dir) => snapshot(dir, true));
+  const scene = { root, lowerDirs, upper: join(root, 'upper'), merged: join(root, 'merged'), layersBefore };
+  mountOverlay({ lowerDirs, upperDir: scene.upper, workDir: join(root, 'work'), target: scene.merged });
+  return scene;
+}
+
+/** The usual things a container does to its rootfs, done through the merged view. */
+function changeThroughMerged(m: string): void {
+  writeFileSync(join(m, 'etc/new.conf'), 'new\n');
+  linkSync(join(m, 'etc/new.conf'), join(m, 'etc/new.link'));
+  symlinkSync('new.conf', join(m, 'etc/new.sym'));
+  appendFileSync(join(m, 'etc/hostname'), 'more\n');
+  chmodSync(join(m, 'etc/passwd'), 0o600);
+  rmSync(join(m, 'bin/sh'));
+  renameSync(join(m, 'data/a.txt'), join(m, 'data/b.txt'));
+  rmSync(join(m, 'olddir'), { recursive: true });
+  mkdirSync(join(m, 'newdir'));
+  writeFileSync(join(m, 'newdir/x'), 'x\n');
+  chownSync(join(m, 'newdir/x'), 1234, 5678);
+  utimesSync(join(m, 'newdir/x'), 1e9, 1e9);
+}
+
+const BOTTOM = {
+  'etc/hostname': 'bottom\n',
+  'etc/passwd': 'root:x:0:0::/root:/bin/sh\n',
+  'bin/sh': '#!fake shell\n',
+  'olddir/inner/file': 'old\n',
+  'data/a.txt': 'a from bottom\n',
+};
+const TOP = { 'etc/hostname': 'top\n', 'data/a.txt': 'a from top\n' };
+
+function mountChangedScene(): Scene {
+  const scene = mountTwoLayers(BOTTOM, TOP);
+  changeThroughMerged(scene.merged);
+  return scene;
+}
+
+/** Apply layer tars onto `dir` the way an OCI runtime does, with GNU tar for the unpacking:
+ *  before each layer, delete what its `.wh.` files name and empty what `.wh..wh..opq` marks;
+ *  then extract the layer without the markers. */
+function applyLayers(dir: string, layerTars: string[]): void {
+  mkdirSync(dir, { recursive: true });
+  for (const layer of layerTars) {
+    for (const name of execFileSync('tar', ['-tf', layer], { encoding: 'utf8' }).split('\n')) {
+      const base = name.split('/').pop()!;
+      const parent = join(dir, dirname(name));
+      if (base === '.wh..wh..opq') {
+        for (const child of readdirSync(parent)) rmSync(join(parent, child), { recursive: true });
+      } else if (base.startsWith('.wh.')) {
+        rmSync(join(parent, base.slice('.wh.'.length)), { recursive: true });
+      }
+    }
+    execFileSync('tar', ['-C', dir, '-xf', layer, '--exclude=.wh.*']);
+  }
+}
+
+/** Pack each lower dir with GNU tar, apply those and then `layer` onto a fresh directory, and
+ *  return its snapshot: what a runtime would show for the committed image. */
+function rebuildFromLayers(root: string, lowerDirs: string[], layer: string): Record<string, string> {
+  const lowerTars = lowerDirs.map((dir, i) => {
+    execFileSync('tar', ['-C', dir, '-cf', join(root, `lower${i}.tar`), '.']);
+    return join(root, `lower${i}.tar`);
+  });
+  applyLayers(join(root, 'applied'), [...lowerTars, layer]);
+  return snapshot(join(root, 'applied'));
+}
+
+function assertOneLineUserError(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof UserError, `expected a UserError, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    assert.ok(!err.message.includes('\n'), `one line expected: ${err.message}`);
+    return true;
+  });
+}
+
+test('overlay: through the merged view, changes land in upper and the layers never change', () => {
+  const { root, lowerDirs, upper, merged, layersBefore } = mountTwoLayers(BOTTOM, TOP);
+  // The top layer wins a name both layers have; the bottom one shows where the top has none.
+  assert.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'top\n');
+  assert.equal(readFileSync(join(merged, 'etc/passwd'), 'utf8'), BOTTOM['etc/passwd']);
+  changeThroughMerged(merged);
+  assert.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'top\nmore\n');
+  assert.ok(!existsSync(join(merged, 'bin/sh')) && !existsSync(join(merged, 'olddir')));
+
+  assert.deepEqual(lowerDirs.map((dir) => snapshot(dir, true)), layersBefore, 'the lower dirs were not written');
+  assert.equal(readFileSync(join(upper, 'etc/new.conf'), 'utf8'), 'new\n');
+  for (const deleted of ['bin/sh', 'data/a.txt', 'olddir']) {
+    const st = lstatSync(join(upper, deleted));
+    assert.ok(st.isCharacterDevice() && st.rdev === 0, `${deleted} is a 0/0 whiteout in upper`);
+  }
+  assert.deepEqual(readdirSync(upper).sort(), ['bin', 'data', 'etc', 'newdir', 'olddir'], 'nothing untouched is copied up');
+
+  const expected: Change[] = [
+    { kind: 'C', path: '/bin' },
+    { kind: 'D', path: '/bin/sh' },
+    { kind: 'C', path: '/data' },
+    { kind: 'D', path: '/data/a.txt' },
+    { kind: 'A', path: '/data/b.txt' },
+    { kind: 'C', path: '/etc' },
+    { kind: 'C', path: '/etc/hostname' },
+    { kind: 'A', path: '/etc/new.conf' },
+    { kind: 'A', path: '/etc/new.link' },
+    { kind: 'A', path: '/etc/new.sym' },
+    { kind: 'C', path: '/etc/passwd' },
+    { kind: 'A', path: '/newdir' },
+    { kind: 'A', path: '/newdir/x' },
+    { kind: 'D', path: '/olddir' },
+  ];
+  assert.deepEqual(readChanges(upper, lowerDirs), expected);
+
+  unmountOverlay(merged);
+  assert.deepEqual(mountPointsUnder(root), [], 'no mount left under the temp dir');
+  assert.deepEqual(lowerDirs.map((dir) => snapshot(dir, true)), layersBefore);
+});
+
+test('writeLayerTar: whiteouts become .wh. files, and the layer applied by GNU tar gives the merged view', () => {
+  const { root, lowerDirs, upper, merged } = mountChangedScene();
+  const seen = snapshot(merged);
+  const layer = join(root, 'layer.tar');
+  const diffId = writeLayerTar(upper, layer);
+
+  const bytes = readFileSync(layer);
+  assert.equal(diffId, `sha256:${createHash('sha256').update(bytes).digest('hex')}`, 'the diff id is the tar digest');
+  assert.ok(!existsSync(`${layer}.tmp`), 'the partial file was renamed away');
+  assert.equal(writeLayerTar(upper, join(root, 'again.tar')), diffId, 'same upper, same bytes');
+
+  // GNU tar's verbose listing: the first letter is the entry type ("-" file, "c" char device).
+  const listing = execFileSync('tar', ['--full-time', '-tvf', layer], { encoding: 'utf8', env: { TZ: 'UTC' } }).trimEnd().split('\n');
+  const entry = (name: string) => listing.find((line) => line.split(/\s+/)[5] === name);
+  for (const whiteout of ['bin/.wh.sh', 'data/.wh.a.txt', '.wh.olddir']) {
+    assert.match(entry(whiteout) ?? `${whiteout} missing`, /^-/, `${whiteout} is an empty regular file`);
+  }
+  assert.ok(!listing.some((line) => line.startsWith('c')), 'no character device in the layer');
+  assert.match(entry('etc/new.link') ?? 'missing', /^h.* link to etc\/new\.conf$/);
+  assert.match(entry('etc/new.sym') ?? 'missing', /^l.* -> new\.conf$/);
+  assert.match(entry('etc/passwd') ?? 'missing', /^-rw------- 0\/0 /);
+  assert.match(entry('newdir/x') ?? 'missing', /^-rw-r--r-- 1234\/5678 +2 2001-09-09 01:46:40 /, 'owner and mtime kept');
+  // Sorted as the upper dir's names are, each whiteout in the place of the name it deletes.
+  const upperNames = listing.map((line) => line.split(/\s+/)[5]!.replace('.wh.', ''));
+  assert.deepEqual(upperNames, [...upperNames].sort(), 'entries in sorted order');
+
+  assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
+
+  unmountOverlay(merged);
+});
+
+test('an opaque directory: rm -rf + mkdir of a lower dir, listed as C with D for what is gone, and .wh..wh..opq in the layer', () => {
+  const { root, lowerDirs, upper, merged } = mountTwoLayers(
+    { 'dir/a': 'a\n', 'dir/sub/b': 'b\n', 'dir/kept': 'old\n' },
+    { 'dir/top': 'top\n', 'other': 'other\n' },
+  );
+  rmSync(join(merged, 'dir'), { recursive: true });
+  mkdirSync(join(merged, 'dir'));
+  writeFileSync(join(merged, 'dir/kept'), 'new\n');
+  writeFileSync(join(merged, 'dir/fresh'), 'fresh\n');
+  assert.deepEqual(readdirSync(join(merged, 'dir')).sort(), ['fresh', 'kept']);
+
+  // Read overlay's mark with another tool than ours.
+  const xattr = execFileSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())', join(upper, 'dir')]);
+  assert.equal(xattr.toString().trim(), 'y');
+
+  assert.deepEqual(readChanges(upper, lowerDirs), [
+    { kind: 'C', path: '/dir' },
+    { kind: 'D', path: '/dir/a' },
+    { kind: 'A', path: '/dir/fresh' },
+    { kind: 'C', path: '/dir/kept' },
+    { kind: 'D', path: '/dir/sub' },
+    { kind: 'D', path: '/dir/top' },
+  ]);
+
+  const layer = join(root, 'layer.tar');
+  writeLayerTar(upper, layer);
+  const names = execFileSync('tar', ['-tf', layer], { encoding: 'utf8' }).trimEnd().split('\n');
+  assert.deepEqual(names, ['dir/', 'dir/.wh..wh..opq', 'dir/fresh', 'dir/kept']);
+  const seen = snapshot(merged);
+  assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
+
+  unmountOverlay(merged);
+  assert.deepEqual(mountPointsUnder(root), []);
+});
+
+test('bad setups: one line each, and no mount left behind', () => {
+  const root = scratch();
+  const lower = makeTree(join(root, 'lower'), { file: 'x\n' });
+  const dirsIn = (name: string) => ({ upperDir: join(root, name, 'upper'), workDir: join(root, name, 'work'), target: join(root, name, 'merged') });
+
+  assertOneLineUserError(() => mountOverlay({ lowerDirs: [join(root, 'no-such-layer')], ...dirsIn('a') }), /lower dir not found: .*no-such-layer/);
+
+  // An upper inside an overlay, as when the engine itself runs in a docker container.
+  const outer = dirsIn('outer');
+  mountOverlay({ lowerDirs: [lower], ...outer });
+  assertOneLineUserError(
+    () => mountOverlay({ lowerDirs: [lower], upperDir: join(outer.target, 'upper'), workDir: join(outer.target, 'work'), target: join(root, 'inner') }),
+    /upper dir .* is on an overlay/,
+  );
+  assert.deepEqual(mountPointsUnder(root), [outer.target], 'only the outer overlay is mounted');
+  unmountOverlay(outer.target);
+
+  // Work and upper on two mounts: a tmpfs holds the work dir.
+  const tmpfs = join(root, 'tmpfs');
+  mkdirSync(tmpfs);
+  mount('tmpfs', tmpfs, 'tmpfs', 0, 'size=1m', 'test: a second filesystem');
+  assertOneLineUserError(
+    () => mountOverlay({ lowerDirs: [lower], upperDir: join(root, 'b/upper'), workDir: join(tmpfs, 'work'), target: join(root, 'b/merged') }),
+    /must be on the same mount/,
+  );
+  umount2(tmpfs, 0, 'test cleanup');
+
+  // Sixty layers with long names: more than the one page mount(2) takes.
+  const many = Array.from({ length: 60 }, (_, i) => makeTree(join(root, `layer-${String(i).padStart(3, '0')}-${'x'.repeat(80)}`), {}));
+  assertOneLineUserError(() => mountOverlay({ lowerDirs: many, ...dirsIn('c') }), /too many layers.*4096 bytes/);
+
+  // The kernel's own refusal (a work dir inside the upper dir) comes back as one helpful line.
+  const d = dirsIn('d');
+  assertOneLineUserError(() => mountOverlay({ lowerDirs: [lower], ...d, workDir: join(d.upperDir, 'work') }), /EINVAL .*dmesg/);
+
+  assert.deepEqual(mountPointsUnder(root), []);
+});
+
+test('readChanges looks through the lowers as overlay does: their own whiteouts and opaque dirs hide what is below', () => {
+  const root = scratch();
+  const bottom = makeTree(join(root, 'bottom'), { 'gone.txt': 'old\n', 'odir/old': 'old\n', 'keep/x': 'x\n' });
+  const top = makeTree(join(root, 'top'), { 'odir/new': 'new\n' });
+  // An unpacked layer in overlay's format: a 0/0 device deletes gone.txt, odir replaces the bottom's.
+  execFileSync('mknod', [join(top, 'gone.txt'), 'c', '0', '0']);
+  execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "trusted.overlay.opaque", b"y")', join(top, 'odir')]);
+  const merged = join(root, 'merged');
+  const upper = join(root, 'upper');
+  mountOverlay({ lowerDirs: [bottom, top], upperDir: upper, workDir: join(root, 'work'), target: merged });
+  assert.ok(!existsSync(join(merged, 'gone.txt')) && !existsSync(join(merged, 'odir/old')), 'hidden by the top layer');
+
+  writeFileSync(join(merged, 'gone.txt'), 'back\n');
+  writeFileSync(join(merged, 'odir/old'), 'back\n');
+  appendFileSync(join(merged, 'keep/x'), 'more\n');
+  assert.deepEqual(readChanges(upper, [bottom, top]), [
+    { kind: 'A', path: '/gone.txt' },
+    { kind: 'C', path: '/keep' },
+    { kind: 'C', path: '/keep/x' },
+    { kind: 'C', path: '/odir' },
+    { kind: 'A', path: '/odir/old' },
+  ]);
+  unmountOverlay(merged);
+});

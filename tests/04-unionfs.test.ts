@@ -1,0 +1,136 @@
+/** Chapter 04 · union filesystems, through the command line: the container writes into its
+ *  upper dir only, `diff` and `commit` describe what it changed, containers on the same layers
+ *  do not see each other, and no mount or directory is left behind. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { assertOneLineError, copyOfRootfs, run, start, tempDir } from './helpers/chapter.ts';
+
+const CH = '04';
+const root = tempDir('nutshell-root-');
+const env = { ...process.env, NUTSHELL_STATE_DIR: tempDir('nutshell-state-'), NUTSHELL_ROOT: root };
+
+/** Two layers: the busybox rootfs at the bottom, and a small one on top with files to change. */
+const bottom = copyOfRootfs();
+const top = join(tempDir(), 'top');
+mkdirSync(join(top, 'srv', 'data'), { recursive: true });
+writeFileSync(join(top, 'srv', 'data', 'keep.txt'), 'keep\n');
+writeFileSync(join(top, 'srv', 'data', 'edit.txt'), 'original\n');
+writeFileSync(join(top, 'srv', 'data', 'move.txt'), 'move me\n');
+const LAYERS = ['--layer', bottom, '--layer', top];
+
+/** Every path under `dir` with its type, mode, owner and content hash (or link target). */
+function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (path: string) => {
+    const st = lstatSync(path);
+    const what = st.isSymbolicLink() ? `-> ${readlinkSync(path)}`
+      : st.isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex')
+      : st.isDirectory() ? 'dir' : `dev ${st.rdev}`;
+    out.push(`${relative(dir, path) || '.'} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${what}`);
+    if (st.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(path, name));
+  };
+  walk(dir);
+  return out;
+}
+
+const CHANGE_EVERYTHING = [
+  'echo new > /srv/data/new.txt',
+  'echo changed >> /srv/data/edit.txt',
+  'mv /srv/data/move.txt /srv/data/moved.txt',
+  'rm /etc/os-release',
+  'rm -rf /usr/sbin',
+  'chmod 600 /srv/data/keep.txt',
+].join(' && ');
+
+test('writes, deletions and renames inside leave every layer byte-identical', async () => {
+  const before = [snapshot(bottom), snapshot(top)];
+  const r = await run(CH, ['run', '--name', 'writer', ...LAYERS, 'sh', '-c', `${CHANGE_EVERYTHING} && ls /srv/data`], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['edit.txt', 'keep.txt', 'moved.txt', 'new.txt']);
+  assert.deepEqual([snapshot(bottom), snapshot(top)], before);
+  const again = await run(CH, ['run', '--name', 'writer', ...LAYERS, 'sh', '-c', 'cat /srv/data/new.txt; ls /etc/os-release'], { env });
+  assert.equal(again.stdout, 'new\n', 'a named container keeps its writes across runs');
+  assert.notEqual(again.code, 0, 'and its deletions');
+});
+
+test('diff lists A, C and D like docker diff', async () => {
+  const r = await run(CH, ['diff', 'writer'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  for (const expected of ['A /srv/data/new.txt', 'A /srv/data/moved.txt', 'C /srv/data/edit.txt', 'C /srv/data/keep.txt', 'D /srv/data/move.txt', 'D /etc/os-release', 'D /usr/sbin']) {
+    assert.ok(lines.includes(expected), `${expected} in:\n${r.stdout}`);
+  }
+  assert.ok(!lines.some((l) => l.includes('/usr/sbin/')), 'a deleted directory is one D, not one per file');
+});
+
+test('commit writes a layer whose whiteouts, applied with GNU tar, rebuild what the container saw', async () => {
+  const out = join(tempDir(), 'layer.tar');
+  const r = await run(CH, ['commit', 'writer', out], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const digest = `sha256:${createHash('sha256').update(readFileSync(out)).digest('hex')}`;
+  assert.equal(r.stdout.trim(), digest, 'commit prints the diff id of the tar');
+  const entries = execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).trim().split('\n');
+  assert.ok(entries.includes('etc/.wh.os-release') && entries.includes('usr/.wh.sbin') && entries.includes('srv/data/.wh.move.txt'), entries.join(' '));
+
+  // Apply the layers the way an image tool does: extract in order, honouring whiteouts.
+  const applied = join(tempDir(), 'applied');
+  mkdirSync(applied);
+  execFileSync('tar', ['-C', bottom, '-cf', join(applied, '..', 'bottom.tar'), '.']);
+  execFileSync('tar', ['-C', top, '-cf', join(applied, '..', 'top.tar'), '.']);
+  for (const layer of [join(applied, '..', 'bottom.tar'), join(applied, '..', 'top.tar'), out]) {
+    const names = execFileSync('tar', ['-tf', layer], { encoding: 'utf8' }).trim().split('\n');
+    for (const name of names.filter((n) => n.split('/').pop()!.startsWith('.wh.'))) {
+      rmSync(join(applied, name.replace(/\.wh\.([^/]+)$/, '$1')), { recursive: true, force: true });
+    }
+    execFileSync('tar', ['-C', applied, '-xpf', layer, '--exclude=.wh.*']);
+  }
+  const inside = await run(CH, ['run', '--name', 'writer', ...LAYERS, 'sh', '-c', 'cd / && find etc srv usr | sort && md5sum srv/data/*'], { env });
+  const onHost = execFileSync('sh', ['-c', 'cd "$1" && find etc srv usr | sort && md5sum srv/data/*', 'sh', applied], { encoding: 'utf8' });
+  assert.equal(inside.stdout, onHost);
+});
+
+test('two containers on the same layers do not see each other\'s writes', async () => {
+  const a = start(CH, ['run', '--name', 'twin-a', '--stop-timeout', '0', ...LAYERS, 'sh', '-c', 'echo a > /tmp/mine && echo ready && sleep 30'], { env });
+  await new Promise((resolve) => a.stdout!.once('data', resolve));
+  try {
+    const b = await run(CH, ['run', ...LAYERS, 'sh', '-c', 'cat /tmp/mine 2>&1; echo b > /tmp/mine; cat /tmp/mine'], { env });
+    assert.match(b.stdout, /No such file/);
+    assert.match(b.stdout, /^b$/m);
+    const seenByA = await run(CH, ['exec', 'twin-a', 'cat', '/tmp/mine'], { env });
+    assert.equal(seenByA.stdout, 'a\n');
+  } finally {
+    a.kill('SIGTERM');
+    await new Promise((resolve) => a.once('exit', resolve));
+  }
+});
+
+test('no overlay mount is left on the host, and rm removes the container\'s directory', async () => {
+  const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
+  assert.deepEqual(hostMounts(), [], 'the overlay is mounted in the container\'s mount namespace only');
+  for (const name of ['writer', 'twin-a']) {
+    assert.equal((await run(CH, ['rm', name], { env })).code, 0);
+  }
+  assert.deepEqual(readdirSync(join(root, 'containers')), [], 'rm removed the named ones; unnamed ones went when they exited');
+  assert.deepEqual(hostMounts(), []);
+});
+
+test('bad input: one line on stderr and a non-zero exit', async () => {
+  assertOneLineError(await run(CH, ['run', '--layer', '/no/such/layer', 'true'], { env }), /layer not found: \/no\/such\/layer/);
+  assertOneLineError(await run(CH, ['run', 'true'], { env }), /run needs layers and a command/);
+  for (const verb of ['diff', 'rm']) assertOneLineError(await run(CH, [verb, 'ghost'], { env }), /no container named "ghost"/);
+  assertOneLineError(await run(CH, ['commit', 'ghost', join(tempDir(), 'x.tar')], { env }), /no container named "ghost"/);
+  const busy = start(CH, ['run', '--name', 'busy', '--stop-timeout', '0', ...LAYERS, 'sh', '-c', 'echo ready; sleep 30'], { env });
+  await new Promise((resolve) => busy.stdout!.once('data', resolve));
+  try {
+    assertOneLineError(await run(CH, ['rm', 'busy'], { env }), /container "busy" is running: stop it first/);
+  } finally {
+    busy.kill('SIGTERM');
+    await new Promise((resolve) => busy.once('exit', resolve));
+  }
+  assert.equal((await run(CH, ['rm', 'busy'], { env })).code, 0);
+  assert.ok(!existsSync(join(root, 'containers', 'busy')));
+});

@@ -1,0 +1,320 @@
+/** Chapter 05 · unpacking a layer: what GNU tar packed comes back with its modes, owners,
+ *  times and links; OCI whiteouts become overlayfs's marks; the diff id is the sha256 of the
+ *  uncompressed tar; and hostile archives are refused, one line each, without writing a byte
+ *  outside the destination. Hostile tars are written header by header with node-tar's Header,
+ *  since no honest archiver produces them. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, relative } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import koffi from 'koffi';
+import { extractLayer } from '../chapters/05-images/layer.ts';
+import { UserError } from '../lib/errors.ts';
+import { tempDir } from './helpers/chapter.ts';
+import { Header } from 'tar';
+import { tarOf, type TarEntry } from './helpers/tar.ts';
+
+const OCI_TAR = 'application/vnd.oci.image.layer.v1.tar';
+const OCI_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const DOCKER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+const MTIME = new Date('2001-09-09T01:46:40Z');
+
+// Our own reading of xattrs, independent of the code under test.
+const libc = koffi.load('libc.so.6');
+const lgetxattr = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
+function xattr(path: string, name: string): string | null {
+  const value = Buffer.alloc(64);
+  const size = Number(lgetxattr(path, name, value, value.length));
+  return size < 0 ? null : value.subarray(0, size).toString();
+}
+
+/** Feed bytes in small chunks, the way a network stream arrives. */
+function streamOf(bytes: Buffer, chunkSize = 3000): Readable {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, at + chunkSize));
+  return Readable.from(chunks);
+}
+
+/** GNU tar's archive of a directory (the reference archiver). */
+function gnuTar(dir: string): Buffer {
+  return execFileSync('tar', ['-C', dir, '--numeric-owner', '-cf', '-', '.'], { maxBuffer: 64 << 20 });
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+test('GNU tar round trip: modes, owners, mtimes, symlinks, hardlinks, FIFOs; devices skipped', async () => {
+  const src = join(tempDir(), 'src');
+  mkdirSync(join(src, 'bin'), { recursive: true });
+  mkdirSync(join(src, 'etc'));
+  mkdirSync(join(src, 'private'), { mode: 0o710 });
+  writeFileSync(join(src, 'bin/tool'), '#!/bin/sh\necho tool\n', { mode: 0o4755 });
+  linkSync(join(src, 'bin/tool'), join(src, 'bin/tool-again'));
+  writeFileSync(join(src, 'etc/secret'), 'hush\n', { mode: 0o640 });
+  chownSync(join(src, 'etc/secret'), 1234, 5678);
+  chownSync(join(src, 'bin/tool'), 1234, 0); // setuid and owned: chown must come before chmod
+  symlinkSync('/bin/busybox', join(src, 'bin/sh'));
+  symlinkSync('bin', join(src, 'sbin'));
+  execFileSync('mkfifo', ['-m', '0620', join(src, 'fifo')]);
+  execFileSync('mknod', [join(src, 'null'), 'c', '1', '3']);
+  for (const path of ['bin/tool', 'etc/secret', 'bin/sh', 'sbin', 'private', 'fifo', 'bin', 'etc', '.']) {
+    lutimesSync(join(src, path), MTIME, MTIME);
+  }
+
+  const dest = join(tempDir(), 'layer');
+  const { skipped } = await extractLayer(streamOf(gnuTar(src)), OCI_TAR, dest);
+
+  for (const path of ['bin/tool', 'etc/secret', 'private', 'fifo', 'bin/sh', 'sbin', 'bin', 'etc']) {
+    const want = lstatSync(join(src, path));
+    const got = lstatSync(join(dest, path));
+    assert.equal((got.mode & 0o177777).toString(8), (want.mode & 0o177777).toString(8), `mode of ${path}`);
+    assert.deepEqual([got.uid, got.gid], [want.uid, want.gid], `owner of ${path}`);
+    assert.equal(got.mtimeMs, MTIME.getTime(), `mtime of ${path}`);
+  }
+  assert.equal(readFileSync(join(dest, 'bin/tool'), 'utf8'), '#!/bin/sh\necho tool\n');
+  assert.equal(readlinkSync(join(dest, 'bin/sh')), '/bin/busybox', 'absolute symlinks are kept as they are');
+  assert.equal(readlinkSync(join(dest, 'sbin')), 'bin');
+  assert.equal(statSync(join(dest, 'bin/tool-again')).ino, statSync(join(dest, 'bin/tool')).ino, 'hardlink');
+  assert.ok(lstatSync(join(dest, 'fifo')).isFIFO());
+  assert.ok(!existsSync(join(dest, 'null')), 'device nodes are not created');
+  assert.deepEqual(skipped, ['"./null": device nodes are not unpacked (the engine creates /dev)']);
+});
+
+test('OCI whiteouts become overlayfs whiteouts: a 0/0 char device and the opaque xattr', async () => {
+  const src = join(tempDir(), 'src');
+  mkdirSync(join(src, 'etc'), { recursive: true });
+  mkdirSync(join(src, 'var/cache'), { recursive: true });
+  writeFileSync(join(src, 'etc/.wh.motd'), '');
+  writeFileSync(join(src, 'var/cache/.wh..wh..opq'), '');
+  writeFileSync(join(src, 'var/cache/new'), 'kept\n');
+
+  const dest = join(tempDir(), 'layer');
+  await extractLayer(streamOf(gnuTar(src)), OCI_TAR, dest);
+
+  const whiteout = lstatSync(join(dest, 'etc/motd'));
+  assert.ok(whiteout.isCharacterDevice(), 'etc/motd is a character device');
+  assert.equal(whiteout.rdev, 0, 'with device number 0/0');
+  assert.deepEqual(readdirSync(join(dest, 'etc')), ['motd'], 'the .wh. file itself is not written');
+  assert.equal(xattr(join(dest, 'var/cache'), 'trusted.overlay.opaque'), 'y');
+  assert.equal(xattr(join(dest, 'var'), 'trusted.overlay.opaque'), null, 'only the marked directory');
+  assert.deepEqual(readdirSync(join(dest, 'var/cache')), ['new'], 'the layer\'s own files stay');
+});
+
+test('the diff id is the sha256 of the uncompressed tar, gzipped or not, whatever the label says', async () => {
+  const tar = tarOf([{ path: 'hello', body: 'hello, layer\n'.repeat(1000) }, { path: 'dir/', type: 'Directory' }]);
+  const gzipped = gzipSync(tar);
+  const cases: [Buffer, string][] = [
+    [tar, OCI_TAR],
+    [gzipped, OCI_GZIP],
+    [gzipped, DOCKER_GZIP],
+    [gzipped, OCI_TAR], // mislabelled: the gzip magic bytes decide
+  ];
+  for (const [bytes, mediaType] of cases) {
+    const dest = join(tempDir(), 'layer');
+    const { diffId } = await extractLayer(streamOf(bytes, 7), mediaType, dest);
+    assert.equal(diffId, sha256(tar), mediaType);
+    assert.notEqual(diffId, sha256(gzipped));
+    assert.equal(readFileSync(join(dest, 'hello'), 'utf8'), 'hello, layer\n'.repeat(1000));
+  }
+});
+
+test('an empty layer (only the two zero end blocks) is valid; an empty stream is not', async () => {
+  const { diffId } = await extractLayer(streamOf(gzipSync(Buffer.alloc(1024))), DOCKER_GZIP, join(tempDir(), 'layer'));
+  // The diff id docker gives every build step that changes no file.
+  assert.equal(diffId, 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+  await assert.rejects(extractLayer(Readable.from([]), OCI_TAR, join(tempDir(), 'layer')), /Unrecognized archive format/);
+});
+
+test('a layer streams through: a 256 MiB file does not need 256 MiB of memory', async () => {
+  const size = 256 << 20;
+  async function* hugeLayer() {
+    const header = Buffer.alloc(512);
+    new Header({ path: 'huge', type: 'File', mode: 0o644, size, mtime: MTIME }).encode(header, 0);
+    yield header;
+    for (let i = 0; i < size >> 20; i++) yield Buffer.alloc(1 << 20, 'n');
+    yield Buffer.alloc(1024);
+  }
+  const before = process.resourceUsage().maxRSS * 1024;
+  const dest = join(tempDir(), 'layer');
+  await extractLayer(Readable.from(hugeLayer()), OCI_TAR, dest);
+  const grown = process.resourceUsage().maxRSS * 1024 - before;
+  assert.equal(statSync(join(dest, 'huge')).size, size);
+  assert.ok(grown < size / 2, `peak memory grew by ${grown >> 20} MiB`);
+});
+
+test('unsupported or broken layers: one line saying what is wrong', async () => {
+  const dest = () => join(tempDir(), 'layer');
+  const tar = tarOf([{ path: 'a', body: 'a' }]);
+  const zstdBytes = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(100)]);
+  await assert.rejects(extractLayer(streamOf(tar), 'application/vnd.oci.image.layer.v1.tar+zstd', dest()), /zstd.*not supported/);
+  await assert.rejects(extractLayer(streamOf(zstdBytes), OCI_TAR, dest()), /zstd.*not supported/);
+  await assert.rejects(extractLayer(streamOf(tar), 'application/json', dest()), /unsupported layer media type "application\/json"/);
+  await assert.rejects(extractLayer(streamOf(Buffer.alloc(2000, 'x')), OCI_TAR, dest(), 'layer sha256:abc'), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /^layer sha256:abc: .*TAR_/);
+    return !err.message.includes('\n');
+  });
+  const truncatedGzip = gzipSync(tar).subarray(0, 30);
+  await assert.rejects(extractLayer(streamOf(truncatedGzip), OCI_GZIP, dest()), UserError);
+});
+
+test('a file entry replaces a symlink of the same name instead of writing through it', async () => {
+  const { host, dest } = makeHost();
+  const tar = tarOf([
+    { path: 'f', type: 'SymbolicLink', linkpath: join(host, 'etc/passwd') },
+    { path: 'f', body: 'mine\n' },
+    { path: '/abs/file', body: 'a leading "/" means the layer\'s root\n' },
+  ]);
+  await extractLayer(streamOf(tar), OCI_TAR, dest);
+  assert.ok(lstatSync(join(dest, 'f')).isFile());
+  assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'mine\n');
+  assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
+  assert.ok(existsSync(join(dest, 'abs/file')), 'absolute entry names are taken from the layer root, as docker does');
+});
+
+// ---------------------------------------------------------------- hostile layers
+
+const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n';
+
+/** A pretend host: <host>/etc/passwd to aim at, and the layer unpacked at <host>/var/lib/layer,
+ *  so that "../../../etc/passwd" from the layer's root is the host's passwd. */
+function makeHost(): { host: string; dest: string } {
+  const host = tempDir('nutshell-host-');
+  mkdirSync(join(host, 'etc'));
+  writeFileSync(join(host, 'etc/passwd'), PASSWD);
+  const dest = join(host, 'var/lib/layer');
+  mkdirSync(dest, { recursive: true });
+  return { host, dest };
+}
+
+/** Every path under `host` but outside `dest`, with its content and link count. */
+function snapshot(host: string, dest: string): string[] {
+  const seen: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (path === dest) continue;
+      const stats = lstatSync(path);
+      const content = stats.isFile() ? readFileSync(path, 'utf8') : stats.isDirectory() ? 'dir' : 'other';
+      seen.push(`${relative(host, path)} nlink=${stats.nlink} ${content}`);
+      if (stats.isDirectory()) walk(path);
+    }
+  };
+  walk(host);
+  return seen.sort();
+}
+
+const PWNED = `nutshell-pwned-${process.pid}`;
+after(() => rmSync(join('/tmp', PWNED), { force: true }));
+
+const HOSTILE: { hazard: string; entries: (host: string) => TarEntry[]; error: RegExp }[] = [
+  {
+    hazard: 'path traversal',
+    entries: () => [{ path: '../x', body: 'out' }],
+    error: /entry "\.\.\/x" escapes the layer \(path traversal\)/,
+  },
+  {
+    hazard: 'path traversal to a host file',
+    entries: () => [{ path: 'a/../../../../etc/passwd', body: 'owned' }],
+    error: /entry "a\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" escapes the layer \(path traversal\)/,
+  },
+  {
+    hazard: 'absolute symlink escape to the real root',
+    entries: () => [
+      { path: 'evil', type: 'SymbolicLink', linkpath: '/' },
+      { path: `evil/tmp/${PWNED}`, body: 'pwned' },
+    ],
+    error: /entry "evil\/tmp\/nutshell-pwned-\d+" goes through the symlink "evil" \(symlink traversal\)/,
+  },
+  {
+    hazard: 'symlink then a write through it',
+    entries: (host) => [
+      { path: 'link', type: 'SymbolicLink', linkpath: join(host, 'etc') },
+      { path: 'link/passwd', body: 'owned' },
+    ],
+    error: /entry "link\/passwd" goes through the symlink "link" \(symlink traversal\)/,
+  },
+  {
+    hazard: 'relative symlink upwards',
+    entries: () => [
+      { path: 'up', type: 'SymbolicLink', linkpath: '../../..' },
+      { path: 'up/etc/passwd', body: 'owned' },
+    ],
+    error: /entry "up\/etc\/passwd" goes through the symlink "up" \(symlink traversal\)/,
+  },
+  {
+    hazard: 'symlink nested below a real directory',
+    entries: (host) => [
+      { path: 'a/', type: 'Directory' },
+      { path: 'a/b', type: 'SymbolicLink', linkpath: host },
+      { path: 'a/b/c/d', body: 'owned' },
+    ],
+    error: /entry "a\/b\/c\/d" goes through the symlink "a\/b" \(symlink traversal\)/,
+  },
+  {
+    hazard: 'hardlink to an absolute host path',
+    entries: () => [{ path: 'pw', type: 'Link', linkpath: '/etc/passwd' }],
+    error: /hardlink "pw" to "\/etc\/passwd": the target is not in the layer/,
+  },
+  {
+    hazard: 'hardlink with path traversal',
+    entries: () => [{ path: 'pw', type: 'Link', linkpath: '../../../etc/passwd' }],
+    error: /hardlink "pw" to "\.\.\/\.\.\/\.\.\/etc\/passwd" escapes the layer \(path traversal\)/,
+  },
+  {
+    hazard: 'hardlink through a symlink',
+    entries: (host) => [
+      { path: 's', type: 'SymbolicLink', linkpath: join(host, 'etc') },
+      { path: 'pw', type: 'Link', linkpath: 's/passwd' },
+    ],
+    error: /hardlink "pw" to "s\/passwd" goes through the symlink "s" \(symlink traversal\)/,
+  },
+  {
+    hazard: 'whiteout through a symlink (it would delete the host file)',
+    entries: (host) => [
+      { path: 's', type: 'SymbolicLink', linkpath: join(host, 'etc') },
+      { path: 's/.wh.passwd', body: '' },
+    ],
+    error: /whiteout "s\/\.wh\.passwd" goes through the symlink "s" \(symlink traversal\)/,
+  },
+];
+
+for (const { hazard, entries, error } of HOSTILE) {
+  test(`hostile layer refused: ${hazard}`, async () => {
+    for (const gzip of [false, true]) {
+      const { host, dest } = makeHost();
+      const before = snapshot(host, dest);
+      const tar = tarOf(entries(host));
+      const layer = streamOf(gzip ? gzipSync(tar) : tar);
+      await assert.rejects(extractLayer(layer, OCI_GZIP, dest, 'layer sha256:0123456789ab'), (err: Error) => {
+        assert.ok(err instanceof UserError, `a UserError, not ${err.constructor.name}: ${err.message}`);
+        assert.match(err.message, /^layer sha256:0123456789ab: /);
+        assert.match(err.message, error);
+        assert.ok(!err.message.includes('\n'), 'one line');
+        return true;
+      });
+      assert.deepEqual(snapshot(host, dest), before, 'nothing was written outside the layer');
+      assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
+      assert.ok(!existsSync(join('/tmp', PWNED)), 'nothing reached the real /tmp');
+    }
+  });
+}

@@ -1,0 +1,34 @@
+/** Test helper: tar archives written header by header with node-tar's Header — including
+ *  the hostile ones (path traversal, symlink escapes) that a malicious registry could serve. */
+import { Header } from 'tar';
+
+export interface TarEntry {
+  path: string;
+  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link';
+  linkpath?: string;
+  body?: string | Buffer;
+}
+
+const MTIME = new Date('2001-09-09T01:46:40Z');
+
+export function tarOf(entries: TarEntry[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const entry of entries) {
+    const body = Buffer.from(entry.body ?? '');
+    const type = entry.type ?? 'File';
+    const header = Buffer.alloc(512);
+    new Header({
+      path: entry.path,
+      type,
+      linkpath: entry.linkpath,
+      mode: type === 'Directory' ? 0o755 : 0o644,
+      uid: 0,
+      gid: 0,
+      size: body.length,
+      mtime: MTIME,
+    }).encode(header, 0);
+    blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024)); // two zero blocks end an archive
+  return Buffer.concat(blocks);
+}
