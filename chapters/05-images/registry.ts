@@ -312,9 +312,9 @@ export class RegistryClient {
       why: `does the registry already have blob ${digest.slice(0, 19)}…? then we need not upload it`,
       scopes: [pushScope(repository)],
     });
-    if (res.status === 404) return false;
-    if (!res.ok) throw await this.failure(res, `blob ${digest}`, repository);
-    return true;
+    if (!res.ok && res.status !== 404) throw await this.failure(res, `blob ${digest}`, repository);
+    res.discard();
+    return res.ok;
   }
 
   /** Ask the registry to link a blob it holds in another repository into this one, with no
@@ -327,8 +327,9 @@ export class RegistryClient {
       why: `mount blob ${digest.slice(0, 19)}… from ${fromRepository}, so its bytes need not travel`,
       scopes: [pushScope(repository), pullScope(fromRepository)],
     });
+    if (res.status !== 201 && res.status !== 202) throw await this.failure(res, `mount of blob ${digest}`, repository);
+    res.discard();
     if (res.status === 201) return true;
-    if (res.status !== 202) throw await this.failure(res, `mount of blob ${digest}`, repository);
     // 202: the registry would not mount and opened an ordinary upload instead. The caller
     // uploads with uploadBlob, so close this session rather than leave it dangling.
     const location = res.headers.get('location');
@@ -348,6 +349,7 @@ export class RegistryClient {
     });
     const location = start.headers.get('location');
     if (start.status !== 202 || !location) throw await this.failure(start, `upload of blob ${digest}`, repository);
+    start.discard();
 
     // The Location may be relative, and may already carry a query (the registry's state).
     const target = new URL(location, start.url);
@@ -361,6 +363,7 @@ export class RegistryClient {
       body: open,
     });
     if (res.status !== 201) throw await this.failure(res, `upload of blob ${digest}`, repository);
+    res.discard();
   }
 
   /** PUT a manifest under a tag, last, once all its blobs are there (spec: "Pushing Manifests").
@@ -375,6 +378,7 @@ export class RegistryClient {
       body: () => bytes,
     });
     if (res.status !== 201) throw await this.failure(res, `manifest ${repository}:${tag}`, repository);
+    res.discard();
     return digestOf(bytes, 'sha256');
   }
 
@@ -690,7 +694,8 @@ interface HttpResponse {
   body: Readable;
   bytes(): Promise<Buffer>;
   json(): Promise<unknown>;
-  /** Read and drop the body, so the connection is freed. */
+  /** Read and drop the body. Every answer must be read or dropped: until its body has
+   *  ended, its connection stays open and keeps the engine from exiting. */
   discard(): void;
 }
 
