@@ -1,8 +1,8 @@
 /** Plumbing: errors a learner can act on. A failed syscall names the call, what it was
  *  called on, the errno and a hint; bad input is one line; a program ends with one line on
  *  stderr and an exit code, never a stack trace. */
-import chalk from 'chalk';
 import { constants } from 'node:os';
+import { loadColours, loadedColours } from './trace.ts';
 
 const ERRNO_NAMES = new Map<number, string>(
   Object.entries(constants.errno).map(([name, value]) => [value, name]),
@@ -74,9 +74,10 @@ export class UserError extends Error {
 }
 
 /** Print one line for an error and return the exit code to use. */
-export function reportError(err: unknown): number {
+export async function reportError(err: unknown): Promise<number> {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${chalk.red('nutshell:')} ${message.split('\n')[0]}\n`);
+  const chalk = process.env.NUTSHELL_STAGE ? loadedColours() : await loadColours();
+  process.stderr.write(`${chalk ? chalk.red('nutshell:') : 'nutshell:'} ${message.split('\n')[0]}\n`);
   if (process.env.NUTSHELL_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   return err instanceof UserError ? err.exitCode : 125;
 }
@@ -89,8 +90,8 @@ export function runMain(main: () => number | Promise<number>): void {
       (code) => {
         process.exitCode = code;
       },
-      (err: unknown) => {
-        process.exitCode = reportError(err);
+      async (err: unknown) => {
+        process.exitCode = await reportError(err);
       },
     );
 }

@@ -1,9 +1,13 @@
 /** Plumbing: libc loaded once through koffi, and `sys()`, which runs one C call, reads
  *  errno right after it (before any other call can overwrite it), prints the --trace line
  *  and throws a SyscallError on -1. The chapters declare the calls themselves. */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import { errnoName, SyscallError } from './errors.ts';
 import { formatArgs, traceCall } from './trace.ts';
+
+// koffi is a CommonJS package. require() takes it as it is; an ESM `import` would first
+// scan its source for export names, which costs a few ms at every start, in both stages.
+const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
 
 export { koffi };
 export const libc = koffi.load('libc.so.6');

@@ -1,7 +1,7 @@
 /** Plumbing: the --trace printer. Every chapter prints each syscall it makes, with its
  *  arguments, its result and one line saying why, so a learner can watch the recipe run.
  *  The flag travels to the child stage through the environment. */
-import chalk from 'chalk';
+import type { ChalkInstance } from 'chalk';
 
 const TRACE_ENV = 'NUTSHELL_TRACE';
 
@@ -9,27 +9,50 @@ export function traceEnabled(): boolean {
   return process.env[TRACE_ENV] === '1';
 }
 
+/** chalk, once loaded. Importing it costs about 10 ms, which a container start would pay
+ *  twice (engine and child stage), so the engine loads it only when it has something to
+ *  colour: a trace, or an error. */
+let colours: ChalkInstance | undefined;
+
+export async function loadColours(): Promise<ChalkInstance> {
+  colours ??= (await import('chalk')).default;
+  return colours;
+}
+
+/** chalk if it is loaded already. A child stage must import nothing once it may be inside
+ *  the container: after pivot_root or chroot, an import would look for chalk in the image,
+ *  and find nothing there, or worse, code that the image put there. */
+export function loadedColours(): ChalkInstance | undefined {
+  return colours;
+}
+
+// So a traced child stage loads chalk now, while its root is still the host's.
+if (traceEnabled()) await loadColours();
+
 /** Turn tracing on for this process and every process it starts. */
-export function enableTrace(): void {
+export async function enableTrace(): Promise<void> {
   process.env[TRACE_ENV] = '1';
+  await loadColours();
 }
 
 /** Who is speaking: the host-side engine or the child stage, with its PID as it sees it. */
-function who(): string {
+function who(chalk: ChalkInstance): string {
   return chalk.dim(`[${process.env.NUTSHELL_STAGE ?? 'engine'} ${process.pid}]`);
 }
 
 /** One syscall: `chroot("/tmp/rootfs") = 0   confine path lookups to the rootfs`. */
 export function traceCall(name: string, args: string, result: string, ok: boolean, why: string): void {
-  if (!traceEnabled()) return;
+  const chalk = traceEnabled() && colours;
+  if (!chalk) return;
   const res = ok ? chalk.green(result) : chalk.red(result);
-  process.stderr.write(`${who()} ${chalk.cyan(name)}(${args}) = ${res}  ${chalk.dim('# ' + why)}\n`);
+  process.stderr.write(`${who(chalk)} ${chalk.cyan(name)}(${args}) = ${res}  ${chalk.dim('# ' + why)}\n`);
 }
 
 /** A step that is not a syscall of ours (a file written in cgroupfs, a process started). */
 export function traceStep(what: string, why: string): void {
-  if (!traceEnabled()) return;
-  process.stderr.write(`${who()} ${chalk.yellow(what)}  ${chalk.dim('# ' + why)}\n`);
+  const chalk = traceEnabled() && colours;
+  if (!chalk) return;
+  process.stderr.write(`${who(chalk)} ${chalk.yellow(what)}  ${chalk.dim('# ' + why)}\n`);
 }
 
 /** Format call arguments the way strace does: strings quoted, flags by name. */

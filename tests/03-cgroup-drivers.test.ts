@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { detectCgroups, type Cgroup, type CgroupDriver, type Limits } from '../chapters/03-cgroups/cgroups.ts';
 import { tempDir } from './helpers/chapter.ts';
+import { traceOf } from './helpers/trace.ts';
 
 const MiB = 1024 * 1024;
 const SUBTREE = `nutshell-test-${process.pid}`;
@@ -247,18 +248,9 @@ describe('cgroup v2, on a fake tree (the driver\'s logic, not the kernel)', () =
     assert.throws(() => driver.create('../x', {}), /invalid cgroup id "..\/x"/);
   });
 
-  test('--trace shows each file written, with why', () => {
+  test('--trace shows each file written, with why', async () => {
     const { driver } = fakeV2();
-    const lines: string[] = [];
-    const write = process.stderr.write;
-    process.env.NUTSHELL_TRACE = '1';
-    process.stderr.write = ((chunk: string) => lines.push(chunk) > 0) as typeof process.stderr.write;
-    try {
-      driver.create('traced', { memoryBytes: 32 * MiB });
-    } finally {
-      process.stderr.write = write;
-      delete process.env.NUTSHELL_TRACE;
-    }
-    assert.match(lines.join(''), /write .*\/traced\/memory\.max = 33554432 .*# past this the kernel reclaims pages/);
+    const trace = await traceOf(() => driver.create('traced', { memoryBytes: 32 * MiB }));
+    assert.match(trace, /write .*\/traced\/memory\.max = 33554432 .*# past this the kernel reclaims pages/);
   });
 });

@@ -25,6 +25,7 @@ import {
 import { tempDir } from './helpers/chapter.ts';
 import { buildTestImage, pushImage, pushMultiArchIndex, TEST_IMAGE } from './helpers/images.ts';
 import { blobPath, freePort, startRegistry } from './helpers/registry.ts';
+import { traceOf } from './helpers/trace.ts';
 
 const registry = await startRegistry();
 const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
@@ -229,17 +230,7 @@ test('Bearer tokens from the realm, with credentials; blob redirects to another 
 });
 
 test('--trace prints each request: method, URL, status and why', async () => {
-  const lines: string[] = [];
-  const write = process.stderr.write;
-  process.env.NUTSHELL_TRACE = '1';
-  process.stderr.write = ((chunk: string) => lines.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    await client.resolveImage(parseReference(`${registry.host}/test/app:v1`));
-  } finally {
-    process.stderr.write = write;
-    delete process.env.NUTSHELL_TRACE;
-  }
-  const trace = lines.join('');
+  const trace = await traceOf(() => client.resolveImage(parseReference(`${registry.host}/test/app:v1`)));
   assert.match(trace, new RegExp(`GET http://${registry.host.replace(/\./g, '\\.')}/v2/test/app/manifests/v1 → 200.*ask for the manifest of tag v1, any of the four media types`));
 });
 

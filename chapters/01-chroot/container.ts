@@ -51,7 +51,9 @@ export function startChildStage(stage: string, config: object): ChildProcess {
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
   return spawn(process.execPath, argv, {
     stdio: 'inherit',
-    env: { ...process.env, NUTSHELL_STAGE: stage },
+    // The child stage makes no TLS connection: spare it the reading of extra CA
+    // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
+    env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
   });
 }
 

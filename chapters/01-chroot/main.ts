@@ -15,7 +15,7 @@ const USAGE = `usage: chapter 01 [--trace] <verb> ...
   escape <rootfs>                    show how root breaks out of a bare chroot`;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--trace') enableTrace(); // also accepted before the verb
+  if (argv[0] === '--trace') await enableTrace(); // also accepted before the verb
   const [verb, ...rest] = argv[0] === '--trace' ? argv.slice(1) : argv;
   // The child stages: this same program, re-executed by the engine (see container.ts).
   if (verb === '__init') return containerInit(JSON.parse(rest[0]!));
@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
 
 
   const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-  if (values.trace) enableTrace();
+  if (values.trace) await enableTrace();
   const [rootfs] = positionals;
   switch (verb) {
     case 'run':

@@ -31,7 +31,7 @@ const RUN_OPTIONS = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--trace') enableTrace(); // also accepted before the verb
+  if (argv[0] === '--trace') await enableTrace(); // also accepted before the verb
   const [verb, ...rest] = argv[0] === '--trace' ? argv.slice(1) : argv;
   // The child stages: this same program, re-executed by the engine (see container.ts).
   if (verb === '__init') return containerInit(JSON.parse(rest[0]!));
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'run': {
       const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [rootfs] = positionals;
       if (!rootfs || command.length === 0) throw new UserError('run needs a rootfs and a command: run <rootfs> <command> [args...]');
       const name = values.name as string | undefined;
@@ -53,14 +53,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'exec': {
       const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [name] = positionals;
       if (!name || command.length === 0) throw new UserError('exec needs a container name and a command: exec <name> <command> [args...]');
       return execInContainer(findContainer(name).pid, command);
     }
     case 'escape': {
       const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [rootfs] = positionals;
       if (!rootfs) throw new UserError('escape needs a rootfs: escape <rootfs>');
       const { dev, ino } = statSync('/');

@@ -46,7 +46,7 @@ function parseLimits(values: Record<string, unknown>): Limits {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--trace') enableTrace(); // also accepted before the verb
+  if (argv[0] === '--trace') await enableTrace(); // also accepted before the verb
   const [verb, ...rest] = argv[0] === '--trace' ? argv.slice(1) : argv;
   // The child stages: this same program, re-executed by the engine (see container.ts).
   if (verb === '__init') return containerInit(JSON.parse(rest[0]!));
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'run': {
       const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [rootfs] = positionals;
       if (!rootfs || command.length === 0) throw new UserError('run needs a rootfs and a command: run <rootfs> <command> [args...]');
       const name = values.name as string | undefined;
@@ -69,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'exec': {
       const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [name] = positionals;
       if (!name || command.length === 0) throw new UserError('exec needs a container name and a command: exec <name> <command> [args...]');
       const container = findContainer(name);
@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'stats': {
       const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [name] = positionals;
       if (!name) throw new UserError('stats needs a container name: stats <name>');
       const usage = detectCgroups().open(findContainer(name).cgroupId).usage();
@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'escape': {
       const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [rootfs] = positionals;
       if (!rootfs) throw new UserError('escape needs a rootfs: escape <rootfs>');
       const { dev, ino } = statSync('/');

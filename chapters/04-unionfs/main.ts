@@ -54,7 +54,7 @@ function parseLimits(values: Record<string, unknown>): Limits {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--trace') enableTrace(); // also accepted before the verb
+  if (argv[0] === '--trace') await enableTrace(); // also accepted before the verb
   const [verb, ...rest] = argv[0] === '--trace' ? argv.slice(1) : argv;
   // The child stages: this same program, re-executed by the engine (see container.ts).
   if (verb === '__init') return containerInit(JSON.parse(rest[0]!));
@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'run': {
       const { values, command } = parseCommandLine(rest, RUN_OPTIONS, 0);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const layers = ((values.layer as string[] | undefined) ?? []).map(checkLayer);
       if (layers.length === 0 || command.length === 0) throw new UserError('run needs layers and a command: run --layer <dir> [--layer <dir>...] <command> [args...]');
       const name = values.name as string | undefined;
@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'exec': {
       const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [name] = positionals;
       if (!name || command.length === 0) throw new UserError('exec needs a container name and a command: exec <name> <command> [args...]');
       const container = findContainer(name);
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'stats': {
       const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [name] = positionals;
       if (!name) throw new UserError('stats needs a container name: stats <name>');
       const usage = detectCgroups().open(findContainer(name).cgroupId).usage();
@@ -102,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'diff': {
-      const name = nameOf(rest, 'diff <name>');
+      const name = await nameOf(rest, 'diff <name>');
       const dirs = findContainerDirs(name);
       for (const change of readChanges(dirs.upperDir, dirs.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
       return 0;
@@ -115,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rm': {
-      const name = nameOf(rest, 'rm <name>');
+      const name = await nameOf(rest, 'rm <name>');
       const dirs = findContainerDirs(name);
       if (isRunning(name)) throw new UserError(`container "${name}" is running: stop it first`);
       removeContainerDirs(dirs);
@@ -123,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'escape': {
       const { values } = parseCommandLine(rest, { trace: { type: 'boolean' }, layer: { type: 'string', multiple: true } }, 0);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const layers = ((values.layer as string[] | undefined) ?? []).map(checkLayer);
       if (layers.length === 0) throw new UserError('escape needs layers: escape --layer <dir> [--layer <dir>...]');
       const dirs = prepareContainerDirs(generateId(), layers);
@@ -148,9 +148,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The one positional of `diff <name>` and `rm <name>`. */
-function nameOf(args: string[], usage: string): string {
+async function nameOf(args: string[], usage: string): Promise<string> {
   const { values, positionals } = parseCommandLine(args, { trace: { type: 'boolean' } }, 1);
-  if (values.trace) enableTrace();
+  if (values.trace) await enableTrace();
   if (!positionals[0]) throw new UserError(`usage: ${usage}`);
   return positionals[0];
 }

@@ -104,7 +104,7 @@ function parseLimits(values: Record<string, unknown>): Limits {
 async function main(argv: string[]): Promise<number> {
   // Options for every verb, before it: --trace, and --root for the store and containers.
   while (argv[0] === '--trace' || argv[0] === '--root') {
-    if (argv.shift() === '--trace') enableTrace();
+    if (argv.shift() === '--trace') await enableTrace();
     else process.env.NUTSHELL_ROOT = argv.shift() ?? '';
   }
   const [verb, ...rest] = argv;
@@ -116,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'pull': {
       const { values, positionals } = parseCommandLine(rest, { ...REGISTRY_OPTIONS, trace: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       if (!positionals[0]) throw new UserError('pull needs an image: pull <image>');
       const store = await Store.open();
       try {
@@ -139,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rmi': {
-      const name = nameOf(rest, 'rmi <image>');
+      const name = await nameOf(rest, 'rmi <image>');
       const store = await Store.open();
       try {
         const ref = formatReference(parseReference(name));
@@ -153,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [image] = positionals;
       if (!image) throw new UserError('run needs an image: run [options] <image> [command...]');
       const name = values.name as string | undefined;
@@ -196,7 +196,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'stop': {
       const { values, positionals } = parseCommandLine(rest, { time: { type: 'string', short: 't' }, trace: { type: 'boolean' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const seconds = values.time === undefined ? 10 : Number(values.time);
       if (!positionals[0]) throw new UserError('usage: stop [-t SECONDS] <ctr>');
       if (!(seconds >= 0)) throw new UserError(`invalid -t "${values.time}": give seconds, e.g. 10`);
@@ -215,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'exec': {
       const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' }, interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [ref] = positionals;
       if (!ref || command.length === 0) throw new UserError('exec needs a container and a command: exec <ctr> <command> [args...]');
       const { dirs, state } = findRunning(ref);
@@ -223,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
       return execInContainer(state.pid, detectCgroups().open(state.cgroupId), spec, values.tty === true);
     }
     case 'stats': {
-      const ref = nameOf(rest, 'stats <ctr>');
+      const ref = await nameOf(rest, 'stats <ctr>');
       const usage = detectCgroups().open(findRunning(ref).state.cgroupId).usage();
       const bytes = (n: number | undefined) => (n === undefined ? '-' : formatBytes(n));
       process.stdout.write(`NAME\tCPU TIME\tMEM PEAK\tMEM LIMIT\tPIDS\tOOM KILLED\n`);
@@ -231,13 +231,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'diff': {
-      const dirs = findContainerDirs(nameOf(rest, 'diff <ctr>'));
+      const dirs = findContainerDirs(await nameOf(rest, 'diff <ctr>'));
       for (const change of readChanges(dirs.upperDir, dirs.spec.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
       return 0;
     }
     case 'commit': {
       const { values, positionals } = parseCommandLine(rest, { message: { type: 'string', short: 'm' }, trace: { type: 'boolean' } }, 2);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       const [ref, image] = positionals;
       if (!ref || !image) throw new UserError('commit needs a container and an image name: commit <ctr> <image>');
       const dirs = findContainerDirs(ref);
@@ -264,7 +264,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'push': {
       const { values, positionals } = parseCommandLine(rest, { ...REGISTRY_OPTIONS, trace: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } }, 1);
-      if (values.trace) enableTrace();
+      if (values.trace) await enableTrace();
       if (!positionals[0]) throw new UserError('push needs an image: push <image>');
       const name = formatReference(parseReference(positionals[0]));
       const { digest } = await withStore((store) => pushImage(store, name, pullOptions(values)));
@@ -272,7 +272,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'inspect': {
-      const ref = nameOf(rest, 'inspect <image|ctr>');
+      const ref = await nameOf(rest, 'inspect <image|ctr>');
       let found: unknown;
       try {
         const dirs = findContainerDirs(ref);
@@ -306,9 +306,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The one positional of `diff <name>`, `rm <name>` and `rmi <image>`. */
-function nameOf(args: string[], usage: string): string {
+async function nameOf(args: string[], usage: string): Promise<string> {
   const { values, positionals } = parseCommandLine(args, { trace: { type: 'boolean' } }, 1);
-  if (values.trace) enableTrace();
+  if (values.trace) await enableTrace();
   if (!positionals[0]) throw new UserError(`usage: ${usage}`);
   return positionals[0];
 }
