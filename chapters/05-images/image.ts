@@ -7,7 +7,7 @@
  *  command line into what the container runs, the way docker combines them. */
 import { existsSync } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import type { MultiBar, SingleBar } from 'cli-progress';
 import { UserError } from '../../lib/errors.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { defaultPlatform, RegistryClient, type Descriptor, type ImageConfig, type Platform, type RegistryOptions } from './registry.ts';
@@ -38,7 +38,7 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
     throw new UserError(`image ${name} is inconsistent: ${image.layers.length} layers in its manifest, ${diffIds.length} diff ids in its config`);
   }
   // 3. The layers, a few at a time: download (verified), then unpack once per diff id.
-  const progress = new TransferProgress(opts.quiet === true, 'downloading');
+  const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
   try {
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
@@ -102,12 +102,19 @@ export class TransferProgress {
   readonly #bars: MultiBar | undefined;
   readonly #quiet: boolean;
   readonly #initially: string;
-  constructor(quiet: boolean, initially: string) {
+  private constructor(bars: MultiBar | undefined, quiet: boolean, initially: string) {
+    this.#bars = bars;
     this.#quiet = quiet;
     this.#initially = initially;
-    this.#bars = !quiet && process.stderr.isTTY
-      ? new MultiBar({ stream: process.stderr, format: '{id}: {bar} {size} {status}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic)
-      : undefined;
+  }
+
+  /** cli-progress is loaded only when there is a terminal to draw on: it costs some 5 MB
+   *  of memory, which a pull into a pipe or a script would carry for nothing. */
+  static async start(quiet: boolean, initially: string): Promise<TransferProgress> {
+    if (quiet || !process.stderr.isTTY) return new TransferProgress(undefined, quiet, initially);
+    const { MultiBar, Presets } = await import('cli-progress');
+    const bars = new MultiBar({ stream: process.stderr, format: '{id}: {bar} {size} {status}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+    return new TransferProgress(bars, quiet, initially);
   }
 
   add(layer: Descriptor) {

@@ -37,6 +37,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
+import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { lsetxattr, mknod, S_IFCHR, S_IFIFO } from './syscalls.ts';
 
@@ -107,6 +108,7 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
       size += chunk.length;
       onlyZeros &&= chunk.every((byte) => byte === 0);
       parser.write(chunk);
+      streamed(chunk.length);
       if (x.failure) throw x.failure;
     }
     parser.end();

@@ -50,7 +50,7 @@ export async function pushImage(store: Store, text: string, opts: PushOptions = 
 
   // 2. The blobs, layers first and the config last (the order docker pushes them in).
   const client = new RegistryClient(ref.registry, opts);
-  const progress = new TransferProgress(opts.quiet === true, 'waiting');
+  const progress = await TransferProgress.start(opts.quiet === true, 'waiting');
   try {
     for (const blob of blobs) {
       const bar = progress.add(blob);

@@ -33,6 +33,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.ts';
+import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { extractLayer } from './layer.ts';
 import { syncfs, tryFlock } from './syscalls.ts';
@@ -131,6 +132,7 @@ export class Store {
           // Stop a server that sends more than announced before it fills the disk.
           if (size !== undefined && bytes > size) throw new UserError(`blob ${digest}: more than the ${size} bytes announced`);
           await file.write(chunk);
+          streamed(chunk.length);
         }
         if (size !== undefined && bytes !== size) throw new UserError(`blob ${digest}: got ${bytes} bytes, ${size} announced`);
         const actual = `sha256:${hash.digest('hex')}`;
