@@ -79,7 +79,7 @@ export function main(argv: string[]): number {
     }
 
     console.log(`scratch dir ${scratch}; files of ${FILE_BYTES / 1024} KiB; ${runs} runs each, interleaved, after one warm-up each`);
-    if (env.NODE_EXTRA_CA_CERTS) console.log(`note: NODE_EXTRA_CA_CERTS is set: every Node process parses it at start-up (both cases alike)`);
+    if (env.NODE_EXTRA_CA_CERTS) console.log(`note: NODE_EXTRA_CA_CERTS is set: the engine parses it as it starts, the child stage goes without (both cases alike)`);
     console.log();
     const summaries = runInterleaved(cases, runs);
     console.log(formatSummaries(summaries));

@@ -4,14 +4,13 @@
  *  docker-registry. Then the engine's peak memory (RSS high-water mark) while it pulls an
  *  image of one ~200 MB layer: a pull streams, so memory should not grow with the layer.
  *  Usage: npm run bench -- pull [--runs N] [--mb 25] [--big-mb 200] [--rootfs DIR] */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { buildRootfs, DEFAULT_ROOTFS } from '../scripts/build-rootfs.ts';
+import { startLocalRegistry, type LocalRegistry } from '../scripts/local-registry.ts';
 import { BenchError, findOnPath, formatRatio, formatSummaries, formatTable, parseRuns, PROJECT_ROOT, quietEnv, runInterleaved, type Case } from './lib.ts';
 
 export const description = 'chapter 05 `pull` of a 50 MB image against skopeo copy + umoci unpack; peak memory on a 200 MB layer';
@@ -26,15 +25,9 @@ const MEMORY_RUNS = 3;
 /** Targets: the engine no slower than the reference tools, and a pull in bounded memory. */
 const TARGET_RATIO = 1.0;
 const TARGET_PEAK_MB = 80;
-const REGISTRY_BIN = 'docker-registry';
 const ENGINE_JS = 'dist/chapters/05-images/main.js';
 const ENGINE_TS = 'chapters/05-images/main.ts';
 const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
-
-interface Registry {
-  host: string;
-  child: ChildProcess;
-}
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -52,18 +45,16 @@ export async function main(argv: string[]): Promise<number> {
   const layerMb = parseMegabytes(values.mb, DEFAULT_LAYER_MB, '--mb');
   const bigMb = parseMegabytes(values['big-mb'], DEFAULT_BIG_MB, '--big-mb');
   if (process.getuid?.() !== 0) throw new BenchError('unpacking layers (owners, whiteouts) needs root: run the bench as root');
-  for (const tool of [REGISTRY_BIN, 'skopeo', 'umoci']) {
+  for (const tool of ['docker-registry', 'skopeo', 'umoci']) {
     if (!findOnPath(tool)) throw new BenchError(`${tool} is missing: apt-get install docker-registry skopeo umoci`);
   }
   const rootfs = values.rootfs ? resolve(values.rootfs) : buildRootfs(DEFAULT_ROOTFS);
   const engine = engineCommand();
 
   const scratch = makeScratchDir();
-  let registry: Registry | undefined;
-  const killRegistry = () => registry?.child.kill('SIGTERM');
-  process.once('exit', killRegistry); // even if the bench is stopped by an exception
+  let registry: LocalRegistry | undefined;
   try {
-    registry = await startRegistry(scratch);
+    registry = await startLocalRegistry({ parentDir: scratch });
     console.log(`registry on ${registry.host}; scratch dir ${scratch}`);
     const image = buildAndPush(scratch, rootfs, registry.host, 'bench/pull:v1', [layerMb, layerMb]);
     const big = buildAndPush(scratch, null, registry.host, 'bench/big:v1', [bigMb]);
@@ -126,8 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`\ntarget: engine peak ≤ ${TARGET_PEAK_MB} MB: ${worst <= TARGET_PEAK_MB * 1e6 ? 'met' : 'not met'} (highest ${formatMb(worst)})`);
     return 0;
   } finally {
-    if (registry) await stopRegistry(registry);
-    process.removeListener('exit', killRegistry);
+    await registry?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
@@ -157,54 +147,6 @@ function staleOutputs(dirs: string[]): string[] {
     }
   }
   return stale;
-}
-
-// ---------------------------------------------------------------- the registry
-
-/** A port nobody listens on right now: bind port 0, read what the kernel chose, close. */
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** docker-registry with its own config: plain HTTP on 127.0.0.1, storage in the scratch dir. */
-async function startRegistry(scratch: string): Promise<Registry> {
-  const host = `127.0.0.1:${await freePort()}`;
-  const config = join(scratch, 'registry.yml');
-  writeFileSync(
-    config,
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
-      `storage:\n  filesystem:\n    rootdirectory: ${join(scratch, 'registry')}\n` +
-      `http:\n  addr: ${host}\n`,
-  );
-  const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new BenchError(`docker-registry exited with ${child.exitCode}: ${stderr.trim()}`);
-    const status = await fetch(`http://${host}/v2/`).then((r) => r.status, () => 0);
-    if (status === 200) return { host, child };
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM');
-      throw new BenchError(`docker-registry on ${host} did not answer GET /v2/ within 15 s: ${stderr.trim()}`);
-    }
-    await sleep(50);
-  }
-}
-
-async function stopRegistry(registry: Registry): Promise<void> {
-  const { child } = registry;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 // ---------------------------------------------------------------- the images

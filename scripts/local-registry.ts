@@ -36,10 +36,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Start a registry; with `htpasswd`, it asks for Basic auth with that one user. */
-export async function startLocalRegistry(opts: { htpasswd?: RegistryAuth } = {}): Promise<LocalRegistry> {
+/** Start a registry; with `htpasswd`, it asks for Basic auth with that one user. Its storage
+ *  is a new directory under `parentDir` (default: the system's temporary directory). */
+export async function startLocalRegistry(opts: { htpasswd?: RegistryAuth; parentDir?: string } = {}): Promise<LocalRegistry> {
   if (!existsSync(REGISTRY_BIN)) throw new Error('docker-registry is missing: run "apt-get install docker-registry" as root');
-  const dir = mkdtempSync(join(tmpdir(), 'nutshell-registry-'));
+  const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), 'nutshell-registry-'));
   const storageDir = join(dir, 'storage');
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -64,10 +65,14 @@ export async function startLocalRegistry(opts: { htpasswd?: RegistryAuth } = {})
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Whatever happens to the program that started it, the registry does not outlive it.
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    process.removeListener('exit', kill);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     rmSync(dir, { recursive: true, force: true });

@@ -18,10 +18,12 @@ import {
   MEDIA_TYPES,
   parsePlatform,
   RegistryClient,
-  writeVerifiedBlob,
+  type Descriptor,
+  type ImageConfig,
   type ImageManifest,
   type RegistryOptions,
 } from '../chapters/05-images/registry.ts';
+import { Store } from '../chapters/05-images/store.ts';
 import { tempDir } from './helpers/chapter.ts';
 import { buildTestImage, pushImage, pushMultiArchIndex, TEST_IMAGE } from './helpers/images.ts';
 import { blobPath, freePort, startRegistry } from './helpers/registry.ts';
@@ -46,6 +48,27 @@ function sha256File(path: string): string {
   return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
 }
 
+/** An empty image store in a temporary directory. */
+async function openStore(): Promise<Store> {
+  const store = await Store.open(join(tempDir(), 'store'));
+  after(() => store.close());
+  return store;
+}
+
+/** Download a blob the way a pull does: streamed into the store, which keeps it only if it
+ *  hashes to its digest. Returns where it is. */
+async function download(store: Store, from: RegistryClient, repository: string, digest: string): Promise<string> {
+  const { body } = await from.fetchBlob(repository, digest);
+  return store.putBlob(digest, body);
+}
+
+/** An image config, the way a pull reads it: downloaded into a store, then parsed. */
+async function fetchConfig(from: RegistryClient, repository: string, config: Descriptor): Promise<ImageConfig> {
+  const store = await openStore();
+  await download(store, from, repository, config.digest);
+  return store.readJSON<ImageConfig>(config.digest);
+}
+
 /** The paths in a gzipped layer tarball. */
 async function layerEntries(path: string): Promise<string[]> {
   const entries: string[] = [];
@@ -61,22 +84,21 @@ test('resolve an OCI image by tag: manifest, config and three verified layers', 
   assert.equal(image.manifestDigest, inLayout, 'the registry serves the manifest skopeo pushed, byte for byte');
   assert.equal(image.layers.length, 3);
 
-  const config = await client.fetchConfig('test/app', image.config);
+  const config = await fetchConfig(client, 'test/app', image.config);
   assert.deepEqual(config.config?.Env, TEST_IMAGE.env);
   assert.equal(config.config?.WorkingDir, TEST_IMAGE.workingDir);
   assert.deepEqual(config.config?.Cmd, TEST_IMAGE.cmd);
   assert.equal(config.architecture, 'amd64');
 
-  const dir = tempDir();
+  const store = await openStore();
   for (const layer of image.layers) {
-    const dest = join(dir, layer.digest.slice(7));
-    await client.downloadBlob('test/app', layer.digest, dest);
-    assert.equal(sha256File(dest), layer.digest);
+    assert.equal(sha256File(await download(store, client, 'test/app', layer.digest)), layer.digest);
   }
-  const top = await layerEntries(join(dir, image.layers[2]!.digest.slice(7)));
+  const top = await layerEntries(store.blobPath(image.layers[2]!.digest));
   assert.ok(top.includes('etc/.wh.doomed'), `the third layer deletes /etc/doomed with a whiteout: ${top}`);
   assert.ok(top.includes('srv/data/hello.txt'));
-  assert.deepEqual(readdirSync(dir).sort(), image.layers.map((l) => l.digest.slice(7)).sort(), 'no partial files left');
+  assert.deepEqual(readdirSync(join(store.root, 'blobs/sha256')).sort(), image.layers.map((l) => l.digest.slice(7)).sort());
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), [], 'no partial files left');
 });
 
 test('resolve by digest gives the same image; a digest that names nothing is unknown', async () => {
@@ -92,7 +114,7 @@ test('the same image pushed as Docker schema 2 resolves too', async () => {
   assert.equal(image.mediaType, MEDIA_TYPES.dockerManifest);
   assert.equal(image.config.mediaType, 'application/vnd.docker.container.image.v1+json');
   assert.ok(image.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
-  const config = await client.fetchConfig('test/docker', image.config);
+  const config = await fetchConfig(client, 'test/docker', image.config);
   assert.deepEqual(config.config?.Env, TEST_IMAGE.env);
   assert.equal(config.config?.WorkingDir, TEST_IMAGE.workingDir);
 });
@@ -100,11 +122,8 @@ test('the same image pushed as Docker schema 2 resolves too', async () => {
 test('a multi-platform index: this machine by default, arm64 when asked, a clear line when absent', async () => {
   const pushed = pushMultiArchIndex(registry.host, 'test/multi', 'latest');
   const ref = parseReference(`${registry.host}/test/multi`);
-  const readArch = async (digest: string) => {
-    const dest = join(tempDir(), 'layer');
-    await client.downloadBlob('test/multi', digest, dest);
-    return layerEntries(dest);
-  };
+  const store = await openStore();
+  const readArch = async (digest: string) => layerEntries(await download(store, client, 'test/multi', digest));
 
   assert.equal(defaultPlatform().architecture, process.arch === 'x64' ? 'amd64' : process.arch);
   const native = await client.resolveImage(ref, { os: 'linux', architecture: 'amd64' });
@@ -114,7 +133,7 @@ test('a multi-platform index: this machine by default, arm64 when asked, a clear
 
   const arm = await client.resolveImage(ref, parsePlatform('linux/arm64'));
   assert.equal(arm.manifestDigest, pushed.manifests.arm64);
-  assert.equal((await client.fetchConfig('test/multi', arm.config)).architecture, 'arm64');
+  assert.equal((await fetchConfig(client, 'test/multi', arm.config)).architecture, 'arm64');
   assert.ok((await readArch(arm.layers.at(-1)!.digest)).includes('etc/arch'));
   assert.equal((await client.resolveImage(ref, parsePlatform('linux/arm64/v8'))).manifestDigest, pushed.manifests.arm64);
 
@@ -151,16 +170,10 @@ test('a blob altered on the registry disk is refused, and no file is left behind
   bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, one byte different
   writeFileSync(onDisk, bytes);
 
-  const dir = tempDir();
-  await rejectsWith(client.downloadBlob('test/tampered', layer.digest, join(dir, 'layer')), new RegExp(`blob ${layer.digest} does not match its digest`));
-  assert.deepEqual(readdirSync(dir), [], 'neither the blob nor a partial file remains');
-
-  // The helper on its own: good bytes land under the name, bad ones never do.
-  const good = Buffer.from('content-addressed\n');
-  await writeVerifiedBlob(Readable.from([good]), digestOf(good), join(dir, 'good'));
-  assert.equal(readFileSync(join(dir, 'good'), 'utf8'), 'content-addressed\n');
-  await rejectsWith(writeVerifiedBlob(Readable.from([good]), digestOf(Buffer.from('other')), join(dir, 'bad')), /does not match its digest/);
-  assert.deepEqual(readdirSync(dir), ['good']);
+  const store = await openStore();
+  await rejectsWith(download(store, client, 'test/tampered', layer.digest), new RegExp(`blob ${layer.digest}: its content hashes to sha256:\\w+ — corrupted or tampered with, not kept`));
+  assert.deepEqual(readdirSync(join(store.root, 'blobs/sha256')), [], 'the blob is not kept');
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), [], 'nor a partial file');
 });
 
 test('unknown tag, unknown repository, unreachable registry: one clear line each', async () => {
@@ -223,8 +236,7 @@ test('Bearer tokens from the realm, with credentials; blob redirects to another 
   assert.equal(query.get('service'), 'fake-registry');
   assert.deepEqual(query.getAll('scope'), ['repository:org/app:pull']);
 
-  const dest = join(tempDir(), 'blob');
-  await bearer.downloadBlob('org/app', digestOf(blob), dest);
+  const dest = await download(await openStore(), bearer, 'org/app', digestOf(blob));
   assert.equal(readFileSync(dest, 'utf8'), 'blob bytes\n');
   assert.equal(seen.cdnAuth, 'none', 'the registry token is not sent to the host we are redirected to');
 });
@@ -259,9 +271,7 @@ test('push: blob, config and manifest; skopeo reads it back; a second push skips
   const raw = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/${repo}:v1`]);
   assert.deepEqual(raw, bytes);
 
-  const dest = join(tempDir(), 'layer');
-  await client.downloadBlob(repo, digestOf(layer), dest);
-  assert.deepEqual(readFileSync(dest), layer);
+  assert.deepEqual(readFileSync(await download(await openStore(), client, repo, digestOf(layer))), layer);
 });
 
 test('push: a blob is mounted from another repository of the registry, or uploaded when it cannot be', async () => {

@@ -120,6 +120,28 @@ test('unpackLayer unpacks once, verifies the diff id, and reuses the directory',
   assert.ok(existsSync(join(dir, 'marker')), 'the second call reused the directory');
 });
 
+test('unpackLayer of a download stores the blob and unpacks it in one pass, and keeps neither unless the blob checks out', async () => {
+  const store = await openStore();
+  const tar = layerTar({ 'hello.txt': 'hello\n' });
+  const blob = gzipSync(tar);
+  // The right layer under the wrong blob digest: the tar unpacks fine and has the right
+  // diff id, so only the blob check can refuse it, and it must refuse it before the
+  // layer directory is placed.
+  const wrong = sha256('some other blob');
+  await assert.rejects(
+    store.unpackLayer(wrong, OCI_GZIP, sha256(tar), { body: Readable.from([blob]), size: blob.length }),
+    /content hashes to sha256:.* not kept/,
+  );
+  assert.deepEqual(list(join(store.root, 'layers/sha256')), [], 'no layer from an unverified blob');
+  assert.deepEqual(list(join(store.root, 'blobs/sha256')), []);
+  assert.deepEqual(list(join(store.root, 'tmp')), []);
+
+  const dir = await store.unpackLayer(sha256(blob), OCI_GZIP, sha256(tar), { body: Readable.from([blob]), size: blob.length });
+  assert.equal(readFileSync(join(dir, 'hello.txt'), 'utf8'), 'hello\n');
+  assert.deepEqual(readFileSync(store.blobPath(sha256(blob))), blob, 'the blob is kept too, for a later push');
+  assert.deepEqual(list(join(store.root, 'tmp')), []);
+});
+
 test('unpackLayer refuses a hostile layer and cleans up after it', async () => {
   const store = await openStore();
   const src = tempDir('nutshell-hostile-');

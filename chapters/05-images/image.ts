@@ -37,15 +37,20 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   if (diffIds.length !== image.layers.length) {
     throw new UserError(`image ${name} is inconsistent: ${image.layers.length} layers in its manifest, ${diffIds.length} diff ids in its config`);
   }
-  // 3. The layers, a few at a time: download (verified), then unpack once per diff id.
+  // 3. The layers, a few at a time, each unpacked once per diff id. A blob that is not in
+  //    the store yet is unpacked as it downloads, in one pass: the bytes go to the blob
+  //    file and through gunzip and tar at once, and both are checked at the end.
   const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
   try {
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
       if (existsSync(store.layerPath(diffIds[i]!))) return bar.finish('already exists');
-      await fetchBlobInto(store, client, ref.repository, layer, (n) => bar.advance(n));
-      bar.status('extracting');
-      await store.unpackLayer(layer.digest, layer.mediaType, diffIds[i]!);
+      let download: { body: Readable; size: number } | undefined;
+      if (!store.hasBlob(layer.digest)) {
+        const { body } = await client.fetchBlob(ref.repository, layer.digest);
+        download = { body: counted(body, (n) => bar.advance(n)), size: layer.size };
+      }
+      await store.unpackLayer(layer.digest, layer.mediaType, diffIds[i]!, download);
       bar.finish('pull complete');
     });
   } finally {
@@ -65,10 +70,10 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
 }
 
 /** Stream one blob from the registry into the store, unless the store has it already. */
-async function fetchBlobInto(store: Store, client: RegistryClient, repository: string, blob: Descriptor, onBytes?: (n: number) => void): Promise<void> {
-  if (store.hasBlob(blob.digest)) return onBytes?.(blob.size);
+async function fetchBlobInto(store: Store, client: RegistryClient, repository: string, blob: Descriptor): Promise<void> {
+  if (store.hasBlob(blob.digest)) return;
   const { body } = await client.fetchBlob(repository, blob.digest);
-  await store.putBlob(blob.digest, onBytes ? counted(body, onBytes) : body, blob.size);
+  await store.putBlob(blob.digest, body, blob.size);
 }
 
 /** The same bytes, counted on their way through (for the progress bars). A 'data' listener

@@ -5,22 +5,21 @@
  *  client checks every byte it receives. The rules are the OCI Distribution Specification
  *  (github.com/opencontainers/distribution-spec, spec.md); section names are cited below.
  *
- *  A pull, step by step (see resolveImage and downloadBlob):
+ *  A pull, step by step (see resolveImage and fetchBlob):
  *    1. GET /v2/<name>/manifests/<tag>, listing in Accept the four manifest types we read.
  *       A 401 answer carries a challenge: fetch a token (or use Basic auth) and ask again.
  *    2. Hash the manifest's bytes: that is the image's digest. Asked by digest, it must match.
  *    3. An index (multi-platform image) lists one manifest per platform: pick ours and
  *       fetch it by digest (back to step 1 and 2).
  *    4. GET /v2/<name>/blobs/<digest> for the config, then for each layer, following redirects
- *       to wherever the registry keeps its bytes, hashing them while they stream to disk.
+ *       to wherever the registry keeps its bytes. The store (store.ts) hashes them as they
+ *       stream to disk, and keeps a blob only if it matches its digest.
  *  A push goes the other way: blobs first (skipping those the registry has), manifest last. */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { formatReference, isDigest, registryApiHost, type Reference } from './reference.ts';
@@ -269,22 +268,6 @@ export class RegistryClient {
     if (!res.ok) throw await this.failure(res, `blob ${digest}`, repository);
     const size = Number(res.headers.get('content-length') ?? Number.NaN);
     return { body: res.body, size };
-  }
-
-  /** Download a blob into `dest`, checked against its digest on the way. */
-  async downloadBlob(repository: string, digest: string, dest: string): Promise<void> {
-    const { body } = await this.fetchBlob(repository, digest);
-    await writeVerifiedBlob(body, digest, dest);
-  }
-
-  /** The image config is a small JSON blob: read it whole, check it, parse it. */
-  async fetchConfig(repository: string, config: Descriptor): Promise<ImageConfig> {
-    const { body } = await this.fetchBlob(repository, config.digest);
-    const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-    const bytes = Buffer.concat(chunks);
-    if (digestOf(bytes, config.digest.split(':')[0]!) !== config.digest) throw blobMismatch(config.digest);
-    return JSON.parse(bytes.toString('utf8')) as ImageConfig;
   }
 
   // ------------------------------------------------------------ push
@@ -540,37 +523,6 @@ export class RegistryError extends UserError {
 /** `sha256:<hex>` of some bytes: the name of content in a registry. */
 export function digestOf(bytes: Buffer, algorithm = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
-}
-
-function blobMismatch(digest: string): UserError {
-  return new UserError(`blob ${digest} does not match its digest: the registry or the network corrupted it`);
-}
-
-/** Stream a blob into `dest` through a hash. The bytes go to a temporary file beside it, which
- *  is renamed into place only when the hash matches the digest: a corrupt or half-finished
- *  download never appears under a digest's name. On mismatch the temporary file is deleted. */
-export async function writeVerifiedBlob(source: Readable, digest: string, dest: string): Promise<void> {
-  const algorithm = digest.split(':')[0]!;
-  if (!isDigest(digest)) throw new UserError(`"${digest}" is not a digest`);
-  const hash = createHash(algorithm);
-  const tmp = `${dest}.partial-${randomBytes(6).toString('hex')}`;
-  try {
-    await pipeline(
-      source,
-      async function* hashing(chunks: AsyncIterable<Buffer>) {
-        for await (const chunk of chunks) {
-          hash.update(chunk);
-          yield chunk;
-        }
-      },
-      createWriteStream(tmp, { flags: 'wx' }),
-    );
-    if (`${algorithm}:${hash.digest('hex')}` !== digest) throw blobMismatch(digest);
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
 
 // ---------------------------------------------------------------- platforms

@@ -30,7 +30,7 @@ import {
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.ts';
 import { streamed } from '../../lib/memory.ts';
@@ -120,35 +120,45 @@ export class Store {
       source.destroy(); // same name, same bytes: nothing to download
       return path;
     }
+    for await (const _chunk of this.#storeBlob(digest, source, size)) {
+      // nothing more to do with the bytes: stored is all they need to be
+    }
+    return path;
+  }
+
+  /** Write `source` to tmp/ as it streams, and pass every chunk on. At the end of the stream
+   *  the blob is renamed into place if its size and sha256 are right, and only then does the
+   *  generator finish: whoever reads it to the end has read verified bytes. If anything goes
+   *  wrong, or the reader stops early, the temporary file goes. */
+  async *#storeBlob(digest: string, source: AsyncIterable<Buffer>, size?: number): AsyncGenerator<Buffer> {
+    const path = this.blobPath(digest);
     const tmp = this.#tmpName('blob');
     const hash = createHash('sha256');
     let bytes = 0;
+    let kept = false;
+    const file = await open(tmp, 'wx', 0o644);
     try {
-      const file = await open(tmp, 'wx', 0o644);
-      try {
-        for await (const chunk of source as AsyncIterable<Buffer>) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          // Stop a server that sends more than announced before it fills the disk.
-          if (size !== undefined && bytes > size) throw new UserError(`blob ${digest}: more than the ${size} bytes announced`);
-          await file.write(chunk);
-          streamed(chunk.length);
-        }
-        if (size !== undefined && bytes !== size) throw new UserError(`blob ${digest}: got ${bytes} bytes, ${size} announced`);
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== digest) {
-          throw new UserError(`blob ${digest}: its content hashes to ${actual} — corrupted or tampered with, not kept`);
-        }
-        await file.sync(); // on disk before the rename publishes it
-      } finally {
-        await file.close();
+      for await (const chunk of source) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        // Stop a server that sends more than announced before it fills the disk.
+        if (size !== undefined && bytes > size) throw new UserError(`blob ${digest}: more than the ${size} bytes announced`);
+        await file.write(chunk);
+        streamed(chunk.length);
+        yield chunk;
       }
+      if (size !== undefined && bytes !== size) throw new UserError(`blob ${digest}: got ${bytes} bytes, ${size} announced`);
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== digest) {
+        throw new UserError(`blob ${digest}: its content hashes to ${actual} — corrupted or tampered with, not kept`);
+      }
+      await file.sync(); // on disk before the rename publishes it
       this.#commit(tmp, path);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
+      kept = true;
+    } finally {
+      await file.close();
+      if (!kept) rmSync(tmp, { force: true });
     }
-    return path;
   }
 
   /** Store small content we already hold (a manifest, a config) and return its digest. */
@@ -184,20 +194,28 @@ export class Store {
     return join(this.root, 'layers/sha256', hexOf(diffId));
   }
 
-  /** Unpack the layer blob `blobDigest` (already in the store) and return its directory.
-   *  It is unpacked into tmp/, checked against `expectedDiffId` (from the image config), and
-   *  only then renamed into layers/: a layer directory exists only once it is complete and
-   *  verified, so finding one is enough to reuse it. */
-  async unpackLayer(blobDigest: string, mediaType: string, expectedDiffId: string): Promise<string> {
+  /** Unpack the layer blob `blobDigest` and return its directory. The blob is in the store
+   *  already, or it is `download`, the blob as it arrives: then it is stored and unpacked in
+   *  one pass (see #storeBlob), and the unpacking cannot finish before the blob checked out.
+   *  The layer is unpacked into tmp/, checked against `expectedDiffId` (from the image
+   *  config), and only then renamed into layers/: a layer directory exists only once it is
+   *  complete and verified, so finding one is enough to reuse it. */
+  async unpackLayer(blobDigest: string, mediaType: string, expectedDiffId: string, download?: { body: Readable; size: number }): Promise<string> {
     const path = this.layerPath(expectedDiffId);
-    if (existsSync(path)) return path; // unpacked before, for this image or another
-    if (!this.hasBlob(blobDigest)) throw new UserError(`layer ${blobDigest} is not in the store: pull the image again`);
+    if (existsSync(path)) {
+      download?.body.destroy();
+      return path; // unpacked before, for this image or another
+    }
+    if (!download && !this.hasBlob(blobDigest)) throw new UserError(`layer ${blobDigest} is not in the store: pull the image again`);
     const name = `layer ${blobDigest.slice(0, 19)}`; // `layer sha256:1a2b3c4d5e6f`, as docker shortens ids
     const work = mkdtempSync(join(this.root, 'tmp', 'layer-'));
     let placed = false;
     try {
       chmodSync(work, 0o755); // mkdtemp made it 0700; it becomes the root of a lower dir
-      const { diffId } = await extractLayer(createReadStream(this.blobPath(blobDigest)), mediaType, work, name);
+      const source = download
+        ? Readable.from(this.#storeBlob(blobDigest, download.body, download.size), { objectMode: false })
+        : createReadStream(this.blobPath(blobDigest));
+      const { diffId } = await extractLayer(source, mediaType, work, name);
       if (diffId !== expectedDiffId) {
         throw new UserError(`${name}: its content has diff id ${diffId}, but the image config says ${expectedDiffId}`);
       }
@@ -218,7 +236,10 @@ export class Store {
       fsyncDirectory(dirname(path));
       return path;
     } finally {
-      if (!placed) rmSync(work, { recursive: true, force: true });
+      if (!placed) {
+        download?.body.destroy(); // a failed unpacking may not have read it to the end
+        rmSync(work, { recursive: true, force: true });
+      }
     }
   }
 
