@@ -16,7 +16,7 @@ interface Step {
 }
 
 /** What each chapter shows. `ROOTFS` is replaced by the sample rootfs, `REGISTRY` by the
- *  address of a local registry the tour starts. */
+ *  address of a local registry the tour starts, `ELSEWHERE` by a second, empty store. */
 const TOUR: Record<string, { title: string; steps: Step[] }> = {
   '01-chroot': {
     title: 'chroot(2): a process with another "/"',
@@ -67,9 +67,8 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
       { say: 'ps -a still lists stopped containers, until rm.', args: ['ps', '-a'] },
       { say: 'Push the new image to a real registry (Debian\'s docker-registry, on 127.0.0.1)...', args: ['tag', 'nutshell/busybox:motd', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
       { say: 'push', args: ['push', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
-      { say: '...forget it here, and pull it back: digests checked, layers unpacked safely.', args: ['rmi', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
-      { say: 'pull', args: ['pull', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
-      { say: 'It runs as it did before the round trip.', args: ['run', '--rm', 'REGISTRY/tour/busybox:motd', 'cat', '/etc/motd'], needsRegistry: true },
+      { say: '...and pull it into an empty store, as another machine would: digests checked, layers unpacked safely.', args: ['--root', 'ELSEWHERE', 'pull', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
+      { say: 'It runs there as it did here.', args: ['--root', 'ELSEWHERE', 'run', '--rm', 'REGISTRY/tour/busybox:motd', 'cat', '/etc/motd'], needsRegistry: true },
     ],
   },
 };
@@ -103,7 +102,7 @@ async function main(): Promise<number> {
           console.log(chalk.dim(`\n  (skipped: ${step.args[0]} needs Debian's docker-registry: apt-get install docker-registry)`));
           continue;
         }
-        const args = step.args.map((a) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? ''));
+        const args = step.args.map((a) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? '').replace('ELSEWHERE', relative(process.cwd(), join(tourRoot, 'elsewhere'))));
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
         const shown = args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
         console.log(chalk.dim(`  $ npm run chapter -- ${chapter.slice(0, 2)} ${shown}`));
