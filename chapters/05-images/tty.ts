@@ -17,28 +17,11 @@
  *  before the child stage has opened the slave. */
 import { fstatSync, closeSync, constants, openSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
-import { SyscallError } from '../../lib/errors.ts';
-import { libc, sys } from '../../lib/libc.ts';
 import { traceStep } from '../../lib/trace.ts';
+import {
+  dup2, getWinsize, grantpt, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+} from './syscalls.ts';
 
-const posix_openpt_ = libc.func('int posix_openpt(int flags)'); // man 3 posix_openpt
-const grantpt_ = libc.func('int grantpt(int fd)'); // man 3 grantpt
-const unlockpt_ = libc.func('int unlockpt(int fd)'); // man 3 unlockpt
-const ptsname_r_ = libc.func('int ptsname_r(int fd, _Out_ char *buf, size_t buflen)'); // man 3 ptsname_r
-const setsid_ = libc.func('int setsid(void)'); // man 2 setsid
-const dup2_ = libc.func('int dup2(int oldfd, int newfd)'); // man 2 dup2
-// ioctl(2) takes a pointer or a number, depending on the request: one prototype for each.
-const ioctlPtr_ = libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'); // man 2 ioctl_tty
-const ioctlInt_ = libc.func('int ioctl(int fd, unsigned long request, int arg)'); // man 2 ioctl_tty
-const syscall_ = libc.func('long syscall(long number, ...)'); // man 2 syscall: openat2 has no glibc wrapper
-
-const TIOCSCTTY = 0x540e; // make this tty our controlling terminal
-const TIOCGWINSZ = 0x5413; // read the window size
-const TIOCSWINSZ = 0x5414; // set it (and SIGWINCH the foreground process group)
-/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
-const SYS_openat2 = 437;
-const RESOLVE_NO_MAGICLINKS = 0x02;
-const RESOLVE_IN_ROOT = 0x10;
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
 const PTMX_RDEV = (5 << 8) | 2;
 
@@ -58,18 +41,14 @@ export function openPty(root?: string): { master: number; slavePath: string } {
   // O_CLOEXEC: the master stays in the engine; no child we start may inherit it.
   const flags = constants.O_RDWR | constants.O_NOCTTY | 0o2000000;
   const master = root === undefined
-    ? sys('posix_openpt', [], 'a new pty pair on the host: we get the master end', () => posix_openpt_(flags), { target: 'O_RDWR|O_NOCTTY|O_CLOEXEC' })
+    ? posixOpenpt(flags, 'O_RDWR|O_NOCTTY|O_CLOEXEC', 'a new pty pair on the host: we get the master end')
     : openPtmxIn(root, flags);
   try {
     // grantpt: give the slave to our uid (devpts does this itself; POSIX asks for the call).
-    sys('grantpt', [master], 'the slave belongs to whoever opened the master', () => grantpt_(master));
+    grantpt(master, 'the slave belongs to whoever opened the master');
     // A new slave is locked, so nobody can open it before the master's owner is ready.
-    sys('unlockpt', [master], 'let the slave be opened', () => unlockpt_(master));
-    const name = Buffer.alloc(64);
-    const error = ptsname_r_(master, name, name.length); // returns an errno, not -1
-    if (error !== 0) throw new SyscallError('ptsname_r', String(master), error);
-    const slavePath = name.toString('latin1', 0, name.indexOf(0));
-    traceStep(`ptsname_r(${master}) = ${JSON.stringify(slavePath)}`, 'the slave\'s name, as seen where that devpts is mounted at /dev/pts');
+    unlockpt(master, 'let the slave be opened');
+    const slavePath = ptsname(master, 'the slave\'s name, as seen where that devpts is mounted at /dev/pts');
     return { master, slavePath };
   } catch (err) {
     closeSync(master);
@@ -83,10 +62,7 @@ export function openPty(root?: string): { master: number; slavePath: string } {
 function openPtmxIn(root: string, flags: number): number {
   const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
-    how.writeBigUInt64LE(BigInt(flags), 0);
-    how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
-    const fd = sys('openat2', [root], 'a pty in the container\'s own devpts instance', () => Number(syscall_(SYS_openat2, 'int', rootFd, 'str', 'dev/pts/ptmx', 'uint8_t *', how, 'size_t', how.length)), {
+    const fd = openat2(rootFd, 'dev/pts/ptmx', flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, 'a pty in the container\'s own devpts instance', {
       target: `${JSON.stringify(root)}, "dev/pts/ptmx", {O_RDWR|O_NOCTTY|O_CLOEXEC, RESOLVE_IN_ROOT}`,
       hint: { ENOENT: 'is devpts mounted at /dev/pts in the container yet?' },
     });
@@ -104,19 +80,12 @@ function openPtmxIn(root: string, flags: number): number {
 /** Tell the pty its window size. The kernel sends SIGWINCH to the foreground process group
  *  of the terminal, and full-screen programs (vi, top) redraw for the new size. */
 export function setWindowSize(fd: number, size: WindowSize): void {
-  const ws = Buffer.alloc(8); // struct winsize { unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel; }
-  ws.writeUInt16LE(size.rows, 0);
-  ws.writeUInt16LE(size.cols, 2);
-  sys('ioctl', [fd], 'pass the user\'s window size on to the container\'s terminal', () => ioctlPtr_(fd, TIOCSWINSZ, ws), {
-    target: `${fd}, TIOCSWINSZ, {ws_row=${size.rows}, ws_col=${size.cols}}`,
-  });
+  setWinsize(fd, size.rows, size.cols, 'pass the user\'s window size on to the container\'s terminal');
 }
 
-/** The window size of a terminal, or null if `fd` is not a terminal. */
+/** The window size of a terminal, or null if `fd` is not a terminal (a pipe or a file). */
 export function getWindowSize(fd: number): WindowSize | null {
-  const ws = Buffer.alloc(8);
-  if (ioctlPtr_(fd, TIOCGWINSZ, ws) === -1) return null; // ENOTTY: a pipe or a file
-  return { rows: ws.readUInt16LE(0), cols: ws.readUInt16LE(2) };
+  return getWinsize(fd);
 }
 
 export interface TerminalIO {
@@ -217,7 +186,7 @@ export function becomeControllingTerminal(slave: string | number): void {
   //    makes us the leader of a new session (and of a new process group) with no terminal:
   //    we leave the engine's session, so the user's terminal no longer controls us.
   //    (It fails with EPERM in a process-group leader; a spawned child stage is not one.)
-  sys('setsid', [], 'a new session, whose leader may take a controlling terminal', () => setsid_(), {
+  setsid('a new session, whose leader may take a controlling terminal', {
     hint: 'the caller leads its process group: setsid(2) needs a process that does not',
   });
   // 2. Open the slave. O_NOCTTY so that the next step, not a side effect of open(2), is
@@ -232,14 +201,13 @@ export function becomeControllingTerminal(slave: string | number): void {
   //    group its foreground group. This is what makes job control work: ^C and ^Z typed by
   //    the user become SIGINT and SIGTSTP for the foreground group, a background job that
   //    reads gets SIGTTIN, /dev/tty opens this terminal, and closing the master sends SIGHUP.
-  sys('ioctl', [fd], 'make the pty the controlling terminal of our session', () => ioctlInt_(fd, TIOCSCTTY, 0), {
-    target: `${fd}, TIOCSCTTY, 0`,
+  setControllingTerminal(fd, 'make the pty the controlling terminal of our session', {
     hint: { EPERM: 'the terminal already controls another session' },
   });
   // 4. The command's stdin, stdout and stderr are the terminal. dup2(2) leaves FD_CLOEXEC
   //    clear on the copies, so they survive execve(2).
   for (const target of [0, 1, 2]) {
-    sys('dup2', [fd, target], `fd ${target} is the terminal`, () => dup2_(fd, target));
+    dup2(fd, target, `fd ${target} is the terminal`);
   }
   // 5. The extra descriptor would leak into the command: close it.
   if (fd > 2) closeSync(fd);
