@@ -124,6 +124,7 @@ for (const { hazard, entries } of HOSTILE) {
     assert.ok(!existsSync(PWNED), `${PWNED} was not written`);
     assert.equal(readFileSync('/etc/passwd', 'utf8'), passwd);
     assert.deepEqual(readdirSync(join(root, 'layers', 'sha256')), [], 'no layer directory was kept');
+    assert.deepEqual(filesUnder(join(root, 'tmp')), [], 'nor the half-downloaded blob');
   });
 }
 

@@ -142,6 +142,19 @@ test('unpackLayer of a download stores the blob and unpacks it in one pass, and 
   assert.deepEqual(list(join(store.root, 'tmp')), []);
 });
 
+test('unpackLayer of a download that fails before reading it closes the download and leaves nothing', async () => {
+  const store = await openStore();
+  const blob = gzipSync(layerTar({ 'hello.txt': 'hello\n' }));
+  const body = Readable.from([blob]);
+  await assert.rejects(
+    store.unpackLayer(sha256(blob), 'application/vnd.oci.image.layer.v1.tar+zstd', sha256('x'), { body, size: blob.length }),
+    /zstd/,
+  );
+  assert.ok(body.destroyed, 'a download left open would keep its connection, and the engine, alive');
+  assert.deepEqual(list(join(store.root, 'blobs/sha256')), []);
+  assert.deepEqual(list(join(store.root, 'tmp')), []);
+});
+
 test('unpackLayer refuses a hostile layer and cleans up after it', async () => {
   const store = await openStore();
   const src = tempDir('nutshell-hostile-');

@@ -274,8 +274,9 @@ export function setWinsize(fd: number, rows: number, cols: number, why: string):
   sys('ioctl', [fd], why, () => ioctl_(fd, TIOCSWINSZ, ws), { target: `${fd}, TIOCSWINSZ, {ws_row=${rows}, ws_col=${cols}}` });
 }
 
-/** A terminal's window size (TIOCGWINSZ), or null if `fd` is not a terminal (ENOTTY). */
-export function getWinsize(fd: number): { rows: number; cols: number } | null {
+/** A terminal's window size (TIOCGWINSZ), or null if `fd` is not a terminal (a pipe or a
+ *  file: ENOTTY). Not traced: it is a question, asked of fds that may be anything. */
+export function getWindowSize(fd: number): { rows: number; cols: number } | null {
   const ws = Buffer.alloc(8);
   if (ioctl_(fd, TIOCGWINSZ, ws) === -1) return null;
   return { rows: ws.readUInt16LE(0), cols: ws.readUInt16LE(2) };

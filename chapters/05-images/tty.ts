@@ -19,7 +19,7 @@ import { fstatSync, closeSync, constants, openSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
 import {
-  dup2, getWinsize, grantpt, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+  dup2, getWindowSize, grantpt, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
 } from './syscalls.ts';
 
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
@@ -83,10 +83,7 @@ export function setWindowSize(fd: number, size: WindowSize): void {
   setWinsize(fd, size.rows, size.cols, 'pass the user\'s window size on to the container\'s terminal');
 }
 
-/** The window size of a terminal, or null if `fd` is not a terminal (a pipe or a file). */
-export function getWindowSize(fd: number): WindowSize | null {
-  return getWinsize(fd);
-}
+export { getWindowSize };
 
 export interface TerminalIO {
   /** What the user types: process.stdin by default (put in raw mode when it is a terminal). */
