@@ -1,13 +1,14 @@
 /** Tooling: find a chapter's folder and program from its number ("01", "2", "02-namespaces"). */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './build-rootfs.ts';
+import { readChapterNames } from './ladder.ts';
 
 export const CHAPTERS_DIR = join(PROJECT_ROOT, 'chapters');
 
-/** Every chapter folder name, in order: ["01-chroot", "02-namespaces", ...]. */
+/** Every chapter folder name, in order (ladder/chapters.json): ["01-chroot", "02-namespaces", ...]. */
 export function listChapters(): string[] {
-  return readdirSync(CHAPTERS_DIR).filter((name) => /^\d\d-/.test(name)).sort();
+  return readChapterNames();
 }
 
 export function findChapter(id: string | undefined): string {

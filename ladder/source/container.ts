@@ -1,0 +1,785 @@
+//> ..chroot
+//| /** Chapter 01 · chroot: the oldest isolation trick. The container is just a process whose
+//|  *  "/" is the rootfs directory. Two stages, because Node cannot safely fork itself:
+//|  *  the engine (host side) re-executes this program as a child stage, and the child stage
+//|  *  calls chroot(2) on itself and then execve(2)s the command.     Lesson: docs/01-chroot.md */
+//< ..chroot
+//> namespaces..namespaces
+//| /** Chapter 02 · namespaces: the container gets its own hostname (UTS), IPC objects, PIDs,
+//|  *  mounts and network, and a root that cannot be walked out of (pivot_root instead of chroot).
+//|  *  The engine unshares the PID namespace before it spawns the child stage, because a new PID
+//|  *  namespace only ever applies to children; the child stage unshares the rest itself, builds
+//|  *  the root filesystem, tells the engine it is ready and waits for a "go" on a pipe before it
+//|  *  execve(2)s the command — which then is PID 1.                       Lesson: docs/02-namespaces.md */
+//< namespaces..namespaces
+//> cgroups..cgroups
+//| /** Chapter 03 · cgroups: the container of chapter 02, now with limits on what it may use.
+//|  *  The engine makes the container's cgroup before anything runs, and moves the child stage
+//|  *  into it while the child waits on the sync pipe — so the command is limited from its first
+//|  *  instruction. When the container ends, the engine reads what it used (and whether the OOM
+//|  *  killer ended it) and removes the cgroup.                                Lesson: docs/03-cgroups.md
+//|  *  (Chapter 02's namespaces are all still here: see docs/02-namespaces.md.) */
+//< cgroups..cgroups
+//> unionfs..unionfs
+//| /** Chapter 04 · union filesystems: the container of chapter 03, whose root is no longer one
+//|  *  directory but read-only layers stacked under a private upper directory with overlayfs.
+//|  *  The child stage mounts the overlay inside its own mount namespace — so the mount is never
+//|  *  seen on the host and goes away with the container — and pivots into it. Nothing of the
+//|  *  layers is copied: starting costs the same for a 1 MB image and a 1 GB one.
+//|  *  Lesson: docs/04-unionfs.md     (cgroups: docs/03-cgroups.md, namespaces: docs/02-namespaces.md) */
+//< unionfs..unionfs
+//> images..
+/** Chapter 05 · images: the container of chapter 04, whose layers now come from an image, and
+ *  whose process is the image's: its Entrypoint and Cmd, Env, WorkingDir and User.
+ *  Lesson: docs/05-images.md   (overlay: docs/04-unionfs.md, cgroups: docs/03-cgroups.md,
+ *  namespaces: docs/02-namespaces.md) */
+//< images..
+import { spawn, type ChildProcess } from 'node:child_process';
+//> ..chroot
+//| import { accessSync, constants, statSync } from 'node:fs';
+//< ..chroot
+//> namespaces..
+import { randomBytes } from 'node:crypto';
+//< namespaces..
+//> namespaces..unionfs
+//| import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+//< namespaces..unionfs
+//> images..
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+//< images..
+import { constants as os } from 'node:os';
+//> ..unionfs
+//| import { extname, resolve } from 'node:path';
+//< ..unionfs
+//> images..
+import { extname, join, resolve } from 'node:path';
+//< images..
+import { UserError } from '../../lib/errors.ts';
+import { traceStep } from '../../lib/trace.ts';
+//> ..chroot
+//| import { chdir, chroot, execve, keepOpenAcrossExec } from './syscalls.ts';
+//< ..chroot
+//> cgroups..
+import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
+//< cgroups..
+//> unionfs..
+import { mountOverlay } from './overlay.ts';
+//< unionfs..
+//> namespaces..unionfs
+//| import { forgetContainer, recordContainer } from './state.ts';
+//< namespaces..unionfs
+//> images..
+import { readRecordedState, recordExited, recordRunning } from './state.ts';
+import type { ContainerDirs } from './storage.ts';
+import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
+//< images..
+//> cgroups..
+import { formatBytes } from './units.ts';
+//< cgroups..
+//> namespaces..
+import {
+//< namespaces..
+  //> namespaces..unionfs
+  //| chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  //< namespaces..unionfs
+  //> images..
+  becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  //< images..
+//> namespaces..
+} from './syscalls.ts';
+//< namespaces..
+
+/** What the engine hands to the child stage (as JSON on its command line). */
+export interface ContainerConfig {
+  //> unionfs..
+  /** The merged view of the layers: the overlay's mount point, and the container's "/". */
+  //< unionfs..
+  rootfs: string;
+  //> unionfs..
+  /** The image layers, bottom first, and the container's own upper and work dirs. */
+  layers: { lowerDirs: string[]; upperDir: string; workDir: string };
+  //< unionfs..
+  argv: string[];
+  //> images..
+  /** The process's environment and working directory, and the user it runs as (from the image). */
+  env: string[];
+  workdir: string;
+  user?: string;
+  //< images..
+  //> namespaces..
+  hostname: string;
+  //< namespaces..
+  //> namespaces..unionfs
+  //| name?: string;
+  //< namespaces..unionfs
+  //> images..
+  /** A detached container outlives the engine that started it (`run -d`). */
+  detached?: boolean;
+  /** Remove the container when it exits (`run --rm`); the monitor does it for `run -d --rm`. */
+  autoRemove?: boolean;
+  /** Give the command a pseudo-terminal of the container's own (`run -t`). */
+  tty?: boolean;
+  /** Host directories or files shown inside (`-v host:container[:ro]`). */
+  volumes?: Volume[];
+  //< images..
+  //> namespaces..
+  /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
+  stopTimeout?: number;
+  //< namespaces..
+  //> cgroups..
+  limits: Limits;
+  /** Print what the container used when it ends. */
+  stats?: boolean;
+  //< cgroups..
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Our own entry point: main.ts under tsx, main.js once compiled (npm run build). */
+const THIS_PROGRAM = new URL(`./main${extname(import.meta.url)}`, import.meta.url).pathname;
+//> namespaces..
+/** The sync pipe is the child stage's fd 3 (after stdin, stdout, stderr). */
+const SYNC_FD = 3;
+//< namespaces..
+
+// ---------------------------------------------------------------- engine (host side)
+
+/** Start the container and return its exit code (128+signal if it was killed). */
+//> ..unionfs
+//| export async function runContainer(config: ContainerConfig): Promise<number> {
+//< ..unionfs
+  //> ..chroot
+  //| const child = startChildStage('init', { ...config, rootfs: checkRootfs(config.rootfs) });
+  //| forwardSignals(child);
+  //| return exitCodeOf(child);
+  //< ..chroot
+  //> namespaces..cgroups
+  //| const rootfs = checkRootfs(config.rootfs);
+  //< namespaces..cgroups
+  //> namespaces..namespaces
+  //| unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
+  //| const child = startChildStage('init', { ...config, rootfs }, true);
+  //| const ended = exitCodeOf(child);
+  //| const signals = forwardSignals(child, config.stopTimeout ?? 10);
+  //< namespaces..namespaces
+//> images..
+export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+//< images..
+  //> unionfs..
+  const rootfs = config.rootfs;
+  //< unionfs..
+  //> cgroups..
+  const cgroups = detectCgroups();
+  cgroups.removeStale(); // left by engines that were killed before they could clean up
+  const cgroupId = generateId();
+  const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  //< cgroups..
+  //> images..
+  let exitCodeSeen: number | undefined;
+  let terminal: AttachedTerminal | undefined;
+  //< images..
+  //> namespaces..
+  try {
+  //< namespaces..
+    //> namespaces..namespaces
+    //| if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
+    //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv });
+    //| sendGo(child);
+    //| return signals.exitCode(await ended);
+    //< namespaces..namespaces
+    //> cgroups..
+    unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
+    const child = startChildStage('init', { ...config, rootfs }, true);
+    const ended = exitCodeOf(child);
+    const signals = forwardSignals(child, config.stopTimeout ?? 10);
+    try {
+      if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
+      cgroup.join(child.pid!); // while it waits: the command will start inside the limits
+    //< cgroups..
+      //> cgroups..unionfs
+      //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, cgroupId });
+      //| sendGo(child);
+      //< cgroups..unionfs
+      //> images..
+      recordRunning(dirs, child.pid!, cgroupId);
+      // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
+      // the engine keeps the master end and copies between it and our terminal.
+      const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
+      terminal = pty && attachTerminal(pty.master);
+      sendGo(child, pty?.slavePath);
+      //< images..
+      //> cgroups..
+      const code = signals.exitCode(await ended);
+      //< cgroups..
+      //> images..
+      await terminal?.finish();
+      exitCodeSeen = code;
+      //< images..
+    //> cgroups..
+      reportUsage(cgroup.usage(), code, config.stats);
+      return code;
+    } finally {
+    //< cgroups..
+      //> cgroups..unionfs
+      //| if (config.name) forgetContainer(config.name, child.pid!);
+      //< cgroups..unionfs
+      //> images..
+      terminal?.detach();
+      //< images..
+    //> cgroups..
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL'); // the engine failed: the cgroup can only go once the container has
+        await ended;
+      }
+    }
+    //< cgroups..
+  //> namespaces..
+  } finally {
+  //< namespaces..
+    //> namespaces..namespaces
+    //| if (config.name) forgetContainer(config.name, child.pid!);
+    //< namespaces..namespaces
+    //> cgroups..
+    cgroup.remove();
+    //< cgroups..
+    //> images..
+    if (readRecordedState(dirs).status === 'running') recordExited(dirs, exitCodeSeen);
+    //< images..
+  //> namespaces..
+  }
+  //< namespaces..
+}
+
+//> cgroups..
+/** After the container ends: say if the OOM killer ended it, and (with --stats) what it used. */
+function reportUsage(usage: Usage, code: number, all = false): void {
+  const limit = usage.memoryLimitBytes === undefined ? 'no limit' : `limit ${formatBytes(usage.memoryLimitBytes)}`;
+  if (usage.oomKilled && code === 137) process.stderr.write(`nutshell: killed: out of memory (${limit})\n`);
+  if (!all) return;
+  const peak = usage.memoryPeakBytes === undefined ? 'unknown' : formatBytes(usage.memoryPeakBytes);
+  process.stderr.write(`nutshell: used: CPU ${(usage.cpuNanos / 1e9).toFixed(2)} s, peak memory ${peak} (${limit})${usage.oomKilled ? ', OOM killer struck' : ''}\n`);
+}
+
+//< cgroups..
+//> ..cgroups
+//| /** A rootfs must be a directory: say so in one line rather than let chroot(2) say ENOTDIR. */
+//| export function checkRootfs(rootfs: string): string {
+//|   const path = resolve(rootfs);
+//< ..cgroups
+//> unionfs..
+/** A layer must be a directory: say so in one line rather than let mount(2) say ENOENT. */
+export function checkLayer(layer: string): string {
+  const path = resolve(layer);
+//< unionfs..
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    //> ..cgroups
+    //| if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`rootfs not accessible: ${rootfs} (permission denied — are you root?)`);
+    //| throw new UserError(`rootfs not found: ${rootfs}`);
+    //< ..cgroups
+    //> unionfs..
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`layer not accessible: ${layer} (permission denied — are you root?)`);
+    throw new UserError(`layer not found: ${layer}`);
+    //< unionfs..
+  }
+  //> ..cgroups
+  //| if (!isDir) throw new UserError(`rootfs is not a directory: ${rootfs}`);
+  //< ..cgroups
+  //> unionfs..
+  if (!isDir) throw new UserError(`layer is not a directory: ${layer}`);
+  //< unionfs..
+  return path;
+}
+
+//> ..chroot
+//| /** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
+//|  *  multi-threaded process copies only the calling thread, so we start a fresh process
+//|  *  (the same node binary, the same loader flags) instead. stdio is passed straight through. */
+//| export function startChildStage(stage: string, config: object): ChildProcess {
+//< ..chroot
+//> namespaces..
+/** 12 random hex digits, like docker's short container ids: the default hostname. */
+export function generateId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
+ *  multi-threaded process copies only the calling thread, so we start a fresh process
+ *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
+ *  with `sync`, fd 3 is a socket pair that the two stages talk over. */
+export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+//< namespaces..
+  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
+  return spawn(process.execPath, argv, {
+    //> ..chroot
+    //| stdio: 'inherit',
+    //< ..chroot
+    //> namespaces..
+    stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    //< namespaces..
+    // The child stage makes no TLS connection: spare it the reading of extra CA
+    // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
+    env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
+  });
+}
+
+//> ..chroot
+//| /** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. */
+//| function forwardSignals(child: ChildProcess): void {
+//< ..chroot
+//> images..
+/** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
+ *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
+ *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
+export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
+  const log = openSync(dirs.logFile, 'a');
+  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', JSON.stringify({ config, id: dirs.spec.id })];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor (detached)`, 'a background engine that waits for the container and records how it ends');
+  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  closeSync(log);
+  monitor.unref();
+  return monitor;
+}
+
+//< images..
+//> namespaces..
+/** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
+ *  (its set-up failed, and it has printed why). */
+function childIsReady(child: ChildProcess): Promise<boolean> {
+  const pipe = child.stdio[SYNC_FD] as NodeJS.ReadableStream;
+  return new Promise((done) => {
+    pipe.once('data', (data: Buffer) => done(data.toString() === 'ready'));
+    child.once('exit', () => done(false));
+  });
+}
+
+//< namespaces..
+//> namespaces..unionfs
+//| function sendGo(child: ChildProcess): void {
+//|   (child.stdio[SYNC_FD] as NodeJS.WritableStream).end('go');
+//< namespaces..unionfs
+//> images..
+/** "go" — with -t, followed by the name of the terminal the command is to have. */
+function sendGo(child: ChildProcess, terminal?: string): void {
+  (child.stdio[SYNC_FD] as NodeJS.WritableStream).end(terminal ? `go ${terminal}` : 'go');
+//< images..
+//> namespaces..
+}
+
+/** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
+ *  gets no signal it has no handler for (the kernel protects a namespace's init), so a
+ *  command that ignores SIGTERM is killed after `stopTimeout` seconds, like `docker stop`. */
+function forwardSignals(child: ChildProcess, stopTimeout: number) {
+  let forced: NodeJS.Signals | undefined;
+//< namespaces..
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
+    //> ..chroot
+    //| process.on(signal, () => child.kill(signal));
+    //< ..chroot
+    //> namespaces..
+    process.on(signal, () => {
+      child.kill(signal);
+      setTimeout(() => {
+        process.stderr.write(`nutshell: PID 1 ignored ${signal} (it has no handler for it): killed after ${stopTimeout}s\n`);
+        forced = signal;
+        child.kill('SIGKILL');
+      }, stopTimeout * 1000).unref();
+    });
+    //< namespaces..
+  }
+  //> namespaces..
+  return {
+    /** A container we had to kill ends as if the signal it ignored had worked. */
+    exitCode: (code: number) => (forced ? 128 + os.signals[forced] : code),
+  };
+  //< namespaces..
+}
+
+/** Wait for the child and turn its end into a shell-style exit code. */
+export function exitCodeOf(child: ChildProcess): Promise<number> {
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('exit', (code, signal) => {
+      done(signal ? 128 + os.signals[signal] : (code ?? 0));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- child stage
+
+/** The child stage: build the container around ourselves, then become the command. */
+export function containerInit(config: ContainerConfig): never {
+  //> namespaces..unionfs
+  //| dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
+  //< namespaces..unionfs
+  //> images..
+  // A detached container must outlive the engine that started it: `stop` and `rm` find it by
+  // its PID later. One in the foreground goes with its engine, which is its only way out.
+  if (!config.detached) dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
+  //< images..
+  prepareContainer(config);
+  //> namespaces..
+  writeSync(SYNC_FD, 'ready');
+  //< namespaces..
+  //> namespaces..unionfs
+  //| waitForGo();
+  //< namespaces..unionfs
+  //> images..
+  const terminal = waitForGo();
+  //< images..
+  //> cgroups..
+  unshare(CLONE.CLONE_NEWCGROUP, 'the engine has moved us into our cgroup: make it the root of what /proc/self/cgroup shows');
+  //< cgroups..
+  //> ..unionfs
+  //| return execCommand(config.argv);
+  //< ..unionfs
+  //> images..
+  if (terminal) becomeControllingTerminal(terminal); // before execCommand drops root: the slave is root's
+  return execCommand(config);
+  //< images..
+}
+
+//> ..chroot
+//| /** The whole isolation recipe of chapter 01, in order. */
+//< ..chroot
+//> namespaces..
+/** The whole isolation recipe of chapter 02, in order. We are PID 1 of a new PID namespace. */
+//< namespaces..
+export function prepareContainer(config: ContainerConfig): void {
+  //> ..chroot
+  //| chroot(config.rootfs, 'from now on "/" means the rootfs, for this process and its children');
+  //| chdir('/', 'chroot(2) does not move the working directory: step inside, or ".." leads out');
+  //< ..chroot
+  //> namespaces..
+  unshare(
+    CLONE.CLONE_NEWNS | CLONE.CLONE_NEWUTS | CLONE.CLONE_NEWIPC | CLONE.CLONE_NEWNET,
+    'our own mount table, hostname, IPC objects and network stack',
+  );
+  sethostname(config.hostname, 'only this UTS namespace sees the new name');
+  mount(null, '/', null, MS.MS_REC | MS.MS_PRIVATE, null, 'the host\'s "/" is shared: without this our mounts would appear on the host');
+  //< namespaces..
+  //> namespaces..cgroups
+  //| mount(config.rootfs, config.rootfs, null, MS.MS_BIND | MS.MS_REC, null, 'pivot_root(2) needs the new root to be a mount point');
+  //< namespaces..cgroups
+  //> unionfs..
+  // The overlay mount is a mount point already, as pivot_root(2) wants: no bind mount needed.
+  mountOverlay({ ...config.layers, target: config.rootfs });
+  //< unionfs..
+  //> images..
+  for (const volume of config.volumes ?? []) bindVolume(config.rootfs, volume);
+  //< images..
+  //> namespaces..
+  chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
+  pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
+  umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
+  chdir('/', 'start at the new root');
+  mountProc();
+  mountDev();
+  mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
+  interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+  //< namespaces..
+}
+
+//> images..
+export interface Volume {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/** `-v host:container[:ro]`, checked before anything runs. */
+export function parseVolume(text: string): Volume {
+  const [hostPath, containerPath, mode, extra] = text.split(':');
+  if (!hostPath || !containerPath || extra !== undefined || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+    throw new UserError(`invalid volume "${text}": use -v /host/path:/container/path[:ro]`);
+  }
+  if (!containerPath.startsWith('/') || containerPath.split('/').includes('..')) throw new UserError(`invalid volume "${text}": the container path must be absolute, without ".."`);
+  if (!existsSync(hostPath)) throw new UserError(`volume source not found: ${hostPath}`);
+  return { hostPath: resolve(hostPath), containerPath, readOnly: mode === 'ro' };
+}
+
+/** A bind mount of a host path into the merged view, made before pivot_root while both are
+ *  in sight. The mount point is made inside the container's filesystem one component at a
+ *  time, and a symlink on the way is refused: the image could hold "/data" -> "/etc", and
+ *  following it now, from the host's side, would mount over the host's /etc. */
+function bindVolume(rootfs: string, volume: Volume): void {
+  const isDir = statSync(volume.hostPath).isDirectory();
+  const parts = volume.containerPath.split('/').filter(Boolean);
+  let target = rootfs;
+  parts.forEach((part, i) => {
+    target = join(target, part);
+    const last = i === parts.length - 1;
+    const st = lstatSync(target, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) throw new UserError(`volume target ${volume.containerPath} passes through a symlink in the image: refused`);
+    if (!st && (!last || isDir)) mkdirSync(target);
+    else if (!st) closeSync(openSync(target, 'wx'));
+  });
+  mount(volume.hostPath, target, null, MS.MS_BIND | MS.MS_REC, null, `show ${volume.hostPath} at ${volume.containerPath}`);
+  // MS_RDONLY is ignored on the first bind mount: read-only takes a second, remounting call.
+  if (volume.readOnly) mount(null, target, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY, null, 'make the volume read-only');
+}
+
+//< images..
+//> namespaces..
+/** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
+function mountProc(): void {
+  mount('proc', '/proc', 'proc', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'ps and /proc/self must see our PID namespace');
+}
+
+const DEVICES = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+];
+
+/** A minimal /dev of our own: the host's has disks and consoles the container must not touch. */
+function mountDev(): void {
+  mount('tmpfs', '/dev', 'tmpfs', MS.MS_NOSUID | MS.MS_STRICTATIME, 'mode=755,size=65536k', 'a fresh /dev, empty');
+  for (const d of DEVICES) mknod(`/dev/${d.name}`, S_IFCHR | 0o666, d.major, d.minor, 'only harmless character devices');
+  for (const [link, target] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'], ['ptmx', 'pts/ptmx']]) {
+    symlinkSync(target!, `/dev/${link}`);
+  }
+  mkdirSync('/dev/pts');
+  mount('devpts', '/dev/pts', 'devpts', MS.MS_NOSUID | MS.MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620', 'our own pseudo-terminals, not the host\'s');
+  mkdirSync('/dev/shm');
+  mount('shm', '/dev/shm', 'tmpfs', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, 'mode=1777,size=65536k', 'POSIX shared memory, private to us');
+}
+
+/** Block until the engine writes "go" on the sync pipe (a blocking read on this thread). */
+//< namespaces..
+//> namespaces..unionfs
+//| function waitForGo(): void {
+//|   const buffer = Buffer.alloc(16);
+//< namespaces..unionfs
+//> images..
+function waitForGo(): string | undefined {
+  const buffer = Buffer.alloc(64);
+//< images..
+  //> namespaces..
+  const n = readSync(SYNC_FD, buffer);
+  closeSync(SYNC_FD);
+  //< namespaces..
+  //> namespaces..unionfs
+  //| if (buffer.toString('utf8', 0, n) !== 'go') process.exit(125); // the engine went away
+  //< namespaces..unionfs
+  //> images..
+  const [word, terminal] = buffer.toString('utf8', 0, n).split(' ');
+  if (word !== 'go') process.exit(125); // the engine went away
+  return terminal;
+  //< images..
+//> namespaces..
+}
+
+//< namespaces..
+//> ..unionfs
+//| /** Replace the child stage with the user's command, found inside the rootfs. */
+//< ..unionfs
+//> ..chroot
+//| function execCommand(argv: string[]): never {
+//< ..chroot
+//> namespaces..unionfs
+//| export function execCommand(argv: string[]): never {
+//< namespaces..unionfs
+  //> ..unionfs
+  //| const env = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`];
+  //| const program = findProgram(argv[0]!, DEFAULT_PATH);
+  //< ..unionfs
+//> images..
+/** What execCommand needs: the command, its environment, where it starts and as whom. */
+export interface ProcessSpec {
+  argv: string[];
+  env: string[];
+  workdir: string;
+  user?: string;
+}
+
+/** Replace the child stage with the image's process, found inside the rootfs. */
+export function execCommand(spec: ProcessSpec): never {
+  mkdirSync(spec.workdir, { recursive: true }); // docker makes a missing WorkingDir too
+  chdir(spec.workdir, 'the image\'s WorkingDir (or -w)');
+  const path = spec.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const program = findProgram(spec.argv[0]!, path);
+  if (spec.user) {
+    const { uid, gid } = lookUpUser(spec.user);
+    becomeUser(uid, gid, `the image runs as "${spec.user}"`);
+  }
+//< images..
+  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  //> ..unionfs
+  //| return execve(program, argv, env, 'become the command: same PID, new program');
+  //< ..unionfs
+  //> images..
+  return execve(program, spec.argv, spec.env, 'become the command: same PID, new program');
+  //< images..
+}
+
+//> images..
+/** "name", "uid", "name:group" or "uid:gid", looked up in the image's /etc/passwd and /etc/group. */
+export function lookUpUser(user: string): { uid: number; gid: number } {
+  const [who, group] = user.split(':') as [string, string | undefined];
+  const entry = (file: string, key: string) =>
+    readFileOr(file).split('\n').map((line) => line.split(':')).find((f) => f[0] === key || (/^\d+$/.test(key) && f[2] === key));
+  const account = entry('/etc/passwd', who);
+  if (!account && !/^\d+$/.test(who)) throw new UserError(`user "${who}" not found in the image's /etc/passwd`);
+  const uid = Number(account?.[2] ?? who);
+  let gid = Number(account?.[3] ?? uid);
+  if (group !== undefined) {
+    const g = entry('/etc/group', group);
+    if (!g && !/^\d+$/.test(group)) throw new UserError(`group "${group}" not found in the image's /etc/group`);
+    gid = Number(g?.[2] ?? group);
+  }
+  return { uid, gid };
+}
+
+function readFileOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+//< images..
+/** Look the command up in PATH inside the rootfs, as a shell would. execve(2) itself does
+ *  no search. Sync calls only: they run on this thread, the one whose root we changed. */
+export function findProgram(command: string, path: string): string {
+  const candidates = command.includes('/') ? [command] : path.split(':').map((dir) => `${dir}/${command}`);
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(candidate, constants.X_OK);
+    } catch {
+      throw new UserError(`permission denied: ${command} is not executable`, 126);
+    }
+    return candidate;
+  }
+  throw new UserError(`command not found in the rootfs: ${command}`, 127);
+}
+//> namespaces..
+
+// ---------------------------------------------------------------- exec: enter a running container
+
+/** The namespaces `exec` joins, and the order: mnt last, because once we are in the
+ *  container's mount namespace the host's /proc/PID/ns paths are out of sight. */
+const JOINED_NAMESPACES = [
+  ['uts', CLONE.CLONE_NEWUTS],
+  ['ipc', CLONE.CLONE_NEWIPC],
+  ['net', CLONE.CLONE_NEWNET],
+//< namespaces..
+  //> cgroups..
+  ['cgroup', CLONE.CLONE_NEWCGROUP],
+  //< cgroups..
+//> namespaces..
+  ['mnt', CLONE.CLONE_NEWNS],
+] as const;
+
+//< namespaces..
+//> namespaces..namespaces
+//| /** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
+//|  *  child stage that joins the others and execs the command. */
+//| export function execInContainer(pid: number, argv: string[]): Promise<number> {
+//< namespaces..namespaces
+//> cgroups..
+/** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
+ *  child stage that joins the others; move it into the container's cgroup while it waits, so
+ *  what it runs counts against the container's limits. */
+//< cgroups..
+//> cgroups..unionfs
+//| export async function execInContainer(pid: number, cgroup: Cgroup, argv: string[]): Promise<number> {
+//< cgroups..unionfs
+//> images..
+export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
+//< images..
+  //> namespaces..
+  joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
+  //< namespaces..
+  //> namespaces..namespaces
+  //| const child = startChildStage('exec', { pid, argv });
+  //< namespaces..namespaces
+  //> cgroups..unionfs
+  //| const child = startChildStage('exec', { pid, argv }, true);
+  //< cgroups..unionfs
+  //> images..
+  const child = startChildStage('exec', { pid, ...spec }, true);
+  //< images..
+  //> cgroups..
+  const ended = exitCodeOf(child);
+  //< cgroups..
+  //> namespaces..
+  const signals = forwardSignals(child, 10);
+  //< namespaces..
+  //> namespaces..namespaces
+  //| return exitCodeOf(child).then(signals.exitCode);
+  //< namespaces..namespaces
+  //> cgroups..
+  if (!(await childIsReady(child))) return ended;
+  cgroup.join(child.pid!);
+  //< cgroups..
+  //> cgroups..unionfs
+  //| sendGo(child);
+  //| return signals.exitCode(await ended);
+  //< cgroups..unionfs
+  //> images..
+  const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
+  const terminal = pty && attachTerminal(pty.master);
+  try {
+    sendGo(child, pty?.slavePath);
+    const code = signals.exitCode(await ended);
+    await terminal?.finish();
+    return code;
+  } finally {
+    terminal?.detach();
+  }
+  //< images..
+//> namespaces..
+}
+
+/** Child side of `exec`: join the running container's namespaces, then become the command. */
+//< namespaces..
+//> namespaces..unionfs
+//| export function enterContainer(config: { pid: number; argv: string[] }): never {
+//< namespaces..unionfs
+//> images..
+export function enterContainer(config: ProcessSpec & { pid: number }): never {
+//< images..
+  //> namespaces..
+  unshare(CLONE.CLONE_FS, 'setns(2) into a mount namespace refuses a thread that shares its root and cwd with others');
+  for (const [ns, flag] of JOINED_NAMESPACES) joinNamespace(config.pid, ns, flag, `see the container's ${ns}`);
+  chdir('/', 'joining a mount namespace moved our root: start at it');
+  //< namespaces..
+  //> cgroups..
+  writeSync(SYNC_FD, 'ready');
+  //< cgroups..
+  //> cgroups..unionfs
+  //| waitForGo();
+  //< cgroups..unionfs
+  //> namespaces..unionfs
+  //| return execCommand(config.argv);
+  //< namespaces..unionfs
+  //> images..
+  const terminal = waitForGo();
+  if (terminal) becomeControllingTerminal(terminal);
+  return execCommand(config);
+  //< images..
+//> namespaces..
+}
+
+function joinNamespace(pid: number, ns: string, flag: number, why: string): void {
+  const path = `/proc/${pid}/ns/${ns}`;
+  const fd = openSync(path, 'r');
+  try {
+    setns(fd, flag, why, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+//< namespaces..
