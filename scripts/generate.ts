@@ -10,11 +10,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from './build-rootfs.ts';
-import { CHAPTERS_DIR } from './chapters.ts';
 import { chapterDiff } from './diff.ts';
 import { absorbChapter, LADDER_DIR, projectChapter, readLadder, SOURCE_DIR, writeLadder, type Ladder } from './ladder.ts';
-
-export const DIFFS_DIR = join(PROJECT_ROOT, 'docs', 'diffs');
 
 /** Every generated file, keyed by its path under the project: chapters/… and docs/diffs/…. */
 export function generateAll(ladder: Ladder): Map<string, string> {
@@ -36,28 +33,31 @@ export function generateAll(ladder: Ladder): Map<string, string> {
   return out;
 }
 
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
+/** Every file under `root`/`dir`, as paths relative to `root`. */
+function filesUnder(root: string, dir: string): string[] {
+  if (!existsSync(join(root, dir))) return [];
+  return readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
     .filter((entry) => !entry.isDirectory())
-    .map((entry) => relative(PROJECT_ROOT, join(entry.parentPath, entry.name)));
-}
-
-/** What the tree has that the source would not write: files of the generated chapters, diffs,
- *  and chapter folders (NN-name) that ladder/chapters.json does not list. */
-function strayFiles(ladder: Ladder, generated: Map<string, string>): string[] {
-  const chapterDirs = readdirSync(CHAPTERS_DIR).filter((name) => /^\d\d-/.test(name));
-  const stray = chapterDirs.filter((name) => !ladder.chapters.includes(name)).map((name) => `chapters/${name}/ (not in ladder/chapters.json)`);
-  const owned = [...ladder.chapters.filter((name) => chapterDirs.includes(name)).flatMap((name) => filesUnder(join(CHAPTERS_DIR, name))), ...filesUnder(DIFFS_DIR)];
-  return [...stray, ...owned.filter((path) => !generated.has(path))];
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)));
 }
 
 function readOrNull(path: string): string | null {
   try {
-    return readFileSync(join(PROJECT_ROOT, path), 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }
+}
+
+/** How the tree at `root` departs from what the source generates: files whose content differs
+ *  (or that are missing), and stray ones — files in a generated chapter or in docs/diffs that
+ *  the source does not make, and chapter folders (NN-name) that ladder/chapters.json omits. */
+export function compareWithTree(ladder: Ladder, generated: Map<string, string>, root = PROJECT_ROOT): { differing: string[]; stray: string[] } {
+  const differing = [...generated].filter(([path, text]) => readOrNull(join(root, path)) !== text).map(([path]) => path);
+  const chapterDirs = readdirSync(join(root, 'chapters')).filter((name) => /^\d\d-/.test(name));
+  const unlisted = chapterDirs.filter((name) => !ladder.chapters.includes(name)).map((name) => `chapters/${name}/`);
+  const owned = [...ladder.chapters.flatMap((name) => filesUnder(root, `chapters/${name}`)), ...filesUnder(root, 'docs/diffs')];
+  return { differing, stray: [...unlisted, ...owned.filter((path) => !generated.has(path))] };
 }
 
 function main(): number {
@@ -70,8 +70,7 @@ function main(): number {
   }
   const ladder = readLadder();
   const generated = generateAll(ladder);
-  const differing = [...generated].filter(([path, text]) => readOrNull(path) !== text).map(([path]) => path);
-  const stray = strayFiles(ladder, generated);
+  const { differing, stray } = compareWithTree(ladder, generated);
   if (values.check) {
     if (differing.length + stray.length === 0) {
       console.log(`generate --check: chapters/ and docs/diffs/ are what ladder/ generates (${generated.size} files)`);
@@ -88,7 +87,7 @@ function main(): number {
     console.log(`wrote ${path}`);
   }
   for (const path of stray) {
-    if (path.endsWith('(not in ladder/chapters.json)')) console.warn(`left alone: ${path}; delete it if it is an old chapter`);
+    if (path.endsWith('/')) console.warn(`left alone: ${path} is not in ladder/chapters.json; delete it if it is an old chapter`);
     else {
       rmSync(join(PROJECT_ROOT, path));
       console.log(`removed ${path}`);

@@ -88,7 +88,7 @@ export function formatRange(range: ChapterRange, outer: ChapterRange, chapters: 
   return `${from}..${to}`;
 }
 
-function parseFile(path: string, text: string, chapters: string[]): SourceFile {
+export function parseFile(path: string, text: string, chapters: string[]): SourceFile {
   if (!text.endsWith('\n')) throw new SourceError(path, 1, 'the file must end with a newline');
   const rawLines = text.slice(0, -1).split('\n');
   const file: SourceFile = { path, first: 0, last: chapters.length - 1, lines: [] };
