@@ -169,31 +169,53 @@ function commonIndent(lines: string[]): string {
   return common;
 }
 
-/** The source text of one file: consecutive lines of the same range share one block. */
+/** The longest block a writer would nest other blocks in: a reader should see it whole. */
+const MAX_NESTING_BLOCK = 60;
+
+const sameRange = (a: ChapterRange, b: ChapterRange) => a.first === b.first && a.last === b.last;
+const within = (inner: ChapterRange, outer: ChapterRange) => outer.first <= inner.first && inner.last <= outer.last;
+
+/** The source text of one file. Consecutive lines of one range share a block, and a short
+ *  block holds the narrower blocks that stand between its lines (an options object to which
+ *  each chapter adds a few lines reads as one block, with the additions nested inside). */
 export function formatFile(file: SourceFile, chapters: string[]): string {
   const out: string[] = [];
   if (file.first !== 0 || file.last !== chapters.length - 1) out.push(`//@ ${formatRange(file, { first: 0, last: chapters.length - 1 }, chapters)}`);
-  for (let i = 0; i < file.lines.length; ) {
-    const { first, last } = file.lines[i]!;
-    let end = i;
-    while (end < file.lines.length && file.lines[end]!.first === first && file.lines[end]!.last === last) end++;
-    const group = file.lines.slice(i, end);
-    const whole = first === file.first && last === file.last;
-    const range = formatRange({ first, last }, file, chapters);
-    const indent = commonIndent(group.map((l) => l.text));
-    if (!whole) out.push(`${indent}//> ${range}`);
-    for (const { text } of group) {
-      if (last === file.last) out.push(text);
-      else {
-        // "//| " goes at the block's indentation; the parser puts back what stood before it.
-        const lead = text.startsWith(indent) ? indent : text.match(/^\s*/)![0];
-        const code = text.slice(lead.length);
-        out.push(code ? `${lead}//| ${code}` : `${lead}//|`);
+  const write = (lines: SourceLine[], enclosing: ChapterRange, indent: string): void => {
+    for (let i = 0; i < lines.length; ) {
+      const line = lines[i]!;
+      if (sameRange(line, enclosing)) {
+        if (line.last === file.last) out.push(line.text);
+        else {
+          // "//| " goes at the block's indentation; the parser puts back what stood before it.
+          const lead = line.text.startsWith(indent) ? indent : line.text.match(/^\s*/)![0];
+          const code = line.text.slice(lead.length);
+          out.push(code ? `${lead}//| ${code}` : `${lead}//|`);
+        }
+        i++;
+        continue;
       }
+      // The block runs over the lines that lie within its range, up to the last of its own
+      // range. If that holds narrower blocks and is too long to see whole, it stops instead
+      // at the first line that is not of its own range.
+      const block: ChapterRange = { first: line.first, last: line.last };
+      let length = 1;
+      let plain = 0;
+      for (let end = i; end < lines.length && within(lines[end]!, block); end++) {
+        if (sameRange(lines[end]!, block)) length = end - i + 1;
+        if (plain === end - i && sameRange(lines[end]!, block)) plain++;
+      }
+      if (length > MAX_NESTING_BLOCK && length > plain) length = plain;
+      const group = lines.slice(i, i + length);
+      const blockIndent = commonIndent(group.map((l) => l.text));
+      const range = formatRange(block, enclosing, chapters);
+      out.push(`${blockIndent}//> ${range}`);
+      write(group, block, blockIndent);
+      out.push(`${blockIndent}//< ${range}`);
+      i += length;
     }
-    if (!whole) out.push(`${indent}//< ${range}`);
-    i = end;
-  }
+  };
+  write(file.lines, file, '');
   return out.map((l) => l + '\n').join('');
 }
 

@@ -78,14 +78,12 @@ import { formatBytes } from './units.ts';
 //< cgroups..
 //> namespaces..
 import {
-//< namespaces..
-  //> namespaces..unionfs
+  //> ..unionfs
   //| chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
-  //< namespaces..unionfs
+  //< ..unionfs
   //> images..
   becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
   //< images..
-//> namespaces..
 } from './syscalls.ts';
 //< namespaces..
 
@@ -108,10 +106,9 @@ export interface ContainerConfig {
   //< images..
   //> namespaces..
   hostname: string;
-  //< namespaces..
-  //> namespaces..unionfs
+  //> ..unionfs
   //| name?: string;
-  //< namespaces..unionfs
+  //< ..unionfs
   //> images..
   /** A detached container outlives the engine that started it (`run -d`). */
   detached?: boolean;
@@ -122,7 +119,6 @@ export interface ContainerConfig {
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
   //< images..
-  //> namespaces..
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
   stopTimeout?: number;
   //< namespaces..
@@ -179,13 +175,12 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   //< images..
   //> namespaces..
   try {
-  //< namespaces..
-    //> namespaces..namespaces
+    //> ..namespaces
     //| if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
     //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv });
     //| sendGo(child);
     //| return signals.exitCode(await ended);
-    //< namespaces..namespaces
+    //< ..namespaces
     //> cgroups..
     unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
     const child = startChildStage('init', { ...config, rootfs }, true);
@@ -194,11 +189,10 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     try {
       if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
       cgroup.join(child.pid!); // while it waits: the command will start inside the limits
-    //< cgroups..
-      //> cgroups..unionfs
+      //> ..unionfs
       //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, cgroupId });
       //| sendGo(child);
-      //< cgroups..unionfs
+      //< ..unionfs
       //> images..
       recordRunning(dirs, child.pid!, cgroupId);
       // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
@@ -207,44 +201,36 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       terminal = pty && attachTerminal(pty.master);
       sendGo(child, pty?.slavePath);
       //< images..
-      //> cgroups..
       const code = signals.exitCode(await ended);
-      //< cgroups..
       //> images..
       await terminal?.finish();
       exitCodeSeen = code;
       //< images..
-    //> cgroups..
       reportUsage(cgroup.usage(), code, config.stats);
       return code;
     } finally {
-    //< cgroups..
-      //> cgroups..unionfs
+      //> ..unionfs
       //| if (config.name) forgetContainer(config.name, child.pid!);
-      //< cgroups..unionfs
+      //< ..unionfs
       //> images..
       terminal?.detach();
       //< images..
-    //> cgroups..
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL'); // the engine failed: the cgroup can only go once the container has
         await ended;
       }
     }
     //< cgroups..
-  //> namespaces..
   } finally {
-  //< namespaces..
-    //> namespaces..namespaces
+    //> ..namespaces
     //| if (config.name) forgetContainer(config.name, child.pid!);
-    //< namespaces..namespaces
+    //< ..namespaces
     //> cgroups..
     cgroup.remove();
     //< cgroups..
     //> images..
     if (readRecordedState(dirs).status === 'running') recordExited(dirs, exitCodeSeen);
     //< images..
-  //> namespaces..
   }
   //< namespaces..
 }
@@ -355,17 +341,15 @@ function childIsReady(child: ChildProcess): Promise<boolean> {
   });
 }
 
-//< namespaces..
-//> namespaces..unionfs
+//> ..unionfs
 //| function sendGo(child: ChildProcess): void {
 //|   (child.stdio[SYNC_FD] as NodeJS.WritableStream).end('go');
-//< namespaces..unionfs
+//< ..unionfs
 //> images..
 /** "go" — with -t, followed by the name of the terminal the command is to have. */
 function sendGo(child: ChildProcess, terminal?: string): void {
   (child.stdio[SYNC_FD] as NodeJS.WritableStream).end(terminal ? `go ${terminal}` : 'go');
 //< images..
-//> namespaces..
 }
 
 /** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
@@ -459,10 +443,9 @@ export function prepareContainer(config: ContainerConfig): void {
   );
   sethostname(config.hostname, 'only this UTS namespace sees the new name');
   mount(null, '/', null, MS.MS_REC | MS.MS_PRIVATE, null, 'the host\'s "/" is shared: without this our mounts would appear on the host');
-  //< namespaces..
-  //> namespaces..cgroups
+  //> ..cgroups
   //| mount(config.rootfs, config.rootfs, null, MS.MS_BIND | MS.MS_REC, null, 'pivot_root(2) needs the new root to be a mount point');
-  //< namespaces..cgroups
+  //< ..cgroups
   //> unionfs..
   // The overlay mount is a mount point already, as pivot_root(2) wants: no bind mount needed.
   mountOverlay({ ...config.layers, target: config.rootfs });
@@ -470,7 +453,6 @@ export function prepareContainer(config: ContainerConfig): void {
   //> images..
   for (const volume of config.volumes ?? []) bindVolume(config.rootfs, volume);
   //< images..
-  //> namespaces..
   chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
@@ -551,44 +533,38 @@ function mountDev(): void {
 }
 
 /** Block until the engine writes "go" on the sync pipe (a blocking read on this thread). */
-//< namespaces..
-//> namespaces..unionfs
+//> ..unionfs
 //| function waitForGo(): void {
 //|   const buffer = Buffer.alloc(16);
-//< namespaces..unionfs
+//< ..unionfs
 //> images..
 function waitForGo(): string | undefined {
   const buffer = Buffer.alloc(64);
 //< images..
-  //> namespaces..
   const n = readSync(SYNC_FD, buffer);
   closeSync(SYNC_FD);
-  //< namespaces..
-  //> namespaces..unionfs
+  //> ..unionfs
   //| if (buffer.toString('utf8', 0, n) !== 'go') process.exit(125); // the engine went away
-  //< namespaces..unionfs
+  //< ..unionfs
   //> images..
   const [word, terminal] = buffer.toString('utf8', 0, n).split(' ');
   if (word !== 'go') process.exit(125); // the engine went away
   return terminal;
   //< images..
-//> namespaces..
 }
 
 //< namespaces..
 //> ..unionfs
 //| /** Replace the child stage with the user's command, found inside the rootfs. */
-//< ..unionfs
 //> ..chroot
 //| function execCommand(argv: string[]): never {
 //< ..chroot
-//> namespaces..unionfs
+//> namespaces..
 //| export function execCommand(argv: string[]): never {
-//< namespaces..unionfs
-  //> ..unionfs
-  //| const env = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`];
-  //| const program = findProgram(argv[0]!, DEFAULT_PATH);
-  //< ..unionfs
+//< namespaces..
+//|   const env = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`];
+//|   const program = findProgram(argv[0]!, DEFAULT_PATH);
+//< ..unionfs
 //> images..
 /** What execCommand needs: the command, its environment, where it starts and as whom. */
 export interface ProcessSpec {
@@ -682,12 +658,11 @@ const JOINED_NAMESPACES = [
   ['mnt', CLONE.CLONE_NEWNS],
 ] as const;
 
-//< namespaces..
-//> namespaces..namespaces
+//> ..namespaces
 //| /** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
 //|  *  child stage that joins the others and execs the command. */
 //| export function execInContainer(pid: number, argv: string[]): Promise<number> {
-//< namespaces..namespaces
+//< ..namespaces
 //> cgroups..
 /** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
  *  child stage that joins the others; move it into the container's cgroup while it waits, so
@@ -699,12 +674,10 @@ const JOINED_NAMESPACES = [
 //> images..
 export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
 //< images..
-  //> namespaces..
   joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
-  //< namespaces..
-  //> namespaces..namespaces
+  //> ..namespaces
   //| const child = startChildStage('exec', { pid, argv });
-  //< namespaces..namespaces
+  //< ..namespaces
   //> cgroups..unionfs
   //| const child = startChildStage('exec', { pid, argv }, true);
   //< cgroups..unionfs
@@ -714,12 +687,10 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   //> cgroups..
   const ended = exitCodeOf(child);
   //< cgroups..
-  //> namespaces..
   const signals = forwardSignals(child, 10);
-  //< namespaces..
-  //> namespaces..namespaces
+  //> ..namespaces
   //| return exitCodeOf(child).then(signals.exitCode);
-  //< namespaces..namespaces
+  //< ..namespaces
   //> cgroups..
   if (!(await childIsReady(child))) return ended;
   cgroup.join(child.pid!);
@@ -740,37 +711,32 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
     terminal?.detach();
   }
   //< images..
-//> namespaces..
 }
 
 /** Child side of `exec`: join the running container's namespaces, then become the command. */
-//< namespaces..
-//> namespaces..unionfs
+//> ..unionfs
 //| export function enterContainer(config: { pid: number; argv: string[] }): never {
-//< namespaces..unionfs
+//< ..unionfs
 //> images..
 export function enterContainer(config: ProcessSpec & { pid: number }): never {
 //< images..
-  //> namespaces..
   unshare(CLONE.CLONE_FS, 'setns(2) into a mount namespace refuses a thread that shares its root and cwd with others');
   for (const [ns, flag] of JOINED_NAMESPACES) joinNamespace(config.pid, ns, flag, `see the container's ${ns}`);
   chdir('/', 'joining a mount namespace moved our root: start at it');
-  //< namespaces..
   //> cgroups..
   writeSync(SYNC_FD, 'ready');
   //< cgroups..
   //> cgroups..unionfs
   //| waitForGo();
   //< cgroups..unionfs
-  //> namespaces..unionfs
+  //> ..unionfs
   //| return execCommand(config.argv);
-  //< namespaces..unionfs
+  //< ..unionfs
   //> images..
   const terminal = waitForGo();
   if (terminal) becomeControllingTerminal(terminal);
   return execCommand(config);
   //< images..
-//> namespaces..
 }
 
 function joinNamespace(pid: number, ns: string, flag: number, why: string): void {

@@ -53,14 +53,12 @@ import { enableTrace } from '../../lib/trace.ts';
 //< ..chroot
 //> namespaces..unionfs
 //| import {
-//< namespaces..unionfs
-  //> namespaces..cgroups
+  //> ..cgroups
   //| checkRootfs, containerInit, enterContainer, execInContainer, exitCodeOf, generateId, prepareContainer, runContainer, startChildStage,
-  //< namespaces..cgroups
-  //> unionfs..unionfs
+  //< ..cgroups
+  //> unionfs..
   //| checkLayer, containerInit, enterContainer, execInContainer, exitCodeOf, generateId, prepareContainer, runContainer, startChildStage,
-  //< unionfs..unionfs
-//> namespaces..unionfs
+  //< unionfs..
 //| } from './container.ts';
 //< namespaces..unionfs
 //> ..unionfs
@@ -77,11 +75,9 @@ import { detectCgroups, type Limits } from './cgroups.ts';
 //< unionfs..unionfs
 //> namespaces..unionfs
 //| import { claimName, findContainer } from './state.ts';
-//< namespaces..unionfs
-//> unionfs..unionfs
+//> unionfs..
 //| import { findContainerDirs, prepareContainerDirs, removeContainerDirs } from './storage.ts';
-//< unionfs..unionfs
-//> namespaces..unionfs
+//< unionfs..
 //| import { CLONE, unshare } from './syscalls.ts';
 //< namespaces..unionfs
 //> images..
@@ -174,13 +170,10 @@ const REGISTRY_OPTIONS = {
 //< images..
 //> namespaces..
 const RUN_OPTIONS = {
-//< namespaces..
   //> images..
   ...REGISTRY_OPTIONS,
   //< images..
-  //> namespaces..
   trace: { type: 'boolean' },
-  //< namespaces..
   //> unionfs..unionfs
   //| layer: { type: 'string', multiple: true },
   //< unionfs..unionfs
@@ -189,11 +182,9 @@ const RUN_OPTIONS = {
   workdir: { type: 'string', short: 'w' },
   user: { type: 'string', short: 'u' },
   //< images..
-  //> namespaces..
   hostname: { type: 'string' },
   name: { type: 'string' },
   'stop-timeout': { type: 'string' },
-  //< namespaces..
   //> cgroups..
   memory: { type: 'string', short: 'm' },
   cpus: { type: 'string' },
@@ -207,7 +198,6 @@ const RUN_OPTIONS = {
   tty: { type: 'boolean', short: 't' },
   volume: { type: 'string', short: 'v', multiple: true },
   //< images..
-//> namespaces..
 } as const;
 
 //< namespaces..
@@ -313,19 +303,17 @@ async function main(argv: string[]): Promise<number> {
     //< images..
     //> namespaces..
     case 'run': {
-    //< namespaces..
-      //> namespaces..cgroups
+      //> ..cgroups
       //| const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      //< namespaces..cgroups
+      //< ..cgroups
       //> unionfs..unionfs
       //| const { values, command } = parseCommandLine(rest, RUN_OPTIONS, 0);
       //< unionfs..unionfs
       //> images..
       const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
       //< images..
-      //> namespaces..
       if (values.trace) await enableTrace();
-      //< namespaces..
+    //< namespaces..
       //> namespaces..cgroups
       //| const [rootfs] = positionals;
       //< namespaces..cgroups
@@ -389,11 +377,10 @@ async function main(argv: string[]): Promise<number> {
       //< images..
       //> unionfs..
       try {
-      //< unionfs..
-        //> unionfs..unionfs
+        //> ..unionfs
         //| const { lowerDirs, upperDir, workDir } = dirs;
         //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, argv: command, hostname, name, stopTimeout, limits, stats: values.stats === true });
-        //< unionfs..unionfs
+        //< ..unionfs
         //> images..
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = (await pullImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY })).name;
@@ -403,16 +390,13 @@ async function main(argv: string[]): Promise<number> {
         const { upperDir, workDir } = dirs;
         config = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
         //< images..
-      //> unionfs..
       } finally {
-      //< unionfs..
-        //> unionfs..unionfs
+        //> ..unionfs
         //| if (!name) removeContainerDirs(dirs); // an unnamed container's writes go with it
-        //< unionfs..unionfs
+        //< ..unionfs
         //> images..
         store.close();
         //< images..
-      //> unionfs..
       }
       //< unionfs..
       //> images..
@@ -421,7 +405,6 @@ async function main(argv: string[]): Promise<number> {
       //< images..
     //> namespaces..
     }
-    //< namespaces..
     //> images..
     case 'ps': {
       const { values } = parseCommandLine(rest, { all: { type: 'boolean', short: 'a' } }, 0);
@@ -454,25 +437,21 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     //< images..
-    //> namespaces..
     case 'exec': {
-    //< namespaces..
-      //> namespaces..unionfs
+      //> ..unionfs
       //| const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      //< namespaces..unionfs
+      //< ..unionfs
       //> images..
       const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' }, interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' } }, 1);
       //< images..
-      //> namespaces..
       if (values.trace) await enableTrace();
-      //< namespaces..
-      //> namespaces..unionfs
+      //> ..unionfs
       //| const [name] = positionals;
       //| if (!name || command.length === 0) throw new UserError('exec needs a container name and a command: exec <name> <command> [args...]');
-      //< namespaces..unionfs
-      //> namespaces..namespaces
+      //< ..unionfs
+      //> ..namespaces
       //| return execInContainer(findContainer(name).pid, command);
-      //< namespaces..namespaces
+      //< ..namespaces
       //> cgroups..unionfs
       //| const container = findContainer(name);
       //| return execInContainer(container.pid, detectCgroups().open(container.cgroupId), command);
@@ -484,60 +463,52 @@ async function main(argv: string[]): Promise<number> {
       const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user };
       return execInContainer(state.pid, detectCgroups().open(state.cgroupId), spec, values.tty === true);
       //< images..
-    //> namespaces..
     }
     //< namespaces..
     //> cgroups..
     case 'stats': {
-    //< cgroups..
-      //> cgroups..unionfs
+      //> ..unionfs
       //| const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
       //| if (values.trace) await enableTrace();
       //| const [name] = positionals;
       //| if (!name) throw new UserError('stats needs a container name: stats <name>');
       //| const usage = detectCgroups().open(findContainer(name).cgroupId).usage();
-      //< cgroups..unionfs
+      //< ..unionfs
       //> images..
       const ref = await nameOf(rest, 'stats <ctr>');
       const usage = detectCgroups().open(findRunning(ref).state.cgroupId).usage();
       //< images..
-      //> cgroups..
       const bytes = (n: number | undefined) => (n === undefined ? '-' : formatBytes(n));
       process.stdout.write(`NAME\tCPU TIME\tMEM PEAK\tMEM LIMIT\tPIDS\tOOM KILLED\n`);
-      //< cgroups..
-      //> cgroups..unionfs
+      //> ..unionfs
       //| process.stdout.write(`${name}\t${(usage.cpuNanos / 1e9).toFixed(2)} s\t${bytes(usage.memoryPeakBytes)}\t${bytes(usage.memoryLimitBytes)}\t${usage.pids ?? '-'}\t${usage.oomKilled ? 'yes' : 'no'}\n`);
-      //< cgroups..unionfs
+      //< ..unionfs
       //> images..
       process.stdout.write(`${ref}\t${(usage.cpuNanos / 1e9).toFixed(2)} s\t${bytes(usage.memoryPeakBytes)}\t${bytes(usage.memoryLimitBytes)}\t${usage.pids ?? '-'}\t${usage.oomKilled ? 'yes' : 'no'}\n`);
       //< images..
-    //> cgroups..
       return 0;
     }
     //< cgroups..
     //> unionfs..
     case 'diff': {
-    //< unionfs..
-      //> unionfs..unionfs
+      //> ..unionfs
       //| const name = await nameOf(rest, 'diff <name>');
       //| const dirs = findContainerDirs(name);
       //| for (const change of readChanges(dirs.upperDir, dirs.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
-      //< unionfs..unionfs
+      //< ..unionfs
       //> images..
       const dirs = findContainerDirs(await nameOf(rest, 'diff <ctr>'));
       for (const change of readChanges(dirs.upperDir, dirs.spec.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
       //< images..
-    //> unionfs..
       return 0;
     }
     case 'commit': {
-    //< unionfs..
-      //> unionfs..unionfs
+      //> ..unionfs
       //| const { positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 2);
       //| const [name, out] = positionals;
       //| if (!name || !out) throw new UserError('commit needs a container name and a file: commit <name> <out.tar>');
       //| process.stdout.write(`${writeLayerTar(findContainerDirs(name).upperDir, out)}\n`);
-      //< unionfs..unionfs
+      //< ..unionfs
       //> images..
       const { values, positionals } = parseCommandLine(rest, { message: { type: 'string', short: 'm' }, trace: { type: 'boolean' } }, 2);
       if (values.trace) await enableTrace();
@@ -548,17 +519,15 @@ async function main(argv: string[]): Promise<number> {
         commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message as string | undefined }));
       process.stdout.write(`${name}\n${manifestDigest}\n`);
       //< images..
-    //> unionfs..
       return 0;
     }
-    //< unionfs..
-    //> unionfs..unionfs
+    //> ..unionfs
     //| case 'rm': {
     //|   const name = await nameOf(rest, 'rm <name>');
     //|   const dirs = findContainerDirs(name);
     //|   if (isRunning(name)) throw new UserError(`container "${name}" is running: stop it first`);
     //|   removeContainerDirs(dirs);
-    //< unionfs..unionfs
+    //< ..unionfs
     //> images..
     case 'import': {
       const { positionals } = parseCommandLine(rest, {}, 2);
@@ -568,7 +537,6 @@ async function main(argv: string[]): Promise<number> {
       const { name } = await withStore((store) => commitContainer(store, { upperDir: dir, newRef: image, comment: `imported from ${dir}` }));
       process.stdout.write(`${name}\n`);
     //< images..
-    //> unionfs..
       return 0;
     }
     //< unionfs..
@@ -641,12 +609,11 @@ async function main(argv: string[]): Promise<number> {
     //< images..
       //> unionfs..
       try {
-      //< unionfs..
-      //> unionfs..unionfs
+      //> ..unionfs
       //|   return await exitCodeOf(startChildStage('escape', config));
       //| } finally {
       //|   removeContainerDirs(dirs);
-      //< unionfs..unionfs
+      //< ..unionfs
       //> images..
         const dirs = findContainerDirs(ref);
         found = { ...dirs.spec, state: readState(dirs), dir: dirs.dir };
@@ -658,7 +625,6 @@ async function main(argv: string[]): Promise<number> {
           return Promise.resolve({ name, ...image, config: store.readJSON(image.configDigest), manifest: store.readJSON(image.manifestDigest) });
         });
       //< images..
-      //> unionfs..
       }
       //< unionfs..
       //> images..
@@ -713,30 +679,26 @@ async function nameOf(args: string[], usage: string): Promise<string> {
   return positionals[0];
 }
 
-//< unionfs..
-//> unionfs..unionfs
+//> ..unionfs
 //| function isRunning(name: string): boolean {
-//< unionfs..unionfs
+//< ..unionfs
 //> images..
 /** Open the store for one operation, and close it whatever happens. */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
   const store = await Store.open();
 //< images..
-  //> unionfs..
   try {
-  //< unionfs..
-  //> unionfs..unionfs
+  //> ..unionfs
   //|   findContainer(name);
   //|   return true;
   //| } catch {
   //|   return false;
-  //< unionfs..unionfs
+  //< ..unionfs
   //> images..
     return await work(store);
   } finally {
     store.close();
   //< images..
-//> unionfs..
   }
 }
 
