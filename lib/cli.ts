@@ -40,3 +40,79 @@ export function parseCommandLine(argv: string[], options: Options, count: number
   }
   return { values, positionals, command: argv.slice(i) };
 }
+
+// ---- a program's verbs, as a table: the dispatch and the usage text come from one place ----
+
+/** The values of `options` as parseArgs types them: booleans, strings, arrays of strings. */
+export type ValuesOf<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>['values'];
+
+/** One verb: what follows it in the usage text, one line on what it does, its options, the
+ *  positionals it needs (by name), whether a command to run follows them, and its code. */
+export interface Verb<O extends Options = Options, P extends string = string> {
+  args: string;
+  about: string;
+  options: O;
+  positionals: readonly P[];
+  command?: 'required' | 'optional';
+  run(line: { values: ValuesOf<O>; positionals: Record<P, string>; command: string[] }): number | Promise<number>;
+}
+
+/** Declare a verb, with the types of its options and positionals taken from the declaration. */
+export function verb<const O extends Options, const P extends string>(definition: Verb<O, P>): Verb<O, P> {
+  return definition;
+}
+
+export interface Program {
+  /** The first words of the usage text: "chapter 02". */
+  name: string;
+  verbs: Record<string, Verb>;
+  /** Options every verb takes, before or after it (--trace is always one), shown as `[...]`. */
+  globalOptions?: Record<string, Options[string] & { shown: string; apply(value: string | boolean): void | Promise<void> }>;
+  /** The child stages: this same program re-executed by the engine, given one JSON argument. */
+  stages?: Record<string, (config: never) => number | Promise<number>>;
+  /** Lines after the verbs in the usage text. */
+  footer?: string;
+}
+
+export function usageOf(program: Program): string {
+  const globals = ['[--trace]', ...Object.values(program.globalOptions ?? {}).map((o) => `[${o.shown}]`)].join(' ');
+  const lines = [`usage: ${program.name} ${globals} <verb> ...`];
+  const column = 36;
+  for (const [name, { args, about }] of Object.entries(program.verbs)) {
+    const left = `  ${name} ${args}`;
+    lines.push(left.length < column ? left.padEnd(column) + about : `${left}\n${' '.repeat(column)}${about}`);
+  }
+  return [...lines, ...(program.footer ? [program.footer] : [])].join('\n');
+}
+
+/** Run the verb that `argv` names, or the child stage it names (`__init '{...}'`). */
+export async function runProgram(program: Program, argv: string[], enableTrace: () => Promise<void>): Promise<number> {
+  const globals = { trace: { type: 'boolean' }, ...program.globalOptions } as const satisfies Options;
+  const apply = async (values: Record<string, unknown>) => {
+    if (values.trace === true) await enableTrace();
+    for (const [name, option] of Object.entries(program.globalOptions ?? {})) {
+      const value = values[name];
+      if (typeof value === 'string' || typeof value === 'boolean') await option.apply(value);
+    }
+  };
+  if (argv[0] === '--help') argv = ['help', ...argv.slice(1)];
+  // Global options before the verb, then the verb and its own options (globals again allowed).
+  const before = parseCommandLine(argv, globals, 1);
+  await apply(before.values);
+  const [name] = before.positionals;
+  const rest = before.command;
+  const stage = name?.startsWith('__') ? program.stages?.[name.slice(2)] : undefined;
+  if (stage) return stage(JSON.parse(rest[0]!) as never);
+  if (name === undefined || name === 'help') {
+    process.stdout.write(usageOf(program) + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const verb = program.verbs[name];
+  if (!verb) throw new UserError(`unknown verb "${name}" (try: ${[...Object.keys(program.verbs), 'help'].join(', ')})`);
+  const line = parseCommandLine(rest, { ...verb.options, ...globals }, verb.positionals.length);
+  await apply(line.values);
+  const missing = verb.positionals.length > line.positionals.length || (verb.command === 'required' && line.command.length === 0);
+  if (missing) throw new UserError(`usage: ${name} ${verb.args}`);
+  const positionals = Object.fromEntries(verb.positionals.map((p, i) => [p, line.positionals[i]!]));
+  return verb.run({ values: line.values as never, positionals, command: line.command });
+}

@@ -51,7 +51,6 @@ const prctl_ = libc.func('int prctl(int option, unsigned long arg2, unsigned lon
 export const CLONE = {
   CLONE_FS: 0x00000200,
   CLONE_NEWNS: 0x00020000,
-  CLONE_NEWCGROUP: 0x02000000,
   CLONE_NEWUTS: 0x04000000,
   CLONE_NEWIPC: 0x08000000,
   CLONE_NEWPID: 0x20000000,
@@ -63,7 +62,6 @@ export const MS = {
   MS_NOSUID: 2,
   MS_NODEV: 4,
   MS_NOEXEC: 8,
-  MS_REMOUNT: 32,
   MS_BIND: 4096,
   MS_REC: 16384,
   MS_PRIVATE: 1 << 18,
@@ -104,15 +102,13 @@ export function dieWithParent(signal: number, why: string): void {
   sys('prctl', [signal], why, () => prctl_(PR_SET_PDEATHSIG, signal, 0, 0, 0), { target: `PR_SET_PDEATHSIG, ${signal}` });
 }
 
-/** File types for mknod(2)'s mode (inode(7)). */
+/** The file type for mknod(2)'s mode (inode(7)): a character device. */
 export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
-/** Create a device node (or a FIFO): `mode` holds the type and the permissions. */
+/** Create a device node: `mode` holds the type and the permissions. */
 export function mknod(path: string, mode: number, major: number, minor: number, why: string): void {
   const dev = (BigInt(major) << 8n) | BigInt(minor); // makedev() for the small numbers of /dev
-  const type = (mode & S_IFCHR) === S_IFCHR ? 'S_IFCHR' : 'S_IFIFO';
-  sys('mknod', [path], why, () => mknod_(path, mode, dev), { target: `${JSON.stringify(path)}, ${type}|0${(mode & 0o7777).toString(8)}, ${major}:${minor}` });
+  sys('mknod', [path], why, () => mknod_(path, mode, dev), { target: `${JSON.stringify(path)}, S_IFCHR|0${(mode & 0o7777).toString(8)}, ${major}:${minor}` });
 }
 
 /** pivot_root(2) has no glibc wrapper, so it goes through syscall(2) with its number. */

@@ -5,7 +5,7 @@
  *  Run:    npm run chapter -- 03 run --memory 32m --cpus 0.5 --pids-limit 50 build/rootfs /bin/sh
  *          npm run chapter -- 03 stats box             (for a container started with --name box) */
 import { statSync } from 'node:fs';
-import { parseCommandLine } from '../../lib/cli.ts';
+import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
 import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';
 import {
@@ -17,94 +17,90 @@ import { claimName, findContainer } from './state.ts';
 import { CLONE, unshare } from './syscalls.ts';
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
 
-const USAGE = `usage: chapter 03 [--trace] <verb> ...
-  run [--hostname H] [--name N] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats]
-      <rootfs> <command> [args...]   run a command in new namespaces and a cgroup, rooted at <rootfs>
-  exec <name> <command> [args...]    run a command inside the running container <name>
-  stats <name>                       what the running container <name> uses
-  escape <rootfs>                    try chapter 01's chroot escape from inside a container`;
-
-const RUN_OPTIONS = {
-  trace: { type: 'boolean' },
-  hostname: { type: 'string' },
-  name: { type: 'string' },
-  'stop-timeout': { type: 'string' },
+const LIMIT_OPTIONS = {
   memory: { type: 'string', short: 'm' },
   cpus: { type: 'string' },
   'pids-limit': { type: 'string' },
   stats: { type: 'boolean' },
 } as const;
 
+const RUN_OPTIONS = {
+  hostname: { type: 'string' },
+  name: { type: 'string' },
+  'stop-timeout': { type: 'string' },
+  ...LIMIT_OPTIONS,
+} as const;
+
+/** --stop-timeout S: how long a container has to end after SIGTERM, checked before anything runs. */
+function parseStopTimeout(text: string | undefined): number | undefined {
+  const seconds = text === undefined ? undefined : Number(text);
+  if (seconds !== undefined && !(seconds >= 0)) throw new UserError(`invalid --stop-timeout "${text}": give seconds, e.g. 10`);
+  return seconds;
+}
+
 /** --memory 64m --cpus 0.5 --pids-limit 50, checked before anything is created. */
-function parseLimits(values: Record<string, unknown>): Limits {
-  const text = (name: string) => values[name] as string | undefined;
+function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
   return {
-    memoryBytes: text('memory') === undefined ? undefined : parseMemory(text('memory')!),
-    cpus: text('cpus') === undefined ? undefined : parseCpus(text('cpus')!),
-    pidsMax: text('pids-limit') === undefined ? undefined : parsePidsLimit(text('pids-limit')!),
+    memoryBytes: values.memory === undefined ? undefined : parseMemory(values.memory),
+    cpus: values.cpus === undefined ? undefined : parseCpus(values.cpus),
+    pidsMax: values['pids-limit'] === undefined ? undefined : parsePidsLimit(values['pids-limit']),
   };
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--trace') await enableTrace(); // also accepted before the verb
-  const [verb, ...rest] = argv[0] === '--trace' ? argv.slice(1) : argv;
-  // The child stages: this same program, re-executed by the engine (see container.ts).
-  if (verb === '__init') return containerInit(JSON.parse(rest[0]!));
-  if (verb === '__escape') return enterAndEscape(JSON.parse(rest[0]!));
-  if (verb === '__exec') return enterContainer(JSON.parse(rest[0]!));
-
-  switch (verb) {
-    case 'run': {
-      const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      if (values.trace) await enableTrace();
-      const [rootfs] = positionals;
-      if (!rootfs || command.length === 0) throw new UserError('run needs a rootfs and a command: run <rootfs> <command> [args...]');
-      const name = values.name as string | undefined;
+/** The verbs: each one's usage line, options and code. The usage text is made from this table. */
+const VERBS = {
+  run: verb({
+    args: '[--hostname H] [--name N] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] <rootfs> <command> [args...]',
+    about: 'run a command in new namespaces and a cgroup, rooted at <rootfs>',
+    options: RUN_OPTIONS,
+    positionals: ['rootfs'],
+    command: 'required',
+    run: ({ values, positionals: { rootfs }, command }) => {
+      const name = values.name;
       if (name) claimName(name);
-      const stopTimeout = values['stop-timeout'] === undefined ? undefined : Number(values['stop-timeout']);
-      if (stopTimeout !== undefined && !(stopTimeout >= 0)) throw new UserError(`invalid --stop-timeout "${values['stop-timeout']}": give seconds, e.g. 10`);
-      const hostname = (values.hostname as string | undefined) ?? name ?? generateId();
+      const stopTimeout = parseStopTimeout(values['stop-timeout']);
+      const hostname = values.hostname ?? name ?? generateId();
       const limits = parseLimits(values);
       return runContainer({ rootfs, argv: command, hostname, name, stopTimeout, limits, stats: values.stats === true });
-    }
-    case 'exec': {
-      const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) await enableTrace();
-      const [name] = positionals;
-      if (!name || command.length === 0) throw new UserError('exec needs a container name and a command: exec <name> <command> [args...]');
+    },
+  }),
+  exec: verb({
+    args: '<name> <command> [args...]',
+    about: 'run a command inside the running container <name>',
+    options: {},
+    positionals: ['name'],
+    command: 'required',
+    run: ({ positionals: { name }, command }) => {
       const container = findContainer(name);
       return execInContainer(container.pid, detectCgroups().open(container.cgroupId), command);
-    }
-    case 'stats': {
-      const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) await enableTrace();
-      const [name] = positionals;
-      if (!name) throw new UserError('stats needs a container name: stats <name>');
+    },
+  }),
+  stats: verb({
+    args: '<name>',
+    about: 'what the running container <name> uses',
+    options: {},
+    positionals: ['name'],
+    run: ({ positionals: { name } }) => {
       const usage = detectCgroups().open(findContainer(name).cgroupId).usage();
       const bytes = (n: number | undefined) => (n === undefined ? '-' : formatBytes(n));
       process.stdout.write(`NAME\tCPU TIME\tMEM PEAK\tMEM LIMIT\tPIDS\tOOM KILLED\n`);
       process.stdout.write(`${name}\t${(usage.cpuNanos / 1e9).toFixed(2)} s\t${bytes(usage.memoryPeakBytes)}\t${bytes(usage.memoryLimitBytes)}\t${usage.pids ?? '-'}\t${usage.oomKilled ? 'yes' : 'no'}\n`);
       return 0;
-    }
-    case 'escape': {
-      const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      if (values.trace) await enableTrace();
-      const [rootfs] = positionals;
-      if (!rootfs) throw new UserError('escape needs a rootfs: escape <rootfs>');
+    },
+  }),
+  escape: verb({
+    args: '<rootfs>',
+    about: 'try chapter 01\'s chroot escape from inside a container',
+    options: {},
+    positionals: ['rootfs'],
+    run: ({ positionals: { rootfs } }) => {
       const { dev, ino } = statSync('/');
       const config: EscapeConfig = { rootfs: checkRootfs(rootfs), argv: [], hostname: generateId(), hostRoot: { dev, ino }, limits: {} };
       unshare(CLONE.CLONE_NEWPID, 'the escape stage is PID 1 of its own PID namespace, as in run');
       return exitCodeOf(startChildStage('escape', config));
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE + '\n');
-      return verb === undefined ? 2 : 0;
-    default:
-      throw new UserError(`unknown verb "${verb}" (try: run, exec, stats, escape, help)`);
-  }
-}
+    },
+  }),
+};
 
 /** The escape demo's child stage: enter the container exactly as `run` does, then break out. */
 function enterAndEscape(config: EscapeConfig): number {
@@ -112,4 +108,10 @@ function enterAndEscape(config: EscapeConfig): number {
   return tryEscape(config);
 }
 
-runMain(() => main(process.argv.slice(2)));
+runMain(() =>
+  runProgram({
+    name: 'chapter 03',
+    verbs: VERBS,
+    // The child stages: this same program, re-executed by the engine (see container.ts).
+    stages: { init: containerInit, escape: enterAndEscape, exec: enterContainer },
+  }, process.argv.slice(2), enableTrace));
