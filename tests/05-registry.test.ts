@@ -12,11 +12,11 @@ import { after, test } from 'node:test';
 import { list as listTar } from 'tar';
 import { UserError } from '../lib/errors.ts';
 import { parseReference } from '../chapters/05-images/reference.ts';
+import { defaultPlatform, parsePlatform } from '../chapters/05-images/platform.ts';
+import { hasBlob, mountBlob, pushBlob, putManifest, uploadBlob } from '../chapters/05-images/push.ts';
 import {
-  defaultPlatform,
   digestOf,
   MEDIA_TYPES,
-  parsePlatform,
   RegistryClient,
   type Descriptor,
   type ImageConfig,
@@ -254,11 +254,11 @@ test('push: blob, config and manifest; skopeo reads it back; a second push skips
   const blob = (bytes: Buffer) => ({ digest: digestOf(bytes), size: bytes.length });
   const repo = 'pushed/app';
 
-  assert.equal(await client.hasBlob(repo, digestOf(layer)), false);
-  assert.equal(await client.pushBlob(repo, blob(layer), () => Readable.from([layer])), 'uploaded');
-  assert.equal(await client.pushBlob(repo, blob(config), () => Readable.from([config])), 'uploaded');
-  assert.equal(await client.hasBlob(repo, digestOf(layer)), true);
-  assert.equal(await client.pushBlob(repo, blob(layer), () => assert.fail('the blob is there: no upload')), 'exists');
+  assert.equal(await hasBlob(client, repo, digestOf(layer)), false);
+  assert.equal(await pushBlob(client, repo, blob(layer), () => Readable.from([layer])), 'uploaded');
+  assert.equal(await pushBlob(client, repo, blob(config), () => Readable.from([config])), 'uploaded');
+  assert.equal(await hasBlob(client, repo, digestOf(layer)), true);
+  assert.equal(await pushBlob(client, repo, blob(layer), () => assert.fail('the blob is there: no upload')), 'exists');
 
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -267,7 +267,7 @@ test('push: blob, config and manifest; skopeo reads it back; a second push skips
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...blob(layer) }],
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  assert.equal(await client.putManifest(repo, 'v1', MEDIA_TYPES.ociManifest, bytes), digestOf(bytes));
+  assert.equal(await putManifest(client, repo, 'v1', MEDIA_TYPES.ociManifest, bytes), digestOf(bytes));
   const raw = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/${repo}:v1`]);
   assert.deepEqual(raw, bytes);
 
@@ -277,23 +277,23 @@ test('push: blob, config and manifest; skopeo reads it back; a second push skips
 test('push: a blob is mounted from another repository of the registry, or uploaded when it cannot be', async () => {
   const bytes = Buffer.from('shared between repositories\n');
   const digest = digestOf(bytes);
-  await client.uploadBlob('mount/source', digest, bytes.length, () => Readable.from([bytes]));
+  await uploadBlob(client, 'mount/source', digest, bytes.length, () => Readable.from([bytes]));
 
-  assert.equal(await client.mountBlob('mount/target', digest, 'mount/source'), true);
-  assert.equal(await client.hasBlob('mount/target', digest), true);
-  assert.equal(await client.pushBlob('mount/third', { digest, size: bytes.length }, () => assert.fail('no upload'), 'mount/source'), 'mounted');
+  assert.equal(await mountBlob(client, 'mount/target', digest, 'mount/source'), true);
+  assert.equal(await hasBlob(client, 'mount/target', digest), true);
+  assert.equal(await pushBlob(client, 'mount/third', { digest, size: bytes.length }, () => assert.fail('no upload'), 'mount/source'), 'mounted');
 
   const lonely = Buffer.from('in no repository yet\n');
-  assert.equal(await client.mountBlob('mount/target', digestOf(lonely), 'mount/source'), false);
-  assert.equal(await client.pushBlob('mount/target', { digest: digestOf(lonely), size: lonely.length }, () => Readable.from([lonely]), 'mount/source'), 'uploaded');
-  assert.equal(await client.hasBlob('mount/target', digestOf(lonely)), true);
+  assert.equal(await mountBlob(client, 'mount/target', digestOf(lonely), 'mount/source'), false);
+  assert.equal(await pushBlob(client, 'mount/target', { digest: digestOf(lonely), size: lonely.length }, () => Readable.from([lonely]), 'mount/source'), 'uploaded');
+  assert.equal(await hasBlob(client, 'mount/target', digestOf(lonely)), true);
   assert.equal(existsSync(blobPath(registry, digestOf(lonely))), true);
 });
 
 test('an upload whose bytes do not match the digest is refused by the registry', async () => {
   const bytes = Buffer.from('honest bytes\n');
   await rejectsWith(
-    client.uploadBlob('test/liar', digestOf(Buffer.from('other bytes\n')), bytes.length, () => Readable.from([bytes])),
+    uploadBlob(client, 'test/liar', digestOf(Buffer.from('other bytes\n')), bytes.length, () => Readable.from([bytes])),
     /127\.0\.0\.1:\d+ answered 400 Bad Request for upload of blob sha256:[0-9a-f]+: DIGEST_INVALID/,
   );
 });

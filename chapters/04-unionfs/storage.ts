@@ -19,8 +19,9 @@ export interface ContainerDirs {
   mergedDir: string;
 }
 
+/** NUTSHELL_ROOT, or /var/lib/nutshell when it is unset or empty. */
 export function engineRoot(): string {
-  return process.env.NUTSHELL_ROOT ?? '/var/lib/nutshell';
+  return process.env.NUTSHELL_ROOT || '/var/lib/nutshell';
 }
 
 function containerDir(name: string): string {

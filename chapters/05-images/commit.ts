@@ -10,7 +10,6 @@
  *  failing at any point, commit leaves no image that names something missing. What it did
  *  publish before a failure is whole and named by its hash, so the next commit reuses it.
  *  Lesson: docs/05-images.md */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -19,7 +18,7 @@ import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
-import { MEDIA_TYPES, type Descriptor, type ImageConfig, type ImageManifest } from './registry.ts';
+import { digestOf, Digester, MEDIA_TYPES, type Descriptor, type ImageConfig, type ImageManifest } from './registry.ts';
 import type { ImageRecord, Store } from './store.ts';
 
 export interface CommitOptions {
@@ -98,7 +97,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
-    config: { mediaType: OCI_CONFIG, digest: sha256(configBytes), size: configBytes.length },
+    config: { mediaType: OCI_CONFIG, digest: digestOf(configBytes), size: configBytes.length },
     layers: [...baseManifest.layers.map(asOciLayer), layer],
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
@@ -148,21 +147,21 @@ function readBase(store: Store, baseRef: string) {
 
 /** Gzip `tarFile` into `gzFile`, streaming, and return the digest and size of the gzip. */
 async function gzipFile(tarFile: string, gzFile: string): Promise<{ digest: string; size: number }> {
-  const hash = createHash('sha256');
+  const digest = new Digester();
   let size = 0;
   await pipeline(
     createReadStream(tarFile),
     createGzip(),
     async function* hashing(chunks: AsyncIterable<Buffer>) {
       for await (const chunk of chunks) {
-        hash.update(chunk);
+        digest.update(chunk);
         size += chunk.length;
         yield chunk;
       }
     },
     createWriteStream(gzFile, { flags: 'wx' }),
   );
-  return { digest: `sha256:${hash.digest('hex')}`, size };
+  return { digest: digest.digest(), size };
 }
 
 /** The base history. Tools pair the entries that are not `empty_layer` with the layers, in
@@ -175,8 +174,4 @@ function historyOf(config: CommittableConfig): HistoryEntry[] {
 /** A layer descriptor of a Docker manifest, renamed for an OCI one (the bytes are the same). */
 function asOciLayer(layer: Descriptor): Descriptor {
   return { ...layer, mediaType: OCI_NAME_OF[layer.mediaType] ?? layer.mediaType };
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }

@@ -19,17 +19,21 @@ import {
   becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
 } from './syscalls.ts';
 
+/** The process a container runs: the command, its environment, where it starts and as whom
+ *  (from the image's config, and -e, -w, -u). `exec` runs another with the same settings. */
+export interface ProcessSpec {
+  argv: string[];
+  env: string[];
+  workdir: string;
+  user?: string;
+}
+
 /** What the engine hands to the child stage (as JSON on its command line). */
-export interface ContainerConfig {
+export interface ContainerConfig extends ProcessSpec {
   /** The merged view of the layers: the overlay's mount point, and the container's "/". */
   rootfs: string;
   /** The image layers, bottom first, and the container's own upper and work dirs. */
   layers: { lowerDirs: string[]; upperDir: string; workDir: string };
-  argv: string[];
-  /** The process's environment and working directory, and the user it runs as (from the image). */
-  env: string[];
-  workdir: string;
-  user?: string;
   hostname: string;
   /** A detached container outlives the engine that started it (`run -d`). */
   detached?: boolean;
@@ -46,7 +50,8 @@ export interface ContainerConfig {
   stats?: boolean;
 }
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The PATH of a process whose image sets none (docker's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Our own entry point: main.ts under tsx, main.js once compiled (npm run build). */
 const THIS_PROGRAM = new URL(`./main${extname(import.meta.url)}`, import.meta.url).pathname;
 /** The sync pipe is the child stage's fd 3 (after stdin, stdout, stderr). */
@@ -102,20 +107,6 @@ function reportUsage(usage: Usage, code: number, all = false): void {
   if (!all) return;
   const peak = usage.memoryPeakBytes === undefined ? 'unknown' : formatBytes(usage.memoryPeakBytes);
   process.stderr.write(`nutshell: used: CPU ${(usage.cpuNanos / 1e9).toFixed(2)} s, peak memory ${peak} (${limit})${usage.oomKilled ? ', OOM killer struck' : ''}\n`);
-}
-
-/** A layer must be a directory: say so in one line rather than let mount(2) say ENOENT. */
-export function checkLayer(layer: string): string {
-  const path = resolve(layer);
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`layer not accessible: ${layer} (permission denied — are you root?)`);
-    throw new UserError(`layer not found: ${layer}`);
-  }
-  if (!isDir) throw new UserError(`layer is not a directory: ${layer}`);
-  return path;
 }
 
 /** 12 random hex digits, like docker's short container ids: the default hostname. */
@@ -306,14 +297,6 @@ function waitForGo(): string | undefined {
   const [word, terminal] = buffer.toString('utf8', 0, n).split(' ');
   if (word !== 'go') process.exit(125); // the engine went away
   return terminal;
-}
-
-/** What execCommand needs: the command, its environment, where it starts and as whom. */
-export interface ProcessSpec {
-  argv: string[];
-  env: string[];
-  workdir: string;
-  user?: string;
 }
 
 /** Replace the child stage with the image's process, found inside the rootfs. */

@@ -10,8 +10,9 @@ import { Transform, type Readable } from 'node:stream';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import { UserError } from '../../lib/errors.ts';
 import { formatReference, parseReference } from './reference.ts';
-import { defaultPlatform, RegistryClient, type Descriptor, type ImageConfig, type Platform, type RegistryOptions } from './registry.ts';
-import type { ImageRecord, Store } from './store.ts';
+import { defaultPlatform, type Platform } from './platform.ts';
+import { RegistryClient, type Descriptor, type ImageConfig, type RegistryOptions } from './registry.ts';
+import type { Download, ImageRecord, Store } from './store.ts';
 
 export interface PullOptions extends RegistryOptions {
   platform?: Platform;
@@ -45,7 +46,7 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
       if (existsSync(store.layerPath(diffIds[i]!))) return bar.finish('already exists');
-      let download: { body: Readable; size: number } | undefined;
+      let download: Download | undefined;
       if (!store.hasBlob(layer.digest)) {
         const { body } = await client.fetchBlob(ref.repository, layer.digest);
         download = { body: counted(body, (n) => bar.advance(n)), size: layer.size };

@@ -1,8 +1,9 @@
 /** Chapter 05 · images: the mini-engine. Chapter 04's container, on the layers of an OCI image
  *  pulled from a real registry into a content-addressed store, running the image's process.
- *  New here: reference.ts (image names), registry.ts (the distribution protocol), store.ts and
- *  layer.ts (blobs by digest, layers unpacked once and safely), image.ts (pull, and the image
- *  config turned into a process), and the `pull`, `images` and `rmi` verbs.
+ *  New here: reference.ts (image names), registry.ts (the distribution protocol, over http.ts
+ *  and auth.ts; platform.ts picks from an index), store.ts and layer.ts (blobs by digest,
+ *  layers unpacked once and safely), image.ts (pull, and the image config turned into a
+ *  process), and the `pull`, `images` and `rmi` verbs.
  *  Lesson: docs/05-images.md
  *  Run:    npm run chapter -- 05 pull 127.0.0.1:5000/busybox:latest
  *          npm run chapter -- 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
@@ -16,7 +17,8 @@ import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
 import { pushImage } from './push.ts';
 import { formatReference, parseReference } from './reference.ts';
-import { parsePlatform, type ImageConfig } from './registry.ts';
+import { parsePlatform } from './platform.ts';
+import type { ImageConfig } from './registry.ts';
 import { killContainer, listTable, printLogs, removeContainer, stopContainer } from './lifecycle.ts';
 import { findRunning, readState } from './state.ts';
 import { createContainerDirs, findContainerDirs, removeContainerDirs, type ContainerDirs } from './storage.ts';

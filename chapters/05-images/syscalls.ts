@@ -4,17 +4,11 @@ import { SyscallError } from '../../lib/errors.ts';
 import { libc, sys, type SysOptions } from '../../lib/libc.ts';
 import { flagNames, traceStep } from '../../lib/trace.ts';
 
-const chroot_ = libc.func('int chroot(const char *path)'); // man 2 chroot
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
 const fcntl_ = libc.func('int fcntl(int fd, int cmd, int arg)'); // man 2 fcntl
 const execve_ = libc.func('int execve(const char *path, const char **argv, const char **envp)'); // man 2 execve
 
 const F_SETFD = 2;
-
-/** Change the directory that "/" means for this process and its children. */
-export function chroot(path: string, why: string): void {
-  sys('chroot', [path], why, () => chroot_(path));
-}
 
 export function chdir(path: string, why: string): void {
   sys('chdir', [path], why, () => chdir_(path));
