@@ -77,11 +77,10 @@ export interface Program {
 export function usageOf(program: Program): string {
   const globals = ['[--trace]', ...Object.values(program.globalOptions ?? {}).map((o) => `[${o.shown}]`)].join(' ');
   const lines = [`usage: ${program.name} ${globals} <verb> ...`];
-  const column = 36;
-  for (const [name, { args, about }] of Object.entries(program.verbs)) {
-    const left = `  ${name} ${args}`;
-    lines.push(left.length < column ? left.padEnd(column) + about : `${left}\n${' '.repeat(column)}${about}`);
-  }
+  const lefts = Object.entries(program.verbs).map(([name, { args, about }]) => [`  ${name} ${args}`, about] as const);
+  // One column for the descriptions, after the longest short usage; a long one gets a line of its own.
+  const column = Math.max(...lefts.map(([left]) => left.length).filter((n) => n <= 44)) + 2;
+  for (const [left, about] of lefts) lines.push(left.length < column ? left.padEnd(column) + about : `${left}\n${' '.repeat(column)}${about}`);
   return [...lines, ...(program.footer ? [program.footer] : [])].join('\n');
 }
 

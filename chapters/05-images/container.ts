@@ -4,16 +4,14 @@
  *  namespaces: docs/02-namespaces.md) */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { extname, join, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
 import { mountOverlay } from './overlay.ts';
-import { readRecordedState, recordExited, recordRunning } from './state.ts';
-import type { ContainerDirs } from './storage.ts';
-import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
+import { forgetContainer, recordContainer } from './state.ts';
 import { formatBytes } from './units.ts';
 import {
   becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
@@ -35,14 +33,7 @@ export interface ContainerConfig extends ProcessSpec {
   /** The image layers, bottom first, and the container's own upper and work dirs. */
   layers: { lowerDirs: string[]; upperDir: string; workDir: string };
   hostname: string;
-  /** A detached container outlives the engine that started it (`run -d`). */
-  detached?: boolean;
-  /** Remove the container when it exits (`run --rm`); the monitor does it for `run -d --rm`. */
-  autoRemove?: boolean;
-  /** Give the command a pseudo-terminal of the container's own (`run -t`). */
-  tty?: boolean;
-  /** Host directories or files shown inside (`-v host:container[:ro]`). */
-  volumes?: Volume[];
+  name?: string;
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
   stopTimeout?: number;
   limits: Limits;
@@ -60,14 +51,12 @@ const SYNC_FD = 3;
 // ---------------------------------------------------------------- engine (host side)
 
 /** Start the container and return its exit code (128+signal if it was killed). */
-export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+export async function runContainer(config: ContainerConfig): Promise<number> {
   const rootfs = config.rootfs;
   const cgroups = detectCgroups();
   cgroups.removeStale(); // left by engines that were killed before they could clean up
   const cgroupId = generateId();
   const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
-  let exitCodeSeen: number | undefined;
-  let terminal: AttachedTerminal | undefined;
   try {
     unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
     const child = startChildStage('init', { ...config, rootfs }, true);
@@ -76,19 +65,13 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     try {
       if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
       cgroup.join(child.pid!); // while it waits: the command will start inside the limits
-      recordRunning(dirs, child.pid!, cgroupId);
-      // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
-      // the engine keeps the master end and copies between it and our terminal.
-      const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
-      terminal = pty && attachTerminal(pty.master);
-      sendGo(child, pty?.slavePath);
+      if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, env: config.env, workdir: config.workdir, user: config.user, cgroupId });
+      sendGo(child);
       const code = signals.exitCode(await ended);
-      await terminal?.finish();
-      exitCodeSeen = code;
       reportUsage(cgroup.usage(), code, config.stats);
       return code;
     } finally {
-      terminal?.detach();
+      if (config.name) forgetContainer(config.name, child.pid!);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL'); // the engine failed: the cgroup can only go once the container has
         await ended;
@@ -96,7 +79,6 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     }
   } finally {
     cgroup.remove();
-    if (readRecordedState(dirs).status === 'running') recordExited(dirs, exitCodeSeen);
   }
 }
 
@@ -129,19 +111,6 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
   });
 }
 
-/** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
- *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
- *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
-export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
-  const log = openSync(dirs.logFile, 'a');
-  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', JSON.stringify({ config, id: dirs.spec.id })];
-  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor (detached)`, 'a background engine that waits for the container and records how it ends');
-  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
-  closeSync(log);
-  monitor.unref();
-  return monitor;
-}
-
 /** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
  *  (its set-up failed, and it has printed why). */
 function childIsReady(child: ChildProcess): Promise<boolean> {
@@ -152,9 +121,8 @@ function childIsReady(child: ChildProcess): Promise<boolean> {
   });
 }
 
-/** "go" — with -t, followed by the name of the terminal the command is to have. */
-function sendGo(child: ChildProcess, terminal?: string): void {
-  (child.stdio[SYNC_FD] as NodeJS.WritableStream).end(terminal ? `go ${terminal}` : 'go');
+function sendGo(child: ChildProcess): void {
+  (child.stdio[SYNC_FD] as NodeJS.WritableStream).end('go');
 }
 
 /** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
@@ -192,14 +160,11 @@ export function exitCodeOf(child: ChildProcess): Promise<number> {
 
 /** The child stage: build the container around ourselves, then become the command. */
 export function containerInit(config: ContainerConfig): never {
-  // A detached container must outlive the engine that started it: `stop` and `rm` find it by
-  // its PID later. One in the foreground goes with its engine, which is its only way out.
-  if (!config.detached) dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
+  dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
   prepareContainer(config);
   writeSync(SYNC_FD, 'ready');
-  const terminal = waitForGo();
+  waitForGo();
   unshare(CLONE.CLONE_NEWCGROUP, 'the engine has moved us into our cgroup: make it the root of what /proc/self/cgroup shows');
-  if (terminal) becomeControllingTerminal(terminal); // before execCommand drops root: the slave is root's
   return execCommand(config);
 }
 
@@ -213,7 +178,6 @@ export function prepareContainer(config: ContainerConfig): void {
   mount(null, '/', null, MS.MS_REC | MS.MS_PRIVATE, null, 'the host\'s "/" is shared: without this our mounts would appear on the host');
   // The overlay mount is a mount point already, as pivot_root(2) wants: no bind mount needed.
   mountOverlay({ ...config.layers, target: config.rootfs });
-  for (const volume of config.volumes ?? []) bindVolume(config.rootfs, volume);
   chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
@@ -222,44 +186,6 @@ export function prepareContainer(config: ContainerConfig): void {
   mountDev();
   mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
   interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
-}
-
-export interface Volume {
-  hostPath: string;
-  containerPath: string;
-  readOnly: boolean;
-}
-
-/** `-v host:container[:ro]`, checked before anything runs. */
-export function parseVolume(text: string): Volume {
-  const [hostPath, containerPath, mode, extra] = text.split(':');
-  if (!hostPath || !containerPath || extra !== undefined || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
-    throw new UserError(`invalid volume "${text}": use -v /host/path:/container/path[:ro]`);
-  }
-  if (!containerPath.startsWith('/') || containerPath.split('/').includes('..')) throw new UserError(`invalid volume "${text}": the container path must be absolute, without ".."`);
-  if (!existsSync(hostPath)) throw new UserError(`volume source not found: ${hostPath}`);
-  return { hostPath: resolve(hostPath), containerPath, readOnly: mode === 'ro' };
-}
-
-/** A bind mount of a host path into the merged view, made before pivot_root while both are
- *  in sight. The mount point is made inside the container's filesystem one component at a
- *  time, and a symlink on the way is refused: the image could hold "/data" -> "/etc", and
- *  following it now, from the host's side, would mount over the host's /etc. */
-function bindVolume(rootfs: string, volume: Volume): void {
-  const isDir = statSync(volume.hostPath).isDirectory();
-  const parts = volume.containerPath.split('/').filter(Boolean);
-  let target = rootfs;
-  parts.forEach((part, i) => {
-    target = join(target, part);
-    const last = i === parts.length - 1;
-    const st = lstatSync(target, { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) throw new UserError(`volume target ${volume.containerPath} passes through a symlink in the image: refused`);
-    if (!st && (!last || isDir)) mkdirSync(target);
-    else if (!st) closeSync(openSync(target, 'wx'));
-  });
-  mount(volume.hostPath, target, null, MS.MS_BIND | MS.MS_REC, null, `show ${volume.hostPath} at ${volume.containerPath}`);
-  // MS_RDONLY is ignored on the first bind mount: read-only takes a second, remounting call.
-  if (volume.readOnly) mount(null, target, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY, null, 'make the volume read-only');
 }
 
 /** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
@@ -290,13 +216,11 @@ function mountDev(): void {
 }
 
 /** Block until the engine writes "go" on the sync pipe (a blocking read on this thread). */
-function waitForGo(): string | undefined {
-  const buffer = Buffer.alloc(64);
+function waitForGo(): void {
+  const buffer = Buffer.alloc(16);
   const n = readSync(SYNC_FD, buffer);
   closeSync(SYNC_FD);
-  const [word, terminal] = buffer.toString('utf8', 0, n).split(' ');
-  if (word !== 'go') process.exit(125); // the engine went away
-  return terminal;
+  if (buffer.toString('utf8', 0, n) !== 'go') process.exit(125); // the engine went away
 }
 
 /** Replace the child stage with the image's process, found inside the rootfs. */
@@ -373,23 +297,15 @@ const JOINED_NAMESPACES = [
 /** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
  *  child stage that joins the others; move it into the container's cgroup while it waits, so
  *  what it runs counts against the container's limits. */
-export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
+export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec): Promise<number> {
   joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
   const child = startChildStage('exec', { pid, ...spec }, true);
   const ended = exitCodeOf(child);
   const signals = forwardSignals(child, 10);
   if (!(await childIsReady(child))) return ended;
   cgroup.join(child.pid!);
-  const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-  const terminal = pty && attachTerminal(pty.master);
-  try {
-    sendGo(child, pty?.slavePath);
-    const code = signals.exitCode(await ended);
-    await terminal?.finish();
-    return code;
-  } finally {
-    terminal?.detach();
-  }
+  sendGo(child);
+  return signals.exitCode(await ended);
 }
 
 /** Child side of `exec`: join the running container's namespaces, then become the command. */
@@ -398,8 +314,7 @@ export function enterContainer(config: ProcessSpec & { pid: number }): never {
   for (const [ns, flag] of JOINED_NAMESPACES) joinNamespace(config.pid, ns, flag, `see the container's ${ns}`);
   chdir('/', 'joining a mount namespace moved our root: start at it');
   writeSync(SYNC_FD, 'ready');
-  const terminal = waitForGo();
-  if (terminal) becomeControllingTerminal(terminal);
+  waitForGo();
   return execCommand(config);
 }
 

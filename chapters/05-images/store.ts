@@ -38,6 +38,7 @@ import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { extractLayer, type ExtractedLayer } from './layer.ts';
 import { digestOf, Digester } from './registry.ts';
+import { engineRoot } from './storage.ts';
 import { syncfs, tryFlock } from './syscalls.ts';
 
 /** What the store remembers about one image reference. */
@@ -68,11 +69,6 @@ export interface Removed {
   layers: string[];
 }
 
-/** Where the store lives unless `--root` says otherwise. */
-export function defaultRoot(): string {
-  return process.env.NUTSHELL_ROOT || '/var/lib/nutshell';
-}
-
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const LOCK_RETRY_MS = 20;
 
@@ -90,7 +86,7 @@ export class Store {
    *  uses the store; one that gets it *exclusive* knows no other engine is running, so what
    *  tmp/ holds was left by a killed one and can go. flock(2) locks die with their process:
    *  a SIGKILLed engine cannot leave the store locked. */
-  static async open(root: string = defaultRoot()): Promise<Store> {
+  static async open(root: string = engineRoot()): Promise<Store> {
     // 0700: unpacked layers hold setuid programs; only root should reach them.
     mkdirSync(root, { recursive: true, mode: 0o700 });
     for (const dir of ['blobs/sha256', 'layers/sha256', 'tmp']) mkdirSync(join(root, dir), { recursive: true });

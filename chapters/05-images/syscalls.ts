@@ -58,7 +58,6 @@ export const MS = {
   MS_NOSUID: 2,
   MS_NODEV: 4,
   MS_NOEXEC: 8,
-  MS_REMOUNT: 32,
   MS_BIND: 4096,
   MS_REC: 16384,
   MS_PRIVATE: 1 << 18,
@@ -206,85 +205,4 @@ export function becomeUser(uid: number, gid: number, why: string): void {
   sys('setgroups', [0], why, () => setgroups_(0, null), { target: '0, []' });
   sys('setgid', [gid], why, () => setgid_(gid));
   sys('setuid', [uid], why, () => setuid_(uid));
-}
-
-// ---- new in chapter 05: pseudo-terminals for run -it and exec -it (tty.ts) ----------------
-
-const posix_openpt_ = libc.func('int posix_openpt(int flags)'); // man 3 posix_openpt
-const grantpt_ = libc.func('int grantpt(int fd)'); // man 3 grantpt
-const unlockpt_ = libc.func('int unlockpt(int fd)'); // man 3 unlockpt
-const ptsname_r_ = libc.func('int ptsname_r(int fd, _Out_ char *buf, size_t buflen)'); // man 3 ptsname_r
-const setsid_ = libc.func('int setsid(void)'); // man 2 setsid
-const dup2_ = libc.func('int dup2(int oldfd, int newfd)'); // man 2 dup2
-// ioctl(2) takes a pointer or a number, depending on the request: ioctl_ above is the
-// pointer form; this is the number form.
-const ioctlInt_ = libc.func('int ioctl(int fd, unsigned long request, int arg)'); // man 2 ioctl_tty
-
-const TIOCSCTTY = 0x540e;
-const TIOCGWINSZ = 0x5413;
-const TIOCSWINSZ = 0x5414;
-/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
-const SYS_openat2 = 437;
-export const RESOLVE_NO_MAGICLINKS = 0x02;
-export const RESOLVE_IN_ROOT = 0x10;
-
-/** A new pty pair on the host's /dev/ptmx: returns the master's fd. */
-export function posixOpenpt(flags: number, shownFlags: string, why: string): number {
-  return sys('posix_openpt', [], why, () => posix_openpt_(flags), { target: shownFlags });
-}
-
-export function grantpt(fd: number, why: string): void {
-  sys('grantpt', [fd], why, () => grantpt_(fd));
-}
-
-export function unlockpt(fd: number, why: string): void {
-  sys('unlockpt', [fd], why, () => unlockpt_(fd));
-}
-
-/** The slave's name of the pty whose master is `fd`. */
-export function ptsname(fd: number, why: string): string {
-  const name = Buffer.alloc(64);
-  const error = ptsname_r_(fd, name, name.length); // returns an errno, not -1
-  if (error !== 0) throw new SyscallError('ptsname_r', String(fd), error);
-  const path = name.toString('latin1', 0, name.indexOf(0));
-  traceStep(`ptsname_r(${fd}) = ${JSON.stringify(path)}`, why);
-  return path;
-}
-
-/** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
- *  may be walked (RESOLVE_IN_ROOT: "/" and ".." stop at `dirFd`). */
-export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions): number {
-  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
-  how.writeBigUInt64LE(BigInt(flags), 0);
-  how.writeBigUInt64LE(BigInt(resolve), 16);
-  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
-}
-
-/** Set a terminal's window size (TIOCSWINSZ). */
-export function setWinsize(fd: number, rows: number, cols: number, why: string): void {
-  const ws = Buffer.alloc(8); // struct winsize { unsigned short ws_row, ws_col, ws_xpixel, ws_ypixel; }
-  ws.writeUInt16LE(rows, 0);
-  ws.writeUInt16LE(cols, 2);
-  sys('ioctl', [fd], why, () => ioctl_(fd, TIOCSWINSZ, ws), { target: `${fd}, TIOCSWINSZ, {ws_row=${rows}, ws_col=${cols}}` });
-}
-
-/** A terminal's window size (TIOCGWINSZ), or null if `fd` is not a terminal (a pipe or a
- *  file: ENOTTY). Not traced: it is a question, asked of fds that may be anything. */
-export function getWindowSize(fd: number): { rows: number; cols: number } | null {
-  const ws = Buffer.alloc(8);
-  if (ioctl_(fd, TIOCGWINSZ, ws) === -1) return null;
-  return { rows: ws.readUInt16LE(0), cols: ws.readUInt16LE(2) };
-}
-
-export function setsid(why: string, opts: SysOptions = {}): void {
-  sys('setsid', [], why, () => setsid_(), opts);
-}
-
-/** TIOCSCTTY: make the terminal `fd` the controlling terminal of the caller's session. */
-export function setControllingTerminal(fd: number, why: string, opts: SysOptions = {}): void {
-  sys('ioctl', [fd], why, () => ioctlInt_(fd, TIOCSCTTY, 0), { target: `${fd}, TIOCSCTTY, 0`, ...opts });
-}
-
-export function dup2(oldFd: number, newFd: number, why: string): void {
-  sys('dup2', [oldFd, newFd], why, () => dup2_(oldFd, newFd));
 }

@@ -1,5 +1,5 @@
-//@ images..
-/** Chapter 05 · commit: a container's changes become a new image. Chapter 04 already turns
+//@ distribution..
+/** Chapter 08 · commit: a container's changes become a new image. Chapter 04 already turns
  *  the upper dir into a layer tar (overlay.ts, writeLayerTar); here that layer joins the
  *  store like a pulled one, and a new config and manifest put it on top of the base image:
  *    1. the upper dir → a tar (its sha256 is the diff id) → gzip (its sha256 is the blob digest);
@@ -11,16 +11,16 @@
  *  failing at any point, commit leaves no image that names something missing. What it did
  *  publish before a failure is whole and named by its hash, so the next commit reuses it.
  *  Lesson: docs/05-images.md */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
+import { DEFAULT_PATH } from './container.ts';
 import { writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
-import { MEDIA_TYPES, type Descriptor, type ImageConfig, type ImageManifest } from './registry.ts';
+import { digestOf, Digester, MEDIA_TYPES, type Descriptor, type ImageConfig, type ImageManifest } from './registry.ts';
 import type { ImageRecord, Store } from './store.ts';
 
 export interface CommitOptions {
@@ -99,7 +99,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
-    config: { mediaType: OCI_CONFIG, digest: sha256(configBytes), size: configBytes.length },
+    config: { mediaType: OCI_CONFIG, digest: digestOf(configBytes), size: configBytes.length },
     layers: [...baseManifest.layers.map(asOciLayer), layer],
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
@@ -135,7 +135,7 @@ const SCRATCH = {
   baseConfig: {
     architecture: process.arch === 'x64' ? 'amd64' : process.arch,
     os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'] },
+    config: { Env: [`PATH=${DEFAULT_PATH}`], Cmd: ['/bin/sh'] },
     rootfs: { type: 'layers', diff_ids: [] as string[] },
   } as CommittableConfig,
 };
@@ -149,21 +149,21 @@ function readBase(store: Store, baseRef: string) {
 
 /** Gzip `tarFile` into `gzFile`, streaming, and return the digest and size of the gzip. */
 async function gzipFile(tarFile: string, gzFile: string): Promise<{ digest: string; size: number }> {
-  const hash = createHash('sha256');
+  const digest = new Digester();
   let size = 0;
   await pipeline(
     createReadStream(tarFile),
     createGzip(),
     async function* hashing(chunks: AsyncIterable<Buffer>) {
       for await (const chunk of chunks) {
-        hash.update(chunk);
+        digest.update(chunk);
         size += chunk.length;
         yield chunk;
       }
     },
     createWriteStream(gzFile, { flags: 'wx' }),
   );
-  return { digest: `sha256:${hash.digest('hex')}`, size };
+  return { digest: digest.digest(), size };
 }
 
 /** The base history. Tools pair the entries that are not `empty_layer` with the layers, in
@@ -176,8 +176,4 @@ function historyOf(config: CommittableConfig): HistoryEntry[] {
 /** A layer descriptor of a Docker manifest, renamed for an OCI one (the bytes are the same). */
 function asOciLayer(layer: Descriptor): Descriptor {
   return { ...layer, mediaType: OCI_NAME_OF[layer.mediaType] ?? layer.mediaType };
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }

@@ -28,12 +28,26 @@
 //|  *  layers is copied: starting costs the same for a 1 MB image and a 1 GB one.
 //|  *  Lesson: docs/04-unionfs.md     (cgroups: docs/03-cgroups.md, namespaces: docs/02-namespaces.md) */
 //< unionfs..unionfs
-//> images..
-/** Chapter 05 · images: the container of chapter 04, whose layers now come from an image, and
- *  whose process is the image's: its Entrypoint and Cmd, Env, WorkingDir and User.
- *  Lesson: docs/05-images.md   (overlay: docs/04-unionfs.md, cgroups: docs/03-cgroups.md,
- *  namespaces: docs/02-namespaces.md) */
-//< images..
+//> images..images
+//| /** Chapter 05 · images: the container of chapter 04, whose layers now come from an image, and
+//|  *  whose process is the image's: its Entrypoint and Cmd, Env, WorkingDir and User.
+//|  *  Lesson: docs/05-images.md   (overlay: docs/04-unionfs.md, cgroups: docs/03-cgroups.md,
+//|  *  namespaces: docs/02-namespaces.md) */
+//< images..images
+//> lifecycle..lifecycle
+//| /** Chapter 06 · lifecycle: the container of chapter 05, which can now outlive the engine's
+//|  *  command: `run -d` starts a monitor in the background, every container records its state
+//|  *  under containers/<id> (storage.ts, state.ts), and host directories can be shown inside (-v).
+//|  *  Lesson: docs/06-lifecycle.md   (images: docs/05-images.md, overlay: docs/04-unionfs.md,
+//|  *  cgroups: docs/03-cgroups.md, namespaces: docs/02-namespaces.md) */
+//< lifecycle..lifecycle
+//> terminals..
+/** Chapter 07 · terminals: the container of chapter 06, whose process can have a terminal of
+ *  its own (-t): a pseudo-terminal made in the container's devpts, which the engine copies to and
+ *  from the user's terminal, and which the child stage makes its controlling terminal.
+ *  Lesson: docs/07-terminals.md   (lifecycle: docs/06-lifecycle.md, images: docs/05-images.md,
+ *  overlay: docs/04-unionfs.md, cgroups: docs/03-cgroups.md, namespaces: docs/02-namespaces.md) */
+//< terminals..
 import { spawn, type ChildProcess } from 'node:child_process';
 //> ..chroot
 //| import { accessSync, constants, statSync } from 'node:fs';
@@ -44,16 +58,22 @@ import { randomBytes } from 'node:crypto';
 //> namespaces..unionfs
 //| import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 //< namespaces..unionfs
-//> images..
+//> images..images
+//| import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+//< images..images
+//> lifecycle..
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
-//< images..
+//< lifecycle..
 import { constants as os } from 'node:os';
 //> ..unionfs
 //| import { extname, resolve } from 'node:path';
 //< ..unionfs
-//> images..
+//> images..images
+//| import { extname } from 'node:path';
+//< images..images
+//> lifecycle..
 import { extname, join, resolve } from 'node:path';
-//< images..
+//< lifecycle..
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 //> ..chroot
@@ -65,14 +85,16 @@ import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.t
 //> unionfs..
 import { mountOverlay } from './overlay.ts';
 //< unionfs..
-//> namespaces..unionfs
+//> namespaces..images
 //| import { forgetContainer, recordContainer } from './state.ts';
-//< namespaces..unionfs
-//> images..
+//< namespaces..images
+//> lifecycle..
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
+//< lifecycle..
+//> terminals..
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-//< images..
+//< terminals..
 //> cgroups..
 import { formatBytes } from './units.ts';
 //< cgroups..
@@ -87,8 +109,24 @@ import {
 } from './syscalls.ts';
 //< namespaces..
 
+//> images..
+/** The process a container runs: the command, its environment, where it starts and as whom
+ *  (from the image's config, and -e, -w, -u). `exec` runs another with the same settings. */
+export interface ProcessSpec {
+  argv: string[];
+  env: string[];
+  workdir: string;
+  user?: string;
+}
+
+//< images..
 /** What the engine hands to the child stage (as JSON on its command line). */
-export interface ContainerConfig {
+//> ..unionfs
+//| export interface ContainerConfig {
+//< ..unionfs
+//> images..
+export interface ContainerConfig extends ProcessSpec {
+//< images..
   //> unionfs..
   /** The merged view of the layers: the overlay's mount point, and the container's "/". */
   //< unionfs..
@@ -97,28 +135,26 @@ export interface ContainerConfig {
   /** The image layers, bottom first, and the container's own upper and work dirs. */
   layers: { lowerDirs: string[]; upperDir: string; workDir: string };
   //< unionfs..
-  argv: string[];
-  //> images..
-  /** The process's environment and working directory, and the user it runs as (from the image). */
-  env: string[];
-  workdir: string;
-  user?: string;
-  //< images..
+  //> ..unionfs
+  //| argv: string[];
+  //< ..unionfs
   //> namespaces..
   hostname: string;
-  //> ..unionfs
+  //> ..images
   //| name?: string;
-  //< ..unionfs
-  //> images..
+  //< ..images
+  //> lifecycle..
   /** A detached container outlives the engine that started it (`run -d`). */
   detached?: boolean;
   /** Remove the container when it exits (`run --rm`); the monitor does it for `run -d --rm`. */
   autoRemove?: boolean;
+  //> terminals..
   /** Give the command a pseudo-terminal of the container's own (`run -t`). */
   tty?: boolean;
+  //< terminals..
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
-  //< images..
+  //< lifecycle..
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
   stopTimeout?: number;
   //< namespaces..
@@ -129,7 +165,13 @@ export interface ContainerConfig {
   //< cgroups..
 }
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+//> ..unionfs
+//| const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+//< ..unionfs
+//> images..
+/** The PATH of a process whose image sets none (docker's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+//< images..
 /** Our own entry point: main.ts under tsx, main.js once compiled (npm run build). */
 const THIS_PROGRAM = new URL(`./main${extname(import.meta.url)}`, import.meta.url).pathname;
 //> namespaces..
@@ -140,9 +182,9 @@ const SYNC_FD = 3;
 // ---------------------------------------------------------------- engine (host side)
 
 /** Start the container and return its exit code (128+signal if it was killed). */
-//> ..unionfs
+//> ..images
 //| export async function runContainer(config: ContainerConfig): Promise<number> {
-//< ..unionfs
+//< ..images
   //> ..chroot
   //| const child = startChildStage('init', { ...config, rootfs: checkRootfs(config.rootfs) });
   //| forwardSignals(child);
@@ -157,9 +199,9 @@ const SYNC_FD = 3;
   //| const ended = exitCodeOf(child);
   //| const signals = forwardSignals(child, config.stopTimeout ?? 10);
   //< namespaces..namespaces
-//> images..
+//> lifecycle..
 export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
-//< images..
+//< lifecycle..
   //> unionfs..
   const rootfs = config.rootfs;
   //< unionfs..
@@ -169,10 +211,12 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   const cgroupId = generateId();
   const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
   //< cgroups..
-  //> images..
+  //> lifecycle..
   let exitCodeSeen: number | undefined;
+  //< lifecycle..
+  //> terminals..
   let terminal: AttachedTerminal | undefined;
-  //< images..
+  //< terminals..
   //> namespaces..
   try {
     //> ..namespaces
@@ -191,30 +235,39 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       cgroup.join(child.pid!); // while it waits: the command will start inside the limits
       //> ..unionfs
       //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, cgroupId });
-      //| sendGo(child);
       //< ..unionfs
-      //> images..
+      //> images..images
+      //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, env: config.env, workdir: config.workdir, user: config.user, cgroupId });
+      //< images..images
+      //> lifecycle..
       recordRunning(dirs, child.pid!, cgroupId);
+      //< lifecycle..
+      //> ..lifecycle
+      //| sendGo(child);
+      //< ..lifecycle
+      //> terminals..
       // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
       // the engine keeps the master end and copies between it and our terminal.
       const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
       terminal = pty && attachTerminal(pty.master);
       sendGo(child, pty?.slavePath);
-      //< images..
+      //< terminals..
       const code = signals.exitCode(await ended);
-      //> images..
+      //> terminals..
       await terminal?.finish();
+      //< terminals..
+      //> lifecycle..
       exitCodeSeen = code;
-      //< images..
+      //< lifecycle..
       reportUsage(cgroup.usage(), code, config.stats);
       return code;
     } finally {
-      //> ..unionfs
+      //> ..images
       //| if (config.name) forgetContainer(config.name, child.pid!);
-      //< ..unionfs
-      //> images..
+      //< ..images
+      //> terminals..
       terminal?.detach();
-      //< images..
+      //< terminals..
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL'); // the engine failed: the cgroup can only go once the container has
         await ended;
@@ -228,9 +281,9 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     //> cgroups..
     cgroup.remove();
     //< cgroups..
-    //> images..
+    //> lifecycle..
     if (readRecordedState(dirs).status === 'running') recordExited(dirs, exitCodeSeen);
-    //< images..
+    //< lifecycle..
   }
   //< namespaces..
 }
@@ -251,33 +304,35 @@ function reportUsage(usage: Usage, code: number, all = false): void {
 //| export function checkRootfs(rootfs: string): string {
 //|   const path = resolve(rootfs);
 //< ..cgroups
-//> unionfs..
-/** A layer must be a directory: say so in one line rather than let mount(2) say ENOENT. */
-export function checkLayer(layer: string): string {
-  const path = resolve(layer);
-//< unionfs..
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
+//> unionfs..unionfs
+//| /** A layer must be a directory: say so in one line rather than let mount(2) say ENOENT. */
+//| export function checkLayer(layer: string): string {
+//|   const path = resolve(layer);
+//< unionfs..unionfs
+//> ..unionfs
+//|   let isDir = false;
+//|   try {
+//|     isDir = statSync(path).isDirectory();
+//|   } catch (err) {
     //> ..cgroups
     //| if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`rootfs not accessible: ${rootfs} (permission denied — are you root?)`);
     //| throw new UserError(`rootfs not found: ${rootfs}`);
     //< ..cgroups
     //> unionfs..
-    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`layer not accessible: ${layer} (permission denied — are you root?)`);
-    throw new UserError(`layer not found: ${layer}`);
+    //| if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new UserError(`layer not accessible: ${layer} (permission denied — are you root?)`);
+    //| throw new UserError(`layer not found: ${layer}`);
     //< unionfs..
-  }
+//|   }
   //> ..cgroups
   //| if (!isDir) throw new UserError(`rootfs is not a directory: ${rootfs}`);
   //< ..cgroups
   //> unionfs..
-  if (!isDir) throw new UserError(`layer is not a directory: ${layer}`);
+  //| if (!isDir) throw new UserError(`layer is not a directory: ${layer}`);
   //< unionfs..
-  return path;
-}
-
+//|   return path;
+//| }
+//|
+//< ..unionfs
 //> ..chroot
 //| /** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
 //|  *  multi-threaded process copies only the calling thread, so we start a fresh process
@@ -315,7 +370,7 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
 //| /** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. */
 //| function forwardSignals(child: ChildProcess): void {
 //< ..chroot
-//> images..
+//> lifecycle..
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
  *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
@@ -329,7 +384,7 @@ export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): Chil
   return monitor;
 }
 
-//< images..
+//< lifecycle..
 //> namespaces..
 /** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
  *  (its set-up failed, and it has printed why). */
@@ -341,15 +396,15 @@ function childIsReady(child: ChildProcess): Promise<boolean> {
   });
 }
 
-//> ..unionfs
+//> ..lifecycle
 //| function sendGo(child: ChildProcess): void {
 //|   (child.stdio[SYNC_FD] as NodeJS.WritableStream).end('go');
-//< ..unionfs
-//> images..
+//< ..lifecycle
+//> terminals..
 /** "go" — with -t, followed by the name of the terminal the command is to have. */
 function sendGo(child: ChildProcess, terminal?: string): void {
   (child.stdio[SYNC_FD] as NodeJS.WritableStream).end(terminal ? `go ${terminal}` : 'go');
-//< images..
+//< terminals..
 }
 
 /** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
@@ -395,32 +450,34 @@ export function exitCodeOf(child: ChildProcess): Promise<number> {
 
 /** The child stage: build the container around ourselves, then become the command. */
 export function containerInit(config: ContainerConfig): never {
-  //> namespaces..unionfs
+  //> namespaces..images
   //| dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
-  //< namespaces..unionfs
-  //> images..
+  //< namespaces..images
+  //> lifecycle..
   // A detached container must outlive the engine that started it: `stop` and `rm` find it by
   // its PID later. One in the foreground goes with its engine, which is its only way out.
   if (!config.detached) dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
-  //< images..
+  //< lifecycle..
   prepareContainer(config);
   //> namespaces..
   writeSync(SYNC_FD, 'ready');
   //< namespaces..
-  //> namespaces..unionfs
+  //> namespaces..lifecycle
   //| waitForGo();
-  //< namespaces..unionfs
-  //> images..
+  //< namespaces..lifecycle
+  //> terminals..
   const terminal = waitForGo();
-  //< images..
+  //< terminals..
   //> cgroups..
   unshare(CLONE.CLONE_NEWCGROUP, 'the engine has moved us into our cgroup: make it the root of what /proc/self/cgroup shows');
   //< cgroups..
   //> ..unionfs
   //| return execCommand(config.argv);
   //< ..unionfs
-  //> images..
+  //> terminals..
   if (terminal) becomeControllingTerminal(terminal); // before execCommand drops root: the slave is root's
+  //< terminals..
+  //> images..
   return execCommand(config);
   //< images..
 }
@@ -450,9 +507,9 @@ export function prepareContainer(config: ContainerConfig): void {
   // The overlay mount is a mount point already, as pivot_root(2) wants: no bind mount needed.
   mountOverlay({ ...config.layers, target: config.rootfs });
   //< unionfs..
-  //> images..
+  //> lifecycle..
   for (const volume of config.volumes ?? []) bindVolume(config.rootfs, volume);
-  //< images..
+  //< lifecycle..
   chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
@@ -464,7 +521,7 @@ export function prepareContainer(config: ContainerConfig): void {
   //< namespaces..
 }
 
-//> images..
+//> lifecycle..
 export interface Volume {
   hostPath: string;
   containerPath: string;
@@ -503,7 +560,7 @@ function bindVolume(rootfs: string, volume: Volume): void {
   if (volume.readOnly) mount(null, target, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY, null, 'make the volume read-only');
 }
 
-//< images..
+//< lifecycle..
 //> namespaces..
 /** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
 function mountProc(): void {
@@ -533,24 +590,24 @@ function mountDev(): void {
 }
 
 /** Block until the engine writes "go" on the sync pipe (a blocking read on this thread). */
-//> ..unionfs
+//> ..lifecycle
 //| function waitForGo(): void {
 //|   const buffer = Buffer.alloc(16);
-//< ..unionfs
-//> images..
+//< ..lifecycle
+//> terminals..
 function waitForGo(): string | undefined {
   const buffer = Buffer.alloc(64);
-//< images..
+//< terminals..
   const n = readSync(SYNC_FD, buffer);
   closeSync(SYNC_FD);
-  //> ..unionfs
+  //> ..lifecycle
   //| if (buffer.toString('utf8', 0, n) !== 'go') process.exit(125); // the engine went away
-  //< ..unionfs
-  //> images..
+  //< ..lifecycle
+  //> terminals..
   const [word, terminal] = buffer.toString('utf8', 0, n).split(' ');
   if (word !== 'go') process.exit(125); // the engine went away
   return terminal;
-  //< images..
+  //< terminals..
 }
 
 //< namespaces..
@@ -566,14 +623,6 @@ function waitForGo(): string | undefined {
 //|   const program = findProgram(argv[0]!, DEFAULT_PATH);
 //< ..unionfs
 //> images..
-/** What execCommand needs: the command, its environment, where it starts and as whom. */
-export interface ProcessSpec {
-  argv: string[];
-  env: string[];
-  workdir: string;
-  user?: string;
-}
-
 /** Replace the child stage with the image's process, found inside the rootfs. */
 export function execCommand(spec: ProcessSpec): never {
   mkdirSync(spec.workdir, { recursive: true }); // docker makes a missing WorkingDir too
@@ -671,9 +720,12 @@ const JOINED_NAMESPACES = [
 //> cgroups..unionfs
 //| export async function execInContainer(pid: number, cgroup: Cgroup, argv: string[]): Promise<number> {
 //< cgroups..unionfs
-//> images..
+//> images..lifecycle
+//| export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec): Promise<number> {
+//< images..lifecycle
+//> terminals..
 export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-//< images..
+//< terminals..
   joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
   //> ..namespaces
   //| const child = startChildStage('exec', { pid, argv });
@@ -695,11 +747,11 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   if (!(await childIsReady(child))) return ended;
   cgroup.join(child.pid!);
   //< cgroups..
-  //> cgroups..unionfs
+  //> cgroups..lifecycle
   //| sendGo(child);
   //| return signals.exitCode(await ended);
-  //< cgroups..unionfs
-  //> images..
+  //< cgroups..lifecycle
+  //> terminals..
   const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
   const terminal = pty && attachTerminal(pty.master);
   try {
@@ -710,7 +762,7 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   } finally {
     terminal?.detach();
   }
-  //< images..
+  //< terminals..
 }
 
 /** Child side of `exec`: join the running container's namespaces, then become the command. */
@@ -726,15 +778,17 @@ export function enterContainer(config: ProcessSpec & { pid: number }): never {
   //> cgroups..
   writeSync(SYNC_FD, 'ready');
   //< cgroups..
-  //> cgroups..unionfs
+  //> cgroups..lifecycle
   //| waitForGo();
-  //< cgroups..unionfs
+  //< cgroups..lifecycle
   //> ..unionfs
   //| return execCommand(config.argv);
   //< ..unionfs
-  //> images..
+  //> terminals..
   const terminal = waitForGo();
   if (terminal) becomeControllingTerminal(terminal);
+  //< terminals..
+  //> images..
   return execCommand(config);
   //< images..
 }

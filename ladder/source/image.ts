@@ -10,9 +10,11 @@ import { existsSync } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import { UserError } from '../../lib/errors.ts';
+import { DEFAULT_PATH, type ProcessSpec } from './container.ts';
 import { formatReference, parseReference } from './reference.ts';
-import { defaultPlatform, RegistryClient, type Descriptor, type ImageConfig, type Platform, type RegistryOptions } from './registry.ts';
-import type { ImageRecord, Store } from './store.ts';
+import { defaultPlatform, type Platform } from './platform.ts';
+import { RegistryClient, type Descriptor, type ImageConfig, type RegistryOptions } from './registry.ts';
+import type { Download, ImageRecord, Store } from './store.ts';
 
 export interface PullOptions extends RegistryOptions {
   platform?: Platform;
@@ -46,7 +48,7 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
       if (existsSync(store.layerPath(diffIds[i]!))) return bar.finish('already exists');
-      let download: { body: Readable; size: number } | undefined;
+      let download: Download | undefined;
       if (!store.hasBlob(layer.digest)) {
         const { body } = await client.fetchBlob(ref.repository, layer.digest);
         download = { body: counted(body, (n) => bar.advance(n)), size: layer.size };
@@ -148,23 +150,14 @@ export class TransferProgress {
 
 // ---------------------------------------------------------------- from image config to process
 
-export interface RunSpec {
-  argv: string[];
-  env: string[];
-  workdir: string;
-  user?: string;
-}
-
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 /** docker's rules: the command line replaces Cmd (not Entrypoint); -e adds to or replaces
  *  the image's Env by name (`-e NAME` alone takes the engine's own value); -w replaces WorkingDir. */
-export function runSpec(config: ImageConfig, command: string[], overrides: { env?: string[]; workdir?: string; user?: string }): RunSpec {
+export function runSpec(config: ImageConfig, command: string[], overrides: { env?: string[]; workdir?: string; user?: string }): ProcessSpec {
   const settings = config.config ?? {};
   const argv = [...(settings.Entrypoint ?? []), ...(command.length > 0 ? command : (settings.Cmd ?? []))];
   if (argv.length === 0) throw new UserError('no command: the image has no Entrypoint or Cmd, so give one after the image name');
   const env = new Map<string, string>();
-  for (const entry of [DEFAULT_PATH, 'HOME=/root', ...(settings.Env ?? [])]) env.set(entry.split('=')[0]!, entry);
+  for (const entry of [`PATH=${DEFAULT_PATH}`, 'HOME=/root', ...(settings.Env ?? [])]) env.set(entry.split('=')[0]!, entry);
   for (const entry of overrides.env ?? []) {
     const [key] = entry.split('=');
     if (!key || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UserError(`invalid environment variable "${entry}": use -e NAME=value`);

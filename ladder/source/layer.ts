@@ -12,7 +12,6 @@
  *    Before writing anything we walk the entry's path one component at a time with lstat(2)
  *    inside the destination: no "..", no symlink on the way, or the layer is refused.
  *  Lesson: docs/05-images.md */
-import { createHash } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -40,6 +39,8 @@ import { Parser, type ReadEntry } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './overlay.ts'; // OCI's whiteout names, which chapter 04's commit writes
+import { Digester } from './registry.ts';
 import { lsetxattr, mknod, S_IFCHR, S_IFIFO } from './syscalls.ts';
 
 export interface ExtractedLayer {
@@ -48,10 +49,6 @@ export interface ExtractedLayer {
   /** Entries left out, one line each (device nodes, entry types we do not handle). */
   skipped: string[];
 }
-
-/** OCI's whiteout names (image-spec, layer.md "Whiteouts"). */
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_WHITEOUT = '.wh..wh..opq';
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -86,35 +83,9 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
   if (head.subarray(0, ZSTD_MAGIC.length).equals(ZSTD_MAGIC)) throw zstdNotSupported(name);
   const gzipped = head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC);
 
-  const x: Extraction = { dest, name, directories: new Map(), skipped: [] };
-  const hash = createHash('sha256');
-  const untar = async (tar: AsyncIterable<Buffer>) => {
-    const parser = new Parser({ strict: true }); // strict: a damaged header is an error, not a warning
-    let onlyZeros = true;
-    let size = 0;
-    parser.on('error', (err: Error & { tarCode?: string }) => {
-      // Nothing but the zero blocks that end an archive: an empty layer, which is valid (docker
-      // writes one for a build step that changes no file), though node-tar calls it unrecognized.
-      if (err.tarCode === 'TAR_BAD_ARCHIVE' && onlyZeros && size >= 1024) return;
-      x.failure ??= err;
-    });
-    parser.on('entry', (entry: ReadEntry) => {
-      guarded(x, () => writeEntry(x, entry));
-      // The parser moves on once an entry's body is consumed: drain whatever we did not read.
-      if (!entry.flowing) entry.resume();
-    });
-    parser.on('ignoredEntry', (entry: ReadEntry) => skip(x, entry, `${entry.type} entries are not supported`));
-    for await (const chunk of tar) {
-      hash.update(chunk); // every byte of the tar, its padding too, is part of the diff id
-      size += chunk.length;
-      onlyZeros &&= chunk.every((byte) => byte === 0);
-      parser.write(chunk);
-      streamed(chunk.length);
-      if (x.failure) throw x.failure;
-    }
-    parser.end();
-    if (x.failure) throw x.failure;
-  };
+  const extraction: Extraction = { dest, name, directories: new Map(), skipped: [] };
+  const diffId = new Digester();
+  const untar = (tar: AsyncIterable<Buffer>) => hashAndUntar(tar, diffId, extraction);
 
   traceStep(
     `unpack ${name} (${gzipped ? 'gzipped' : 'plain'} tar) into ${dest}`,
@@ -124,16 +95,46 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
   try {
     if (gzipped) await pipeline(body, createGunzip(), untar);
     else await pipeline(body, untar);
-    finishDirectories(x);
+    finishDirectories(extraction);
   } catch (caught) {
     // When we stop, pipeline() aborts the streams upstream; our own reason is the one to tell.
-    const err = x.failure ?? caught;
+    const err = extraction.failure ?? caught;
     if (err instanceof UserError || err instanceof SyscallError) throw err;
     throw new UserError(`${name}: ${(err as Error).message.split('\n')[0]}`);
   } finally {
-    if (x.openFd !== undefined) closeSync(x.openFd);
+    if (extraction.openFd !== undefined) closeSync(extraction.openFd);
   }
-  return { diffId: `sha256:${hash.digest('hex')}`, skipped: x.skipped };
+  return { diffId: diffId.digest(), skipped: extraction.skipped };
+}
+
+/** The last stage of the pipeline: every byte of the tar goes into the diff id and into
+ *  node-tar's parser, whose entries writeEntry() puts on disk as they come. */
+async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extraction: Extraction): Promise<void> {
+  const parser = new Parser({ strict: true }); // strict: a damaged header is an error, not a warning
+  let onlyZeros = true;
+  let size = 0;
+  parser.on('error', (err: Error & { tarCode?: string }) => {
+    // Nothing but the zero blocks that end an archive: an empty layer, which is valid (docker
+    // writes one for a build step that changes no file), though node-tar calls it unrecognized.
+    if (err.tarCode === 'TAR_BAD_ARCHIVE' && onlyZeros && size >= 1024) return;
+    extraction.failure ??= err;
+  });
+  parser.on('entry', (entry: ReadEntry) => {
+    guarded(extraction, () => writeEntry(extraction, entry));
+    // The parser moves on once an entry's body is consumed: drain whatever we did not read.
+    if (!entry.flowing) entry.resume();
+  });
+  parser.on('ignoredEntry', (entry: ReadEntry) => skip(extraction, entry, `${entry.type} entries are not supported`));
+  for await (const chunk of tar) {
+    diffId.update(chunk); // every byte of the tar, its padding too, is part of the diff id
+    size += chunk.length;
+    onlyZeros &&= chunk.every((byte) => byte === 0);
+    parser.write(chunk);
+    streamed(chunk.length);
+    if (extraction.failure) throw extraction.failure;
+  }
+  parser.end();
+  if (extraction.failure) throw extraction.failure;
 }
 
 function checkMediaType(mediaType: string, name: string): void {
@@ -169,52 +170,52 @@ async function peek(source: Readable, n: number): Promise<{ head: Buffer; body: 
 }
 
 /** Run one step of the extraction unless an earlier one failed; keep the first error. */
-function guarded(x: Extraction, step: () => void): void {
-  if (x.failure) return;
+function guarded(extraction: Extraction, step: () => void): void {
+  if (extraction.failure) return;
   try {
     step();
   } catch (err) {
-    x.failure = err;
+    extraction.failure = err;
   }
 }
 
-function skip(x: Extraction, entry: ReadEntry, why: string): void {
+function skip(extraction: Extraction, entry: ReadEntry, why: string): void {
   const line = `${JSON.stringify(entry.path)}: ${why}`;
-  x.skipped.push(line);
+  extraction.skipped.push(line);
   traceStep(`skip ${line}`, 'not unpacked');
 }
 
 /** Refuse the layer: one line that names the layer, the entry and the hazard. */
-function refuse(x: Extraction, what: string): UserError {
-  return new UserError(`${x.name}: ${what}`);
+function refuse(extraction: Extraction, what: string): UserError {
+  return new UserError(`${extraction.name}: ${what}`);
 }
 
 // ---------------------------------------------------------------- one entry
 
 /** Write one tar entry into the layer directory. */
-function writeEntry(x: Extraction, entry: ReadEntry): void {
+function writeEntry(extraction: Extraction, entry: ReadEntry): void {
   const subject = `entry ${JSON.stringify(entry.path)}`;
-  const parts = layerComponents(x, entry.path, subject);
+  const parts = layerComponents(extraction, entry.path, subject);
   const base = parts.at(-1);
   if (base === undefined) {
     // "./" itself: the entry describes the layer's root directory.
-    if (entry.type !== 'Directory') throw refuse(x, `${subject} has no name`);
-    x.directories.set(x.dest, entry);
+    if (entry.type !== 'Directory') throw refuse(extraction, `${subject} has no name`);
+    extraction.directories.set(extraction.dest, entry);
     return;
   }
-  if (base.startsWith(WHITEOUT_PREFIX)) return writeWhiteout(x, entry, parts);
+  if (base.startsWith(WHITEOUT_PREFIX)) return writeWhiteout(extraction, entry, parts);
 
-  const parent = walkDirectories(x, parts.slice(0, -1), subject, true)!;
+  const parent = walkDirectories(extraction, parts.slice(0, -1), subject, true)!;
   const target = join(parent, base);
   switch (entry.type) {
     case 'File':
     case 'OldFile':
     case 'ContiguousFile':
-      return writeFile(x, entry, target);
+      return writeFile(extraction, entry, target);
     case 'Directory':
     case 'GNUDumpDir':
       if (!removeExisting(target, true)?.isDirectory()) mkdirSync(target, { mode: 0o700 });
-      x.directories.set(target, entry);
+      extraction.directories.set(target, entry);
       return;
     case 'SymbolicLink':
       // The link is stored as is, "/bin/busybox" included: it is resolved inside the
@@ -225,7 +226,7 @@ function writeEntry(x: Extraction, entry: ReadEntry): void {
       setOwnerAndTimes(target, entry);
       return;
     case 'Link':
-      return writeHardlink(x, entry, target);
+      return writeHardlink(extraction, entry, target);
     case 'FIFO':
       removeExisting(target, false);
       mknod(target, S_IFIFO | (entry.mode ?? 0o644), 0, 0, 'a named pipe from the layer');
@@ -236,26 +237,26 @@ function writeEntry(x: Extraction, entry: ReadEntry): void {
     case 'BlockDevice':
       // A device node would give whoever reaches the store's files a door to host hardware;
       // containers get their devices from the engine instead.
-      return skip(x, entry, 'device nodes are not unpacked (the engine creates /dev)');
+      return skip(extraction, entry, 'device nodes are not unpacked (the engine creates /dev)');
     default:
-      return skip(x, entry, `${entry.type} entries are not supported`);
+      return skip(extraction, entry, `${entry.type} entries are not supported`);
   }
 }
 
 /** The components of a path inside the layer. A leading "/" is dropped, as docker does: in a
  *  layer, "/etc/passwd" can only mean the layer's own etc/passwd. ".." is never allowed, even
  *  where it would stay inside: a layer has no reason to walk upwards. */
-function layerComponents(x: Extraction, path: string, subject: string): string[] {
+function layerComponents(extraction: Extraction, path: string, subject: string): string[] {
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw refuse(x, `${subject} escapes the layer (path traversal)`);
+  if (parts.includes('..')) throw refuse(extraction, `${subject} escapes the layer (path traversal)`);
   return parts;
 }
 
 /** Walk from the layer's root through `dirs` with lstat(2) and return the directory reached.
  *  Each component must be a real directory: a symlink is refused, since following it could
  *  lead anywhere on the host. A missing one is created (`create`), or null is returned. */
-function walkDirectories(x: Extraction, dirs: string[], subject: string, create: boolean): string | null {
-  let path = x.dest;
+function walkDirectories(extraction: Extraction, dirs: string[], subject: string, create: boolean): string | null {
+  let path = extraction.dest;
   for (let i = 0; i < dirs.length; i++) {
     path = join(path, dirs[i]!);
     const shown = JSON.stringify(dirs.slice(0, i + 1).join('/'));
@@ -264,9 +265,9 @@ function walkDirectories(x: Extraction, dirs: string[], subject: string, create:
       if (!create) return null;
       mkdirSync(path, { mode: 0o755 }); // tar lists parents first, but need not
     } else if (stats.isSymbolicLink()) {
-      throw refuse(x, `${subject} goes through the symlink ${shown} (symlink traversal)`);
+      throw refuse(extraction, `${subject} goes through the symlink ${shown} (symlink traversal)`);
     } else if (!stats.isDirectory()) {
-      throw refuse(x, `${subject} goes through ${shown}, which is not a directory`);
+      throw refuse(extraction, `${subject} goes through ${shown}, which is not a directory`);
     }
   }
   return path;
@@ -293,18 +294,18 @@ function removeExisting(target: string, keepDirectory: boolean): Stats | null {
 
 /** A regular file: created new (O_EXCL|O_NOFOLLOW: it cannot be an existing file or a
  *  link), filled as its body streams by, then given its owner, mode and mtime. */
-function writeFile(x: Extraction, entry: ReadEntry, target: string): void {
+function writeFile(extraction: Extraction, entry: ReadEntry, target: string): void {
   removeExisting(target, false);
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
   const fd = openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-  x.openFd = fd;
-  entry.on('data', (chunk: Buffer) => guarded(x, () => writeSync(fd, chunk)));
+  extraction.openFd = fd;
+  entry.on('data', (chunk: Buffer) => guarded(extraction, () => writeSync(fd, chunk)));
   entry.on('end', () =>
-    guarded(x, () => {
+    guarded(extraction, () => {
       if (AS_ROOT) fchownSync(fd, entry.uid ?? 0, entry.gid ?? 0);
       fchmodSync(fd, entry.mode ?? 0o644); // after fchown, which clears setuid and setgid bits
       if (entry.mtime) futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
-      x.openFd = undefined;
+      extraction.openFd = undefined;
       closeSync(fd);
     }),
   );
@@ -313,14 +314,14 @@ function writeFile(x: Extraction, entry: ReadEntry, target: string): void {
 /** A hardlink names an earlier entry of the same layer. Its target is resolved inside the
  *  layer like any entry path, and must already be there: a link to a host file would let the
  *  container read or change it through the link. */
-function writeHardlink(x: Extraction, entry: ReadEntry, target: string): void {
+function writeHardlink(extraction: Extraction, entry: ReadEntry, target: string): void {
   const subject = `hardlink ${JSON.stringify(entry.path)} to ${JSON.stringify(entry.linkpath)}`;
-  const parts = layerComponents(x, entry.linkpath ?? '', subject);
-  const dir = walkDirectories(x, parts.slice(0, -1), subject, false);
+  const parts = layerComponents(extraction, entry.linkpath ?? '', subject);
+  const dir = walkDirectories(extraction, parts.slice(0, -1), subject, false);
   const existing = dir === null || parts.length === 0 ? null : join(dir, parts.at(-1)!);
   const stats = existing === null ? null : lstatOrNull(existing);
-  if (existing === null || stats === null) throw refuse(x, `${subject}: the target is not in the layer`);
-  if (stats.isDirectory()) throw refuse(x, `${subject}: the target is a directory`);
+  if (existing === null || stats === null) throw refuse(extraction, `${subject}: the target is not in the layer`);
+  if (stats.isDirectory()) throw refuse(extraction, `${subject}: the target is a directory`);
   if (existing === target) return; // a link to itself: nothing to do
   removeExisting(target, false);
   // link(2) does not follow a symlink target: linking to a symlink links the symlink itself.
@@ -328,20 +329,20 @@ function writeHardlink(x: Extraction, entry: ReadEntry, target: string): void {
 }
 
 /** Translate an OCI whiteout into overlayfs's own mark. */
-function writeWhiteout(x: Extraction, entry: ReadEntry, parts: string[]): void {
+function writeWhiteout(extraction: Extraction, entry: ReadEntry, parts: string[]): void {
   const subject = `whiteout ${JSON.stringify(entry.path)}`;
   const base = parts.at(-1)!;
-  const dir = walkDirectories(x, parts.slice(0, -1), subject, true)!;
-  if (base === OPAQUE_WHITEOUT) {
+  const dir = walkDirectories(extraction, parts.slice(0, -1), subject, true)!;
+  if (base === OPAQUE_MARKER) {
     // "Everything below this directory in lower layers is gone": overlay's opaque directory.
     lsetxattr(dir, 'trusted.overlay.opaque', 'y', 'opaque: overlayfs shows nothing of lower layers in here');
     return;
   }
   const hidden = base.slice(WHITEOUT_PREFIX.length);
   if (hidden.startsWith(WHITEOUT_PREFIX)) {
-    return skip(x, entry, 'other .wh..wh. names are aufs bookkeeping, meaningless to overlayfs');
+    return skip(extraction, entry, 'other .wh..wh. names are aufs bookkeeping, meaningless to overlayfs');
   }
-  if (hidden === '' || hidden === '.' || hidden === '..') throw refuse(x, `${subject} names no file`);
+  if (hidden === '' || hidden === '.' || hidden === '..') throw refuse(extraction, `${subject} names no file`);
   const target = join(dir, hidden);
   removeExisting(target, false);
   mknod(target, S_IFCHR, 0, 0, 'whiteout: overlayfs reads a 0/0 character device as "deleted here"');
@@ -355,8 +356,8 @@ function setOwnerAndTimes(target: string, entry: ReadEntry): void {
 
 /** Give every directory the owner, mode and mtime its entry asked for, now that nothing more
  *  will be written into it. */
-function finishDirectories(x: Extraction): void {
-  for (const [path, entry] of x.directories) {
+function finishDirectories(extraction: Extraction): void {
+  for (const [path, entry] of extraction.directories) {
     // A later entry may have replaced it (even by a symlink, which chmod would follow).
     if (!lstatOrNull(path)?.isDirectory()) continue;
     if (AS_ROOT) lchownSync(path, entry.uid ?? 0, entry.gid ?? 0);

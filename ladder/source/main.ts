@@ -35,18 +35,60 @@
 //> ..unionfs
 //| import { statSync } from 'node:fs';
 //< ..unionfs
-//> images..
-/** Chapter 05 · images: the mini-engine. Chapter 04's container, on the layers of an OCI image
- *  pulled from a real registry into a content-addressed store, running the image's process.
- *  New here: reference.ts (image names), registry.ts (the distribution protocol), store.ts and
- *  layer.ts (blobs by digest, layers unpacked once and safely), image.ts (pull, and the image
- *  config turned into a process), and the `pull`, `images` and `rmi` verbs.
- *  Lesson: docs/05-images.md
- *  Run:    npm run chapter -- 05 pull 127.0.0.1:5000/busybox:latest
- *          npm run chapter -- 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
-//< images..
-import { parseCommandLine } from '../../lib/cli.ts';
+//> ..namespaces
+//| import { runProgram, verb } from '../../lib/cli.ts';
+//< ..namespaces
+//> ..chroot
+//| import { runMain } from '../../lib/errors.ts';
+//< ..chroot
+//> images..images
+//| /** Chapter 05 · images: chapter 04's container, on the layers of an OCI image pulled from a
+//|  *  real registry into a content-addressed store, running the image's own process.
+//|  *  New here: reference.ts (image names), http.ts, auth.ts, platform.ts and registry.ts (the
+//|  *  distribution protocol), store.ts and layer.ts (blobs by digest, layers unpacked once and
+//|  *  safely), image.ts (pull, and the image config turned into a process), -e, -w, -u and --rm,
+//|  *  and the `pull`, `images` and `rmi` verbs.
+//|  *  Lesson: docs/05-images.md
+//|  *  Run:    npm run chapter -- 05 pull 127.0.0.1:5000/busybox:latest
+//|  *          npm run chapter -- 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
+//< images..images
+//> lifecycle..lifecycle
+//| /** Chapter 06 · lifecycle: chapter 05's containers, kept from `run` until `rm` under an id and
+//|  *  an optional name, and able to run in the background while the engine is gone.
+//|  *  New here: storage.ts (containers/<id>), state.ts (running or exited, checked against the
+//|  *  kernel), lifecycle.ts (stop, kill, rm, ps, logs), `run -d` with its monitor, -v volumes, and
+//|  *  the `ps`, `logs`, `stop`, `kill` and `inspect` verbs.
+//|  *  Lesson: docs/06-lifecycle.md
+//|  *  Run:    npm run chapter -- 06 run -d --name web 127.0.0.1:5000/nutshell/busybox sh -c 'while sleep 1; do date; done'
+//|  *          npm run chapter -- 06 ps;  npm run chapter -- 06 logs -f web;  npm run chapter -- 06 stop web */
+//< lifecycle..lifecycle
+//> terminals..terminals
+//| /** Chapter 07 · terminals: chapter 06's engine, with a pseudo-terminal for `run -it` and
+//|  *  `exec -it`, so that shells, editors and Ctrl-C inside a container work as on a console.
+//|  *  New here: tty.ts (the pty pair, raw mode, window size), and -i and -t on `run` and `exec`.
+//|  *  Lesson: docs/07-terminals.md
+//|  *  Run:    npm run chapter -- 07 run -it --rm 127.0.0.1:5000/nutshell/busybox sh
+//|  *          npm run chapter -- 07 exec -it web sh        (for a container started with -d --name web) */
+//< terminals..terminals
+//> distribution..
+/** Chapter 08 · distribution: chapter 07's engine, which now also makes images and sends them.
+ *  New here: commit.ts (a container's changes, or a directory, as a new image layer), push.ts
+ *  (the push side of the registry protocol), and the `commit`, `import`, `tag` and `push` verbs.
+ *  Lesson: docs/08-distribution.md
+ *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
+ *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
+import { statSync } from 'node:fs';
+//< distribution..
+//> lifecycle..
+import { constants as os } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+//< lifecycle..
+//> cgroups..
+import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
+//< cgroups..
+//> namespaces..
 import { runMain, UserError } from '../../lib/errors.ts';
+//< namespaces..
 import { enableTrace } from '../../lib/trace.ts';
 //> ..chroot
 //| import { checkRootfs, containerInit, exitCodeOf, prepareContainer, runContainer, startChildStage } from './container.ts';
@@ -64,99 +106,51 @@ import { enableTrace } from '../../lib/trace.ts';
 //> ..unionfs
 //| import { tryEscape, type EscapeConfig } from './escape.ts';
 //< ..unionfs
-//> images..
+//> images..images
+//| import { containerInit, enterContainer, execInContainer, generateId, runContainer } from './container.ts';
+//< images..images
+//> lifecycle..
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
-//< images..
+//< lifecycle..
 //> cgroups..
 import { detectCgroups, type Limits } from './cgroups.ts';
 //< cgroups..
-//> unionfs..unionfs
-//| import { readChanges, writeLayerTar } from './overlay.ts';
-//< unionfs..unionfs
-//> namespaces..unionfs
-//| import { claimName, findContainer } from './state.ts';
-//> unionfs..
-//| import { findContainerDirs, prepareContainerDirs, removeContainerDirs } from './storage.ts';
-//< unionfs..
-//| import { CLONE, unshare } from './syscalls.ts';
-//< namespaces..unionfs
 //> images..
 import { pullImage, runSpec, type PullOptions } from './image.ts';
+//< images..
+//> unionfs..terminals
+//| import { readChanges, writeLayerTar } from './overlay.ts';
+//< unionfs..terminals
+//> distribution..
 import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
 import { pushImage } from './push.ts';
+//< distribution..
+//> images..
 import { formatReference, parseReference } from './reference.ts';
-import { parsePlatform, type ImageConfig } from './registry.ts';
+import { parsePlatform } from './platform.ts';
+import type { ImageConfig } from './registry.ts';
+//< images..
+//> namespaces..images
+//| import { claimName, findContainer } from './state.ts';
+//< namespaces..images
+//> unionfs..images
+//| import { findContainerDirs, prepareContainerDirs, removeContainerDirs } from './storage.ts';
+//< unionfs..images
+//> namespaces..unionfs
+//| import { CLONE, unshare } from './syscalls.ts';
+//< namespaces..unionfs
+//> lifecycle..
 import { killContainer, listTable, printLogs, removeContainer, stopContainer } from './lifecycle.ts';
 import { findRunning, readState } from './state.ts';
 import { createContainerDirs, findContainerDirs, removeContainerDirs, type ContainerDirs } from './storage.ts';
-import { statSync } from 'node:fs';
-import { constants as os } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
+//< lifecycle..
+//> images..
 import { Store } from './store.ts';
 //< images..
 //> cgroups..
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
 //< cgroups..
-
-//> ..chroot
-//| const USAGE = `usage: chapter 01 [--trace] <verb> ...
-//|   run <rootfs> <command> [args...]   run a command chrooted into <rootfs>
-//|   escape <rootfs>                    show how root breaks out of a bare chroot`;
-//< ..chroot
-//> namespaces..namespaces
-//| const USAGE = `usage: chapter 02 [--trace] <verb> ...
-//|   run [--hostname H] [--name N] [--stop-timeout S] <rootfs> <command> [args...]
-//|                                      run a command in new namespaces, rooted at <rootfs>
-//|   exec <name> <command> [args...]    run a command inside the running container <name>
-//|   escape <rootfs>                    try chapter 01's chroot escape from inside a container`;
-//< namespaces..namespaces
-//> cgroups..cgroups
-//| const USAGE = `usage: chapter 03 [--trace] <verb> ...
-//|   run [--hostname H] [--name N] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats]
-//|       <rootfs> <command> [args...]   run a command in new namespaces and a cgroup, rooted at <rootfs>
-//|   exec <name> <command> [args...]    run a command inside the running container <name>
-//|   stats <name>                       what the running container <name> uses
-//|   escape <rootfs>                    try chapter 01's chroot escape from inside a container`;
-//< cgroups..cgroups
-//> unionfs..unionfs
-//| const USAGE = `usage: chapter 04 [--trace] <verb> ...
-//|   run [--hostname H] [--name N] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats]
-//|       --layer <dir> [--layer <dir>...] <command> [args...]
-//|                                      run a command on layers (the first --layer is the bottom one)
-//|   exec <name> <command> [args...]    run a command inside the running container <name>
-//|   stats <name>                       what the running container <name> uses
-//|   diff <name>                        what container <name> added (A), changed (C) and deleted (D)
-//|   commit <name> <out.tar>            write the changes of <name> as an OCI layer tar
-//|   rm <name>                          delete a stopped container and everything it wrote
-//|   escape --layer <dir>               try chapter 01's chroot escape from inside a container`;
-//< unionfs..unionfs
-//> images..
-const USAGE = `usage: chapter 05 [--trace] [--root DIR] <verb> ...
-  pull [REGISTRY OPTIONS] [-q] <image>      fetch an image from its registry into the store
-  images                                    list the images in the store
-  rmi <image>                               remove an image (layers other images use stay)
-  run [-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S]
-      [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]
-                                            run the image (pulled first when it is not in the store)
-  ps [-a]                                   running containers (-a: all of them)
-  logs [-f] <ctr>                           what a detached container printed (-f: follow)
-  exec [-i] [-t] <ctr> <command> [args...]  run a command inside a running container (-t: on a terminal)
-  stats <ctr>                               what a running container uses
-  stop [-t SECONDS] <ctr>                   SIGTERM, then SIGKILL after -t seconds (default 10)
-  kill [-s SIGNAL] <ctr>                    send a signal (default SIGKILL)
-  rm [-f] <ctr>                             delete a stopped container (-f: kill it first)
-  diff <ctr>                                what the container added (A), changed (C) and deleted (D)
-  commit [-m MSG] <ctr> <image>             make the container's changes a new image (one more layer)
-  import <dir> <image>                      make an image of one layer from a root filesystem directory
-  tag <image> <new name>                    give an image a second name
-  push [REGISTRY OPTIONS] [-q] <image>      send an image to its registry
-  inspect <image|ctr>                       everything known about an image or a container, as JSON
-<ctr> is a container's name, its id, or a prefix of its id that no other container has.
-REGISTRY OPTIONS: --platform OS/ARCH[/VARIANT] --username U --password P --credentials FILE
-                  --insecure-registry HOST (plain HTTP; localhost and 127.0.0.1 always are)
-The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.`;
-//< images..
 
 //> images..
 const REGISTRY_OPTIONS = {
@@ -168,16 +162,28 @@ const REGISTRY_OPTIONS = {
 } as const;
 
 //< images..
+//> cgroups..
+const LIMIT_OPTIONS = {
+  memory: { type: 'string', short: 'm' },
+  cpus: { type: 'string' },
+  'pids-limit': { type: 'string' },
+  stats: { type: 'boolean' },
+} as const;
+
+//< cgroups..
+//> unionfs..unionfs
+//| const LAYER_OPTIONS = {
+//|   layer: { type: 'string', multiple: true },
+//| } as const;
+//|
+//< unionfs..unionfs
 //> namespaces..
 const RUN_OPTIONS = {
-  //> images..
-  ...REGISTRY_OPTIONS,
-  //< images..
-  trace: { type: 'boolean' },
   //> unionfs..unionfs
-  //| layer: { type: 'string', multiple: true },
+  //| ...LAYER_OPTIONS,
   //< unionfs..unionfs
   //> images..
+  ...REGISTRY_OPTIONS,
   env: { type: 'string', short: 'e', multiple: true },
   workdir: { type: 'string', short: 'w' },
   user: { type: 'string', short: 'u' },
@@ -185,179 +191,199 @@ const RUN_OPTIONS = {
   hostname: { type: 'string' },
   name: { type: 'string' },
   'stop-timeout': { type: 'string' },
-  //> cgroups..
-  memory: { type: 'string', short: 'm' },
-  cpus: { type: 'string' },
-  'pids-limit': { type: 'string' },
-  stats: { type: 'boolean' },
-  //< cgroups..
   //> images..
-  detach: { type: 'boolean', short: 'd' },
   rm: { type: 'boolean' },
+  //< images..
+  //> cgroups..
+  ...LIMIT_OPTIONS,
+  //< cgroups..
+  //> lifecycle..
+  detach: { type: 'boolean', short: 'd' },
+  volume: { type: 'string', short: 'v', multiple: true },
+  //< lifecycle..
+  //> terminals..
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
-  volume: { type: 'string', short: 'v', multiple: true },
-  //< images..
+  //< terminals..
 } as const;
 
-//< namespaces..
 //> images..
-/** --platform, credentials and insecure registries, as registry.ts takes them. */
-function pullOptions(values: Record<string, unknown>): PullOptions {
+/** --platform, credentials and insecure registries, as the registry client takes them. */
+function pullOptions(values: ValuesOf<typeof REGISTRY_OPTIONS> & { quiet?: boolean }): PullOptions {
   return {
-    platform: values.platform === undefined ? undefined : parsePlatform(values.platform as string),
-    username: values.username as string | undefined,
-    password: values.password as string | undefined,
-    credentialsFile: values.credentials as string | undefined,
-    insecureRegistries: values['insecure-registry'] as string[] | undefined,
+    platform: values.platform === undefined ? undefined : parsePlatform(values.platform),
+    username: values.username,
+    password: values.password,
+    credentialsFile: values.credentials,
+    insecureRegistries: values['insecure-registry'],
     quiet: values.quiet === true,
   };
 }
 
 //< images..
+/** --stop-timeout S: how long a container has to end after SIGTERM, checked before anything runs. */
+function parseStopTimeout(text: string | undefined): number | undefined {
+  const seconds = text === undefined ? undefined : Number(text);
+  if (seconds !== undefined && !(seconds >= 0)) throw new UserError(`invalid --stop-timeout "${text}": give seconds, e.g. 10`);
+  return seconds;
+}
+
+//< namespaces..
 //> cgroups..
 /** --memory 64m --cpus 0.5 --pids-limit 50, checked before anything is created. */
-function parseLimits(values: Record<string, unknown>): Limits {
-  const text = (name: string) => values[name] as string | undefined;
+function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
   return {
-    memoryBytes: text('memory') === undefined ? undefined : parseMemory(text('memory')!),
-    cpus: text('cpus') === undefined ? undefined : parseCpus(text('cpus')!),
-    pidsMax: text('pids-limit') === undefined ? undefined : parsePidsLimit(text('pids-limit')!),
+    memoryBytes: values.memory === undefined ? undefined : parseMemory(values.memory),
+    cpus: values.cpus === undefined ? undefined : parseCpus(values.cpus),
+    pidsMax: values['pids-limit'] === undefined ? undefined : parsePidsLimit(values['pids-limit']),
   };
 }
 
 //< cgroups..
-async function main(argv: string[]): Promise<number> {
-  //> ..unionfs
-  //| if (argv[0] === '--trace') await enableTrace(); // also accepted before the verb
-  //| const [verb, ...rest] = argv[0] === '--trace' ? argv.slice(1) : argv;
-  //< ..unionfs
-  //> images..
-  // Options for every verb, before it: --trace, and --root for the store and containers.
-  while (argv[0] === '--trace' || argv[0] === '--root') {
-    if (argv.shift() === '--trace') await enableTrace();
-    else process.env.NUTSHELL_ROOT = argv.shift() ?? '';
+//> unionfs..unionfs
+//| /** --layer <dir> [--layer <dir>...]: at least one, each an existing directory. */
+//| function parseLayers(values: ValuesOf<typeof LAYER_OPTIONS>, usage: string): string[] {
+//|   const layers = (values.layer ?? []).map(checkLayer);
+//|   if (layers.length === 0) throw new UserError(`usage: ${usage}`);
+//|   return layers;
+//< unionfs..unionfs
+//> images..
+/** Open the store for one operation, and close it whatever happens. */
+async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await Store.open();
+  try {
+    return await work(store);
+  } finally {
+    store.close();
   }
-  const [verb, ...rest] = argv;
-  //< images..
-  // The child stages: this same program, re-executed by the engine (see container.ts).
-  if (verb === '__init') return containerInit(JSON.parse(rest[0]!));
-  //> ..unionfs
-  //| if (verb === '__escape') return enterAndEscape(JSON.parse(rest[0]!));
-  //< ..unionfs
-  //> namespaces..
-  if (verb === '__exec') return enterContainer(JSON.parse(rest[0]!));
-  //< namespaces..
-  //> images..
-  if (verb === '__monitor') return monitorContainer(JSON.parse(rest[0]!));
-  //< images..
+//< images..
+//> unionfs..
+}
 
-  //> ..chroot
-//|
-  //| const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-  //| if (values.trace) await enableTrace();
-  //| const [rootfs] = positionals;
-  //< ..chroot
-  switch (verb) {
-    //> ..chroot
-    //| case 'run':
-    //< ..chroot
-    //> images..
-    case 'pull': {
-      const { values, positionals } = parseCommandLine(rest, { ...REGISTRY_OPTIONS, trace: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } }, 1);
-      if (values.trace) await enableTrace();
-      if (!positionals[0]) throw new UserError('pull needs an image: pull <image>');
-      const store = await Store.open();
-      try {
-        const { name, digest } = await pullImage(store, positionals[0], pullOptions(values));
-        process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
-      } finally {
-        store.close();
-      }
+//< unionfs..
+/** The verbs: each one's usage line, options and code. The usage text is made from this table. */
+const VERBS = {
+  //> images..
+  pull: verb({
+    args: '[REGISTRY OPTIONS] [-q] <image>',
+    about: 'fetch an image from its registry into the store',
+    options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
+    positionals: ['image'],
+    run: async ({ values, positionals: { image } }) => {
+      const { name, digest } = await withStore((store) => pullImage(store, image, pullOptions(values)));
+      process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
       return 0;
-    }
-    case 'images': {
-      const store = await Store.open();
+    },
+  }),
+  images: verb({
+    args: '',
+    about: 'list the images in the store',
+    options: {},
+    positionals: [],
+    run: () => withStore(async (store) => {
       process.stdout.write('REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\n');
       for (const image of store.listImages()) {
         const ref = parseReference(image.ref);
         const repository = `${ref.registry}/${ref.repository}`;
         process.stdout.write(`${repository}\t${ref.tag ?? ref.digest}\t${image.configDigest.slice(7, 19)}\t${image.created}\t${formatBytes(image.size)}\n`);
       }
-      store.close();
       return 0;
-    }
-    case 'rmi': {
-      const name = await nameOf(rest, 'rmi <image>');
-      const store = await Store.open();
-      try {
-        const ref = formatReference(parseReference(name));
-        if (!store.getImage(ref)) throw new UserError(`no image ${ref} in the store`);
-        const removed = await store.removeImage(ref);
-        process.stdout.write(`Untagged: ${ref}\nDeleted: ${removed.layers.length} layers, ${removed.blobs.length} blobs\n`);
-      } finally {
-        store.close();
-      }
+    }),
+  }),
+  rmi: verb({
+    args: '<image>',
+    about: 'remove an image (layers other images use stay)',
+    options: {},
+    positionals: ['image'],
+    run: ({ positionals: { image } }) => withStore(async (store) => {
+      const ref = formatReference(parseReference(image));
+      if (!store.getImage(ref)) throw new UserError(`no image ${ref} in the store`);
+      const removed = await store.removeImage(ref);
+      process.stdout.write(`Untagged: ${ref}\nDeleted: ${removed.layers.length} layers, ${removed.blobs.length} blobs\n`);
       return 0;
-    }
+    }),
+  }),
+  //< images..
+  run: verb({
+    //> ..chroot
+    //| args: '<rootfs> <command> [args...]',
+    //| about: 'run a command chrooted into <rootfs>',
+    //| options: {},
+    //< ..chroot
+    //> namespaces..namespaces
+    //| args: '[--hostname H] [--name N] [--stop-timeout S] <rootfs> <command> [args...]',
+    //| about: 'run a command in new namespaces, rooted at <rootfs>',
+    //< namespaces..namespaces
+    //> cgroups..cgroups
+    //| args: '[--hostname H] [--name N] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] <rootfs> <command> [args...]',
+    //| about: 'run a command in new namespaces and a cgroup, rooted at <rootfs>',
+    //< cgroups..cgroups
+    //> unionfs..unionfs
+    //| args: '[--hostname H] [--name N] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] --layer <dir> [--layer <dir>...] <command> [args...]',
+    //| about: 'run a command on layers (the first --layer is the bottom one)',
+    //< unionfs..unionfs
+    //> images..images
+    //| args: '[--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //< images..images
+    //> lifecycle..lifecycle
+    //| args: '[-d] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //< lifecycle..lifecycle
+    //> terminals..
+    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //< terminals..
+    //> images..
+    about: 'run the image (pulled first when it is not in the store)',
     //< images..
     //> namespaces..
-    case 'run': {
-      //> ..cgroups
-      //| const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      //< ..cgroups
-      //> unionfs..unionfs
-      //| const { values, command } = parseCommandLine(rest, RUN_OPTIONS, 0);
-      //< unionfs..unionfs
-      //> images..
-      const { values, positionals, command } = parseCommandLine(rest, RUN_OPTIONS, 1);
-      //< images..
-      if (values.trace) await enableTrace();
+    options: RUN_OPTIONS,
     //< namespaces..
-      //> namespaces..cgroups
-      //| const [rootfs] = positionals;
-      //< namespaces..cgroups
-      //> ..cgroups
-      //| if (!rootfs || command.length === 0) throw new UserError('run needs a rootfs and a command: run <rootfs> <command> [args...]');
-      //< ..cgroups
-      //> ..chroot
-      //| return runContainer({ rootfs, argv: command });
-      //< ..chroot
-      //> unionfs..unionfs
-      //| const layers = ((values.layer as string[] | undefined) ?? []).map(checkLayer);
-      //| if (layers.length === 0 || command.length === 0) throw new UserError('run needs layers and a command: run --layer <dir> [--layer <dir>...] <command> [args...]');
-      //< unionfs..unionfs
-      //> images..
-      const [image] = positionals;
-      if (!image) throw new UserError('run needs an image: run [options] <image> [command...]');
-      //< images..
-      //> namespaces..
-      const name = values.name as string | undefined;
-      //< namespaces..
-      //> namespaces..unionfs
+    //> ..cgroups
+    //| positionals: ['rootfs'],
+    //< ..cgroups
+    //> unionfs..unionfs
+    //| positionals: [],
+    //< unionfs..unionfs
+    //> ..unionfs
+    //| command: 'required',
+    //< ..unionfs
+    //> ..chroot
+    //| run: ({ positionals: { rootfs }, command }) => runContainer({ rootfs, argv: command }),
+    //< ..chroot
+    //> namespaces..cgroups
+    //| run: ({ values, positionals: { rootfs }, command }) => {
+    //< namespaces..cgroups
+    //> unionfs..unionfs
+    //| run: async ({ values, command }) => {
+    //|   const layers = parseLayers(values, 'run [options] --layer <dir> [--layer <dir>...] <command> [args...]');
+    //< unionfs..unionfs
+    //> images..
+    positionals: ['image'],
+    command: 'optional',
+    run: async ({ values, positionals: { image }, command }) => {
+    //< images..
+    //> namespaces..
+      const name = values.name;
+      //> ..images
       //| if (name) claimName(name);
-      //< namespaces..unionfs
-      //> images..
+      //< ..images
+      //> lifecycle..
       if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw new UserError(`invalid container name "${name}": use letters, digits, _ . -`);
-      //< images..
-      //> namespaces..
-      const stopTimeout = values['stop-timeout'] === undefined ? undefined : Number(values['stop-timeout']);
-      if (stopTimeout !== undefined && !(stopTimeout >= 0)) throw new UserError(`invalid --stop-timeout "${values['stop-timeout']}": give seconds, e.g. 10`);
-      //< namespaces..
-      //> namespaces..cgroups
-      //| const hostname = (values.hostname as string | undefined) ?? name ?? generateId();
-      //< namespaces..cgroups
-      //> namespaces..namespaces
+      //< lifecycle..
+      const stopTimeout = parseStopTimeout(values['stop-timeout']);
+      //> ..cgroups
+      //| const hostname = values.hostname ?? name ?? generateId();
+      //< ..cgroups
+      //> ..namespaces
       //| return runContainer({ rootfs, argv: command, hostname, name, stopTimeout });
-      //< namespaces..namespaces
-      //> unionfs..unionfs
+      //< ..namespaces
+      //> unionfs..images
       //| const id = generateId(); // an unnamed container's hostname and directory
-      //| const hostname = (values.hostname as string | undefined) ?? name ?? id;
-      //< unionfs..unionfs
-      //> images..
+      //| const hostname = values.hostname ?? name ?? id;
+      //< unionfs..images
+      //> lifecycle..
       const id = generateId();
-      const hostname = (values.hostname as string | undefined) ?? id;
-      //< images..
+      const hostname = values.hostname ?? id;
+      //< lifecycle..
       //> cgroups..
       const limits = parseLimits(values);
       //< cgroups..
@@ -367,216 +393,399 @@ async function main(argv: string[]): Promise<number> {
       //> unionfs..unionfs
       //| const dirs = prepareContainerDirs(name ?? id, layers);
       //< unionfs..unionfs
-      //> images..
-      const volumes = ((values.volume as string[] | undefined) ?? []).map(parseVolume);
+      //> images..images
+      //| const { spec, lowerDirs } = await withStore(async (store) => {
+      //< images..images
+      //> lifecycle..
+      const volumes = (values.volume ?? []).map(parseVolume);
+      //> terminals..
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
-      const store = await Store.open();
-      let ref = formatReference(parseReference(image));
-      let dirs: ContainerDirs;
-      let config: ContainerConfig;
-      //< images..
-      //> unionfs..
-      try {
-        //> ..unionfs
-        //| const { lowerDirs, upperDir, workDir } = dirs;
-        //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, argv: command, hostname, name, stopTimeout, limits, stats: values.stats === true });
-        //< ..unionfs
+      //< terminals..
+      const { config, dirs } = await withStore(async (store) => {
+      //< lifecycle..
         //> images..
+        let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = (await pullImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY })).name;
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-        const spec = runSpec(imageConfig, command, { env: values.env as string[] | undefined, workdir: values.workdir as string | undefined, user: values.user as string | undefined });
-        dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
-        const { upperDir, workDir } = dirs;
-        config = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
+        const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         //< images..
-      } finally {
+      //> images..images
+      //|   return { spec, lowerDirs: store.layerDirs(ref) };
+      //| });
+      //| const dirs = prepareContainerDirs(name ?? id, lowerDirs);
+      //< images..images
+      //> unionfs..images
+      //| try {
+      //< unionfs..images
+        //> unionfs..unionfs
+        //| const { lowerDirs, upperDir, workDir } = dirs;
+        //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, argv: command, hostname, name, stopTimeout, limits, stats: values.stats === true });
+        //< unionfs..unionfs
+        //> lifecycle..
+        const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
+        //< lifecycle..
+        //> images..
+        const { upperDir, workDir } = dirs;
+        //< images..
+        //> images..images
+        //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, ...spec, hostname, name, stopTimeout, limits, stats: values.stats === true });
+        //< images..images
+      //> unionfs..images
+      //| } finally {
         //> ..unionfs
         //| if (!name) removeContainerDirs(dirs); // an unnamed container's writes go with it
         //< ..unionfs
         //> images..
-        store.close();
+        //| if (!name || values.rm) removeContainerDirs(dirs); // an unnamed container's writes go with it; --rm takes a named one's too
         //< images..
-      }
-      //< unionfs..
-      //> images..
-      if (values.detach) return runDetached(config, dirs);
-      return runUntilExit(config, dirs);
-      //< images..
-    //> namespaces..
-    }
-    //> images..
-    case 'ps': {
-      const { values } = parseCommandLine(rest, { all: { type: 'boolean', short: 'a' } }, 0);
+      //| }
+      //< unionfs..images
+        //> lifecycle..lifecycle
+        //| const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, volumes, autoRemove: values.rm === true };
+        //< lifecycle..lifecycle
+        //> terminals..
+        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
+        //< terminals..
+      //> lifecycle..
+        return { config, dirs };
+      });
+      return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
+      //< lifecycle..
+    },
+    //< namespaces..
+  }),
+  //> lifecycle..
+  ps: verb({
+    args: '[-a]',
+    about: 'running containers (-a: all of them)',
+    options: { all: { type: 'boolean', short: 'a' } },
+    positionals: [],
+    run: ({ values }) => {
       process.stdout.write(listTable(values.all === true));
       return 0;
-    }
-    case 'logs': {
-      const { values, positionals } = parseCommandLine(rest, { follow: { type: 'boolean', short: 'f' } }, 1);
-      if (!positionals[0]) throw new UserError('usage: logs [-f] <ctr>');
-      await printLogs(findContainerDirs(positionals[0]), values.follow === true);
+    },
+  }),
+  logs: verb({
+    args: '[-f] <ctr>',
+    about: 'what a detached container printed (-f: follow)',
+    options: { follow: { type: 'boolean', short: 'f' } },
+    positionals: ['container'],
+    run: async ({ values, positionals: { container } }) => {
+      await printLogs(findContainerDirs(container), values.follow === true);
       return 0;
-    }
-    case 'stop': {
-      const { values, positionals } = parseCommandLine(rest, { time: { type: 'string', short: 't' }, trace: { type: 'boolean' } }, 1);
-      if (values.trace) await enableTrace();
-      const seconds = values.time === undefined ? 10 : Number(values.time);
-      if (!positionals[0]) throw new UserError('usage: stop [-t SECONDS] <ctr>');
-      if (!(seconds >= 0)) throw new UserError(`invalid -t "${values.time}": give seconds, e.g. 10`);
-      await stopContainer(findRunning(positionals[0]).dirs, seconds);
-      process.stdout.write(`${positionals[0]}\n`);
-      return 0;
-    }
-    case 'kill': {
-      const { values, positionals } = parseCommandLine(rest, { signal: { type: 'string', short: 's' } }, 1);
-      if (!positionals[0]) throw new UserError('usage: kill [-s SIGNAL] <ctr>');
-      const signal = `SIG${String(values.signal ?? 'KILL').toUpperCase().replace(/^SIG/, '')}` as NodeJS.Signals;
-      if (!(signal in os.signals)) throw new UserError(`unknown signal "${values.signal}"`);
-      killContainer(findContainerDirs(positionals[0]), signal);
-      process.stdout.write(`${positionals[0]}\n`);
-      return 0;
-    }
-    //< images..
-    case 'exec': {
-      //> ..unionfs
-      //| const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      //< ..unionfs
-      //> images..
-      const { values, positionals, command } = parseCommandLine(rest, { trace: { type: 'boolean' }, interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' } }, 1);
-      //< images..
-      if (values.trace) await enableTrace();
-      //> ..unionfs
-      //| const [name] = positionals;
-      //| if (!name || command.length === 0) throw new UserError('exec needs a container name and a command: exec <name> <command> [args...]');
-      //< ..unionfs
-      //> ..namespaces
-      //| return execInContainer(findContainer(name).pid, command);
-      //< ..namespaces
+    },
+  }),
+  //< lifecycle..
+  //> namespaces..
+  exec: verb({
+    //> ..images
+    //| args: '<name> <command> [args...]',
+    //< ..images
+    //> ..unionfs
+    //| about: 'run a command inside the running container <name>',
+    //< ..unionfs
+    //> images..images
+    //| about: 'run a command inside the running container <name>, as its process runs',
+    //< images..images
+    //> lifecycle..lifecycle
+    //| args: '<ctr> <command> [args...]',
+    //| about: 'run a command inside a running container',
+    //< lifecycle..lifecycle
+    //> ..lifecycle
+    //| options: {},
+    //< ..lifecycle
+    //> ..images
+    //| positionals: ['name'],
+    //< ..images
+    //> terminals..
+    args: '[-i] [-t] <ctr> <command> [args...]',
+    about: 'run a command inside a running container (-t: on a terminal)',
+    options: { interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' } },
+    //< terminals..
+    //> lifecycle..
+    positionals: ['container'],
+    //< lifecycle..
+    command: 'required',
+    //> ..namespaces
+    //| run: ({ positionals: { name }, command }) => execInContainer(findContainer(name).pid, command),
+    //< ..namespaces
+    //> cgroups..images
+    //| run: ({ positionals: { name }, command }) => {
+    //|   const container = findContainer(name);
+    //< cgroups..images
       //> cgroups..unionfs
-      //| const container = findContainer(name);
       //| return execInContainer(container.pid, detectCgroups().open(container.cgroupId), command);
       //< cgroups..unionfs
-      //> images..
-      const [ref] = positionals;
-      if (!ref || command.length === 0) throw new UserError('exec needs a container and a command: exec <ctr> <command> [args...]');
-      const { dirs, state } = findRunning(ref);
+      //> images..images
+      //| const spec = { argv: command, env: container.env, workdir: container.workdir, user: container.user };
+      //| return execInContainer(container.pid, detectCgroups().open(container.cgroupId), spec);
+      //< images..images
+    //> lifecycle..lifecycle
+    //| run: ({ positionals: { container }, command }) => {
+    //< lifecycle..lifecycle
+    //> terminals..
+    run: ({ values, positionals: { container }, command }) => {
+    //< terminals..
+      //> lifecycle..
+      const { dirs, state } = findRunning(container);
       const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user };
+      //< lifecycle..
+      //> lifecycle..lifecycle
+      //| return execInContainer(state.pid, detectCgroups().open(state.cgroupId), spec);
+      //< lifecycle..lifecycle
+      //> terminals..
       return execInContainer(state.pid, detectCgroups().open(state.cgroupId), spec, values.tty === true);
-      //< images..
-    }
-    //< namespaces..
+      //< terminals..
     //> cgroups..
-    case 'stats': {
-      //> ..unionfs
-      //| const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      //| if (values.trace) await enableTrace();
-      //| const [name] = positionals;
-      //| if (!name) throw new UserError('stats needs a container name: stats <name>');
-      //| const usage = detectCgroups().open(findContainer(name).cgroupId).usage();
-      //< ..unionfs
-      //> images..
-      const ref = await nameOf(rest, 'stats <ctr>');
-      const usage = detectCgroups().open(findRunning(ref).state.cgroupId).usage();
-      //< images..
+    },
+    //< cgroups..
+  }),
+  //< namespaces..
+  //> cgroups..
+  stats: verb({
+    //> ..images
+    //| args: '<name>',
+    //| about: 'what the running container <name> uses',
+    //< ..images
+    //> lifecycle..
+    args: '<ctr>',
+    about: 'what a running container uses',
+    //< lifecycle..
+    options: {},
+    //> ..images
+    //| positionals: ['name'],
+    //| run: ({ positionals: { name } }) => {
+    //|   const usage = detectCgroups().open(findContainer(name).cgroupId).usage();
+    //< ..images
+    //> lifecycle..
+    positionals: ['container'],
+    run: ({ positionals: { container } }) => {
+      const usage = detectCgroups().open(findRunning(container).state.cgroupId).usage();
+    //< lifecycle..
       const bytes = (n: number | undefined) => (n === undefined ? '-' : formatBytes(n));
       process.stdout.write(`NAME\tCPU TIME\tMEM PEAK\tMEM LIMIT\tPIDS\tOOM KILLED\n`);
-      //> ..unionfs
+      //> ..images
       //| process.stdout.write(`${name}\t${(usage.cpuNanos / 1e9).toFixed(2)} s\t${bytes(usage.memoryPeakBytes)}\t${bytes(usage.memoryLimitBytes)}\t${usage.pids ?? '-'}\t${usage.oomKilled ? 'yes' : 'no'}\n`);
-      //< ..unionfs
-      //> images..
-      process.stdout.write(`${ref}\t${(usage.cpuNanos / 1e9).toFixed(2)} s\t${bytes(usage.memoryPeakBytes)}\t${bytes(usage.memoryLimitBytes)}\t${usage.pids ?? '-'}\t${usage.oomKilled ? 'yes' : 'no'}\n`);
-      //< images..
+      //< ..images
+      //> lifecycle..
+      process.stdout.write(`${container}\t${(usage.cpuNanos / 1e9).toFixed(2)} s\t${bytes(usage.memoryPeakBytes)}\t${bytes(usage.memoryLimitBytes)}\t${usage.pids ?? '-'}\t${usage.oomKilled ? 'yes' : 'no'}\n`);
+      //< lifecycle..
       return 0;
-    }
-    //< cgroups..
+    },
+  }),
+  //< cgroups..
+  //> lifecycle..
+  stop: verb({
+    args: '[-t SECONDS] <ctr>',
+    about: 'SIGTERM, then SIGKILL after -t seconds (default 10)',
+    options: { time: { type: 'string', short: 't' } },
+    positionals: ['container'],
+    run: async ({ values, positionals: { container } }) => {
+      const seconds = values.time === undefined ? 10 : Number(values.time);
+      if (!(seconds >= 0)) throw new UserError(`invalid -t "${values.time}": give seconds, e.g. 10`);
+      await stopContainer(findRunning(container).dirs, seconds);
+      process.stdout.write(`${container}\n`);
+      return 0;
+    },
+  }),
+  kill: verb({
+    args: '[-s SIGNAL] <ctr>',
+    about: 'send a signal (default SIGKILL)',
+    options: { signal: { type: 'string', short: 's' } },
+    positionals: ['container'],
+    run: ({ values, positionals: { container } }) => {
+      const signal = `SIG${(values.signal ?? 'KILL').toUpperCase().replace(/^SIG/, '')}` as NodeJS.Signals;
+      if (!(signal in os.signals)) throw new UserError(`unknown signal "${values.signal}"`);
+      killContainer(findContainerDirs(container), signal);
+      process.stdout.write(`${container}\n`);
+      return 0;
+    },
+  }),
+  //< lifecycle..
+  //> unionfs..
+  diff: verb({
+  //< unionfs..
+    //> unionfs..images
+    //| args: '<name>',
+    //| about: 'what container <name> added (A), changed (C) and deleted (D)',
+    //< unionfs..images
+    //> lifecycle..
+    args: '<ctr>',
+    about: 'what the container added (A), changed (C) and deleted (D)',
+    //< lifecycle..
     //> unionfs..
-    case 'diff': {
-      //> ..unionfs
-      //| const name = await nameOf(rest, 'diff <name>');
-      //| const dirs = findContainerDirs(name);
-      //| for (const change of readChanges(dirs.upperDir, dirs.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
-      //< ..unionfs
-      //> images..
-      const dirs = findContainerDirs(await nameOf(rest, 'diff <ctr>'));
-      for (const change of readChanges(dirs.upperDir, dirs.spec.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
-      //< images..
-      return 0;
-    }
-    case 'commit': {
-      //> ..unionfs
-      //| const { positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 2);
-      //| const [name, out] = positionals;
-      //| if (!name || !out) throw new UserError('commit needs a container name and a file: commit <name> <out.tar>');
-      //| process.stdout.write(`${writeLayerTar(findContainerDirs(name).upperDir, out)}\n`);
-      //< ..unionfs
-      //> images..
-      const { values, positionals } = parseCommandLine(rest, { message: { type: 'string', short: 'm' }, trace: { type: 'boolean' } }, 2);
-      if (values.trace) await enableTrace();
-      const [ref, image] = positionals;
-      if (!ref || !image) throw new UserError('commit needs a container and an image name: commit <ctr> <image>');
-      const dirs = findContainerDirs(ref);
-      const { name, manifestDigest } = await withStore((store) =>
-        commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message as string | undefined }));
-      process.stdout.write(`${name}\n${manifestDigest}\n`);
-      //< images..
-      return 0;
-    }
-    //> ..unionfs
-    //| case 'rm': {
-    //|   const name = await nameOf(rest, 'rm <name>');
+    options: {},
+    //< unionfs..
+    //> unionfs..images
+    //| positionals: ['name'],
+    //| run: ({ positionals: { name } }) => {
     //|   const dirs = findContainerDirs(name);
-    //|   if (isRunning(name)) throw new UserError(`container "${name}" is running: stop it first`);
-    //|   removeContainerDirs(dirs);
-    //< ..unionfs
-    //> images..
-    case 'import': {
-      const { positionals } = parseCommandLine(rest, {}, 2);
-      const [dir, image] = positionals;
-      if (!dir || !image) throw new UserError('usage: import <rootfs dir> <image>');
+    //|   for (const change of readChanges(dirs.upperDir, dirs.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
+    //< unionfs..images
+    //> lifecycle..
+    positionals: ['container'],
+    run: ({ positionals: { container } }) => {
+      const dirs = findContainerDirs(container);
+      for (const change of readChanges(dirs.upperDir, dirs.spec.lowerDirs)) process.stdout.write(`${change.kind} ${change.path}\n`);
+    //< lifecycle..
+  //> unionfs..
+      return 0;
+    },
+  }),
+  commit: verb({
+  //< unionfs..
+    //> unionfs..images
+    //| args: '<name> <out.tar>',
+    //| about: 'write the changes of <name> as an OCI layer tar',
+    //< unionfs..images
+    //> lifecycle..terminals
+    //| args: '<ctr> <out.tar>',
+    //| about: 'write the changes of the container as an OCI layer tar',
+    //< lifecycle..terminals
+  //> distribution..
+    args: '[-m MSG] <ctr> <image>',
+    about: 'make the container\'s changes a new image (one more layer)',
+    options: { message: { type: 'string', short: 'm' } },
+    positionals: ['container', 'image'],
+    run: async ({ values, positionals: { container, image } }) => {
+      const dirs = findContainerDirs(container);
+      const { name, manifestDigest } = await withStore((store) =>
+        commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message }));
+      process.stdout.write(`${name}\n${manifestDigest}\n`);
+      return 0;
+    },
+  }),
+  import: verb({
+    args: '<dir> <image>',
+    about: 'make an image of one layer from a root filesystem directory',
+  //< distribution..
+    //> unionfs..
+    options: {},
+    //< unionfs..
+    //> unionfs..images
+    //| positionals: ['name', 'out'],
+    //| run: ({ positionals: { name, out } }) => {
+    //|   process.stdout.write(`${writeLayerTar(findContainerDirs(name).upperDir, out)}\n`);
+    //< unionfs..images
+    //> lifecycle..terminals
+    //| positionals: ['container', 'out'],
+    //| run: ({ positionals: { container, out } }) => {
+    //|   process.stdout.write(`${writeLayerTar(findContainerDirs(container).upperDir, out)}\n`);
+    //< lifecycle..terminals
+    //> distribution..
+    positionals: ['dir', 'image'],
+    run: async ({ positionals: { dir, image } }) => {
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`not a directory: ${dir}`);
       const { name } = await withStore((store) => commitContainer(store, { upperDir: dir, newRef: image, comment: `imported from ${dir}` }));
       process.stdout.write(`${name}\n`);
-    //< images..
+    //< distribution..
+  //> unionfs..
       return 0;
-    }
+    },
+  }),
+  //< unionfs..
+  //> distribution..
+  tag: verb({
+    args: '<image> <new name>',
+    about: 'give an image a second name',
+    options: {},
+    positionals: ['image', 'newName'],
+    run: async ({ positionals: { image, newName } }) => {
+      process.stdout.write(`${await withStore((store) => tagImage(store, image, newName))}\n`);
+      return 0;
+    },
+  }),
+  push: verb({
+    args: '[REGISTRY OPTIONS] [-q] <image>',
+    about: 'send an image to its registry',
+    options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
+    positionals: ['image'],
+    run: async ({ values, positionals: { image } }) => {
+      const name = formatReference(parseReference(image));
+      const { digest } = await withStore((store) => pushImage(store, name, pullOptions(values)));
+      process.stdout.write(`${name}: digest: ${digest}\n`);
+      return 0;
+    },
+  }),
+  //< distribution..
+  //> unionfs..
+  rm: verb({
+    //> ..images
+    //| args: '<name>',
+    //| about: 'delete a stopped container and everything it wrote',
+    //< ..images
+  //> lifecycle..
+    args: '[-f] <ctr>',
+    about: 'delete a stopped container (-f: kill it first)',
+    options: { force: { type: 'boolean', short: 'f' } },
+    positionals: ['container'],
+    run: async ({ values, positionals: { container } }) => {
+      await removeContainer(findContainerDirs(container), values.force === true);
+      process.stdout.write(`${container}\n`);
+      return 0;
+    },
+  }),
+  inspect: verb({
+    args: '<image|ctr>',
+    about: 'everything known about an image or a container, as JSON',
+  //< lifecycle..
+    options: {},
+    //> ..images
+    //| positionals: ['name'],
+    //| run: ({ positionals: { name } }) => {
+    //|   const dirs = findContainerDirs(name);
+    //|   if (isRunning(name)) throw new UserError(`container "${name}" is running: stop it first`);
+    //|   removeContainerDirs(dirs);
+    //< ..images
+    //> lifecycle..
+    positionals: ['target'],
+    run: async ({ positionals: { target } }) => {
+      let found: unknown;
+      try {
+        const dirs = findContainerDirs(target);
+        found = { ...dirs.spec, state: readState(dirs), dir: dirs.dir };
+      } catch {
+        found = await withStore(async (store) => {
+          const name = formatReference(parseReference(target));
+          const image = store.getImage(name);
+          if (!image) throw new UserError(`no container or image named "${target}"`);
+          return { name, ...image, config: store.readJSON(image.configDigest), manifest: store.readJSON(image.manifestDigest) };
+        });
+      }
+      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+    //< lifecycle..
+      return 0;
+    },
+  }),
+  //< unionfs..
+  //> ..unionfs
+  //| escape: verb({
+    //> ..cgroups
+    //| args: '<rootfs>',
+    //< ..cgroups
+    //> ..chroot
+    //| about: 'show how root breaks out of a bare chroot',
+    //< ..chroot
+    //> unionfs..
+    //| args: '--layer <dir> [--layer <dir>...]',
     //< unionfs..
-    //> ..unionfs
-    //| case 'escape': {
-    //< ..unionfs
-      //> namespaces..cgroups
-      //| const { values, positionals } = parseCommandLine(rest, { trace: { type: 'boolean' } }, 1);
-      //< namespaces..cgroups
-      //> unionfs..unionfs
-      //| const { values } = parseCommandLine(rest, { trace: { type: 'boolean' }, layer: { type: 'string', multiple: true } }, 0);
-      //< unionfs..unionfs
-    //> images..
-    case 'tag': {
-      const { positionals } = parseCommandLine(rest, {}, 2);
-      const [source, target] = positionals;
-      if (!source || !target) throw new UserError('usage: tag <image> <new name>');
-      process.stdout.write(`${await withStore((store) => tagImage(store, source, target))}\n`);
-      return 0;
-    }
-    case 'push': {
-      const { values, positionals } = parseCommandLine(rest, { ...REGISTRY_OPTIONS, trace: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } }, 1);
-    //< images..
-      //> namespaces..
-      if (values.trace) await enableTrace();
-      //< namespaces..
-      //> namespaces..cgroups
-      //| const [rootfs] = positionals;
-      //< namespaces..cgroups
-      //> ..cgroups
-      //| if (!rootfs) throw new UserError('escape needs a rootfs: escape <rootfs>');
-      //< ..cgroups
-      //> unionfs..unionfs
-      //| const layers = ((values.layer as string[] | undefined) ?? []).map(checkLayer);
-      //| if (layers.length === 0) throw new UserError('escape needs layers: escape --layer <dir> [--layer <dir>...]');
-      //| const dirs = prepareContainerDirs(generateId(), layers);
-      //< unionfs..unionfs
-      //> ..unionfs
-      //| const { dev, ino } = statSync('/');
-      //< ..unionfs
+    //> namespaces..
+    //| about: 'try chapter 01\'s chroot escape from inside a container',
+    //< namespaces..
+    //> ..cgroups
+    //| options: {},
+    //| positionals: ['rootfs'],
+    //| run: ({ positionals: { rootfs } }) => {
+    //< ..cgroups
+    //> unionfs..
+    //| options: LAYER_OPTIONS,
+    //| positionals: [],
+    //| run: async ({ values }) => {
+    //|   const layers = parseLayers(values, 'escape --layer <dir> [--layer <dir>...]');
+    //|   const dirs = prepareContainerDirs(generateId(), layers);
+    //< unionfs..
+  //|     const { dev, ino } = statSync('/');
       //> ..chroot
       //| const config: EscapeConfig = { rootfs: checkRootfs(rootfs), argv: [], hostRoot: { dev, ino } };
       //< ..chroot
@@ -586,130 +795,32 @@ async function main(argv: string[]): Promise<number> {
       //> cgroups..cgroups
       //| const config: EscapeConfig = { rootfs: checkRootfs(rootfs), argv: [], hostname: generateId(), hostRoot: { dev, ino }, limits: {} };
       //< cgroups..cgroups
-      //> unionfs..unionfs
+      //> unionfs..
       //| const { lowerDirs, upperDir, workDir } = dirs;
       //| const config: EscapeConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, argv: [], hostname: generateId(), hostRoot: { dev, ino }, limits: {} };
-      //< unionfs..unionfs
-      //> namespaces..unionfs
+      //< unionfs..
+      //> namespaces..
       //| unshare(CLONE.CLONE_NEWPID, 'the escape stage is PID 1 of its own PID namespace, as in run');
-      //< namespaces..unionfs
+      //< namespaces..
       //> ..cgroups
       //| return exitCodeOf(startChildStage('escape', config));
       //< ..cgroups
-    //> images..
-      if (!positionals[0]) throw new UserError('push needs an image: push <image>');
-      const name = formatReference(parseReference(positionals[0]));
-      const { digest } = await withStore((store) => pushImage(store, name, pullOptions(values)));
-      process.stdout.write(`${name}: digest: ${digest}\n`);
-      return 0;
-    }
-    case 'inspect': {
-      const ref = await nameOf(rest, 'inspect <image|ctr>');
-      let found: unknown;
-    //< images..
       //> unionfs..
-      try {
-      //> ..unionfs
+      //| try {
       //|   return await exitCodeOf(startChildStage('escape', config));
       //| } finally {
       //|   removeContainerDirs(dirs);
-      //< ..unionfs
-      //> images..
-        const dirs = findContainerDirs(ref);
-        found = { ...dirs.spec, state: readState(dirs), dir: dirs.dir };
-      } catch {
-        found = await withStore((store) => {
-          const name = formatReference(parseReference(ref));
-          const image = store.getImage(name);
-          if (!image) throw new UserError(`no container or image named "${ref}"`);
-          return Promise.resolve({ name, ...image, config: store.readJSON(image.configDigest), manifest: store.readJSON(image.manifestDigest) });
-        });
-      //< images..
-      }
+      //| }
       //< unionfs..
-      //> images..
-      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
-      return 0;
-      //< images..
-    }
-    //> images..
-    case 'rm': {
-      const { values, positionals } = parseCommandLine(rest, { force: { type: 'boolean', short: 'f' } }, 1);
-      if (!positionals[0]) throw new UserError('usage: rm [-f] <ctr>');
-      await removeContainer(findContainerDirs(positionals[0]), values.force === true);
-      process.stdout.write(`${positionals[0]}\n`);
-      return 0;
-    }
-    //< images..
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE + '\n');
-      return verb === undefined ? 2 : 0;
-    default:
-      //> ..chroot
-      //| throw new UserError(`unknown verb "${verb}" (try: run, escape, help)`);
-      //< ..chroot
-      //> namespaces..namespaces
-      //| throw new UserError(`unknown verb "${verb}" (try: run, exec, escape, help)`);
-      //< namespaces..namespaces
-      //> cgroups..cgroups
-      //| throw new UserError(`unknown verb "${verb}" (try: run, exec, stats, escape, help)`);
-      //< cgroups..cgroups
-      //> unionfs..unionfs
-      //| throw new UserError(`unknown verb "${verb}" (try: run, exec, stats, diff, commit, rm, escape, help)`);
-      //< unionfs..unionfs
-      //> images..
-      throw new UserError(`unknown verb "${verb}" (try: pull, images, rmi, import, run, ps, logs, exec, stats, stop, kill, rm, diff, commit, tag, push, inspect, help)`);
-      //< images..
-  }
-}
-
-//> unionfs..unionfs
-//| /** The one positional of `diff <name>` and `rm <name>`. */
-//< unionfs..unionfs
-//> images..
-/** The one positional of `diff <name>`, `rm <name>` and `rmi <image>`. */
-//< images..
-//> unionfs..
-async function nameOf(args: string[], usage: string): Promise<string> {
-  const { values, positionals } = parseCommandLine(args, { trace: { type: 'boolean' } }, 1);
-  if (values.trace) await enableTrace();
-  if (!positionals[0]) throw new UserError(`usage: ${usage}`);
-  return positionals[0];
-}
-
-//> ..unionfs
-//| function isRunning(name: string): boolean {
-//< ..unionfs
-//> images..
-/** Open the store for one operation, and close it whatever happens. */
-async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await Store.open();
-//< images..
-  try {
-  //> ..unionfs
-  //|   findContainer(name);
-  //|   return true;
-  //| } catch {
-  //|   return false;
+  //|   },
+  //| }),
   //< ..unionfs
-  //> images..
-    return await work(store);
-  } finally {
-    store.close();
-  //< images..
-  }
-}
+};
 
-//< unionfs..
-//> ..unionfs
-//| /** The escape demo's child stage: enter the container exactly as `run` does, then break out. */
-//| function enterAndEscape(config: EscapeConfig): number {
-//|   prepareContainer(config);
-//|   return tryEscape(config);
-//< ..unionfs
-//> images..
+//> unionfs..images
+//| function isRunning(name: string): boolean {
+//< unionfs..images
+//> lifecycle..
 /** `run -d`: start the monitor, wait until the container runs, print its id and return. */
 async function runDetached(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
   const monitor = startMonitor(config, dirs);
@@ -725,10 +836,8 @@ async function runDetached(config: ContainerConfig, dirs: ContainerDirs): Promis
   }
   process.stdout.write(`${dirs.spec.id}\n`);
   return 0;
-//< images..
 }
 
-//> images..
 /** The monitor of a detached container: the engine of `run`, in the background. */
 async function monitorContainer(arg: { config: ContainerConfig; id: string }): Promise<number> {
   return runUntilExit(arg.config, findContainerDirs(arg.id));
@@ -736,12 +845,82 @@ async function monitorContainer(arg: { config: ContainerConfig; id: string }): P
 
 /** Run the container to its end; with --rm, remove it then. */
 async function runUntilExit(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+//< lifecycle..
+//> unionfs..
   try {
+  //> ..images
+  //|   findContainer(name);
+  //|   return true;
+  //| } catch {
+  //|   return false;
+  //< ..images
+  //> lifecycle..
     return await runContainer(config, dirs);
   } finally {
     if (config.autoRemove) removeContainerDirs(dirs);
+  //< lifecycle..
   }
 }
 
-//< images..
-runMain(() => main(process.argv.slice(2)));
+//< unionfs..
+//> ..unionfs
+//| /** The escape demo's child stage: enter the container exactly as `run` does, then break out. */
+//| function enterAndEscape(config: EscapeConfig): number {
+//|   prepareContainer(config);
+//|   return tryEscape(config);
+//| }
+//|
+//< ..unionfs
+runMain(() =>
+  runProgram({
+    //> ..chroot
+    //| name: 'chapter 01',
+    //< ..chroot
+    //> namespaces..namespaces
+    //| name: 'chapter 02',
+    //< namespaces..namespaces
+    //> cgroups..cgroups
+    //| name: 'chapter 03',
+    //< cgroups..cgroups
+    //> unionfs..unionfs
+    //| name: 'chapter 04',
+    //< unionfs..unionfs
+    //> images..images
+    //| name: 'chapter 05',
+    //< images..images
+    //> lifecycle..lifecycle
+    //| name: 'chapter 06',
+    //< lifecycle..lifecycle
+    //> terminals..terminals
+    //| name: 'chapter 07',
+    //< terminals..terminals
+    //> distribution..
+    name: 'chapter 08',
+    //< distribution..
+    verbs: VERBS,
+    //> images..
+    globalOptions: {
+      root: { type: 'string', shown: '--root DIR', apply: (dir) => void (process.env.NUTSHELL_ROOT = String(dir)) },
+    },
+    //< images..
+    // The child stages: this same program, re-executed by the engine (see container.ts).
+    //> ..chroot
+    //| stages: { init: containerInit, escape: enterAndEscape },
+    //< ..chroot
+    //> namespaces..unionfs
+    //| stages: { init: containerInit, escape: enterAndEscape, exec: enterContainer },
+    //< namespaces..unionfs
+//> images..images
+//|     stages: { init: containerInit, exec: enterContainer },
+//|     footer: `REGISTRY OPTIONS: --platform OS/ARCH[/VARIANT] --username U --password P --credentials FILE
+//|                   --insecure-registry HOST (plain HTTP; localhost and 127.0.0.1 always are)
+//| The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.`,
+//< images..images
+//> lifecycle..
+    stages: { init: containerInit, exec: enterContainer, monitor: monitorContainer },
+    footer: `<ctr> is a container's name, its id, or a prefix of its id that no other container has.
+REGISTRY OPTIONS: --platform OS/ARCH[/VARIANT] --username U --password P --credentials FILE
+                  --insecure-registry HOST (plain HTTP; localhost and 127.0.0.1 always are)
+The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.`,
+//< lifecycle..
+  }, process.argv.slice(2), enableTrace));

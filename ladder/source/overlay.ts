@@ -52,10 +52,11 @@ export interface Change {
 const MOUNT_DATA_MAX = 4096;
 // Overlay's own marks in the upper dir (user.overlay.* instead when mounted without root).
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
-// How an OCI layer spells the same two marks: a file `.wh.<name>` deletes <name>, and a file
-// `.wh..wh..opq` says its directory hides everything the layers below had in it.
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
+// How an OCI layer spells the same two marks (image spec, layer.md, "Whiteouts"): a file
+// `.wh.<name>` deletes <name>, and a file `.wh..wh..opq` says its directory hides everything
+// the layers below had in it.
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
 
 // ---------------------------------------------------------------- mounting
 

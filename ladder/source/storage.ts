@@ -1,5 +1,5 @@
 //@ unionfs..
-//> ..unionfs
+//> ..images
 //| /** Chapter 04 · where a container's writes live. The image layers are read-only lower dirs
 //|  *  that many containers share; each container owns one directory under the engine's root
 //|  *  (NUTSHELL_ROOT, default /var/lib/nutshell):
@@ -9,9 +9,9 @@
 //|  *      containers/<name>/config.json   its layers, so `diff` and a second `run` find them
 //|  *  A named container keeps this directory until `rm`; an unnamed one loses it when it exits. */
 //| import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-//< ..unionfs
-//> images..
-/** Chapter 05 · where a container lives, from `run` until `rm`. Each container owns one
+//< ..images
+//> lifecycle..
+/** Chapter 06 · where a container lives, from `run` until `rm`. Each container owns one
  *  directory under the engine's root (--root, or NUTSHELL_ROOT, default /var/lib/nutshell):
  *      containers/<id>/upper    everything the container wrote: the only place writes land
  *      containers/<id>/work     overlayfs's scratch space (same filesystem as upper)
@@ -21,77 +21,77 @@
  *      containers/<id>/container.log what a detached container printed (`logs`)
  *  Like docker, a container stays after it exits (see `ps -a`) until `rm`, or `run --rm`. */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-//< images..
+//< lifecycle..
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
+//> lifecycle..
+import type { ProcessSpec } from './container.ts';
+//< lifecycle..
 
-//> images..
+//> lifecycle..
 /** What a container runs, fixed when it is created. */
-export interface ContainerSpec {
+export interface ContainerSpec extends ProcessSpec {
   id: string;
   name?: string;
   image: string;
   lowerDirs: string[];
-  argv: string[];
-  env: string[];
-  workdir: string;
-  user?: string;
   hostname: string;
   created: string;
 }
 
-//< images..
+//< lifecycle..
 export interface ContainerDirs {
-  //> ..unionfs
+  //> ..images
   //| name: string;
-  //< ..unionfs
-  //> images..
+  //< ..images
+  //> lifecycle..
   spec: ContainerSpec;
-  //< images..
+  //< lifecycle..
   dir: string;
-  //> ..unionfs
+  //> ..images
   //| lowerDirs: string[];
-  //< ..unionfs
+  //< ..images
   upperDir: string;
   workDir: string;
   mergedDir: string;
-  //> images..
+  //> lifecycle..
   logFile: string;
-  //< images..
+  //< lifecycle..
 }
 
+/** NUTSHELL_ROOT, or /var/lib/nutshell when it is unset or empty. */
 export function engineRoot(): string {
-  return process.env.NUTSHELL_ROOT ?? '/var/lib/nutshell';
+  return process.env.NUTSHELL_ROOT || '/var/lib/nutshell';
 }
 
-//> ..unionfs
+//> ..images
 //| function containerDir(name: string): string {
 //|   return join(engineRoot(), 'containers', name);
-//< ..unionfs
-//> images..
+//< ..images
+//> lifecycle..
 const containersDir = () => join(engineRoot(), 'containers');
 
 function dirsOf(spec: ContainerSpec): ContainerDirs {
   const dir = join(containersDir(), spec.id);
   return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log') };
-//< images..
+//< lifecycle..
 }
 
-//> ..unionfs
+//> ..images
 //| function dirsOf(name: string, lowerDirs: string[]): ContainerDirs {
 //|   const dir = containerDir(name);
 //|   return { name, dir, lowerDirs, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged') };
-//< ..unionfs
-//> images..
+//< ..images
+//> lifecycle..
 /** Write a JSON file so that a reader sees the old or the new one, never half of it. */
 export function writeJSONAtomically(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(value, null, 2));
   renameSync(tmp, path);
-//< images..
+//< lifecycle..
 }
 
-//> ..unionfs
+//> ..images
 //| /** The directories of container `name`: made on its first run, found again on later runs.
 //|  *  A container's upper dir only makes sense on top of the layers it was made on. */
 //| export function prepareContainerDirs(name: string, lowerDirs: string[]): ContainerDirs {
@@ -102,35 +102,35 @@ export function writeJSONAtomically(path: string, value: unknown): void {
 //|       throw new UserError(`container "${name}" was made on other layers (${made.lowerDirs.join(', ')}): rm it first`);
 //|     }
 //|     return made;
-//< ..unionfs
-//> images..
+//< ..images
+//> lifecycle..
 /** Make a new container's directories; config.json comes last, so a directory without it
  *  is an unfinished one that nothing lists. */
 export function createContainerDirs(spec: ContainerSpec): ContainerDirs {
   if (spec.name) {
     const taken = listContainers().find((c) => c.spec.name === spec.name);
     if (taken) throw new UserError(`the name "${spec.name}" is in use by container ${taken.spec.id}: rm it or choose another`);
-//< images..
+//< lifecycle..
   }
-  //> images..
+  //> lifecycle..
   const dirs = dirsOf(spec);
-  //< images..
+  //< lifecycle..
   mkdirSync(dirs.dir, { recursive: true, mode: 0o700 }); // the container's files are nobody else's business
   // ...but upper's own mode becomes the mode of the container's "/": 0755, or a non-root
   // process inside could not even look up /bin.
   for (const sub of [dirs.upperDir, dirs.workDir, dirs.mergedDir]) mkdirSync(sub, { mode: 0o755 });
-  //> ..unionfs
+  //> ..images
   //| const tmp = join(dirs.dir, `config.json.${process.pid}.tmp`);
   //| writeFileSync(tmp, JSON.stringify({ lowerDirs }));
   //| renameSync(tmp, join(dirs.dir, 'config.json')); // last: a directory without config.json is unfinished
-  //< ..unionfs
-  //> images..
+  //< ..images
+  //> lifecycle..
   writeJSONAtomically(join(dirs.dir, 'config.json'), spec);
-  //< images..
+  //< lifecycle..
   return dirs;
 }
 
-//> ..unionfs
+//> ..images
 //| /** A container made by an earlier `run --name`, running or not. */
 //| export function findContainerDirs(name: string): ContainerDirs {
 //|   let config: { lowerDirs: string[] };
@@ -138,8 +138,8 @@ export function createContainerDirs(spec: ContainerSpec): ContainerDirs {
 //|     config = JSON.parse(readFileSync(join(containerDir(name), 'config.json'), 'utf8'));
 //|   } catch {
 //|     throw new UserError(`no container named "${name}"`);
-//< ..unionfs
-//> images..
+//< ..images
+//> lifecycle..
 /** Every container, running or not, oldest first. */
 export function listContainers(): ContainerDirs[] {
   if (!existsSync(containersDir())) return [];
@@ -150,17 +150,17 @@ export function listContainers(): ContainerDirs[] {
     } catch {
       // unfinished (no config.json yet) or being removed
     }
-//< images..
+//< lifecycle..
   }
-  //> ..unionfs
+  //> ..images
   //| return dirsOf(name, config.lowerDirs);
-  //< ..unionfs
-  //> images..
+  //< ..images
+  //> lifecycle..
   return found.sort((a, b) => a.spec.created.localeCompare(b.spec.created));
-  //< images..
+  //< lifecycle..
 }
 
-//> images..
+//> lifecycle..
 /** A container by name, by id, or by a prefix of its id that only it has (as docker allows). */
 export function findContainerDirs(ref: string): ContainerDirs {
   const all = listContainers();
@@ -172,7 +172,7 @@ export function findContainerDirs(ref: string): ContainerDirs {
   throw new UserError(`no container named "${ref}"`);
 }
 
-//< images..
+//< lifecycle..
 /** Delete everything the container wrote. */
 export function removeContainerDirs(dirs: ContainerDirs): void {
   rmSync(dirs.dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@
  *  so a process killed at any instant leaves the old state or the new one, never half a file.
  *  What a killed process leaves in tmp/ is removed by the next engine that finds itself
  *  alone in the store.                                              Lesson: docs/05-images.md */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -29,14 +29,17 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.ts';
 import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
-import { extractLayer } from './layer.ts';
+import { extractLayer, type ExtractedLayer } from './layer.ts';
+import { digestOf, Digester } from './registry.ts';
+import { engineRoot } from './storage.ts';
 import { syncfs, tryFlock } from './syscalls.ts';
 
 /** What the store remembers about one image reference. */
@@ -55,15 +58,16 @@ export interface ImageEntry extends ImageRecord {
   ref: string;
 }
 
+/** A blob as it arrives from the registry, with the size its descriptor announced. */
+export interface Download {
+  body: Readable;
+  size: number;
+}
+
 /** What removeImage deleted: the blobs and layers no other image still uses. */
 export interface Removed {
   blobs: string[];
   layers: string[];
-}
-
-/** Where the store lives unless `--root` says otherwise. */
-export function defaultRoot(): string {
-  return process.env.NUTSHELL_ROOT || '/var/lib/nutshell';
 }
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -83,7 +87,7 @@ export class Store {
    *  uses the store; one that gets it *exclusive* knows no other engine is running, so what
    *  tmp/ holds was left by a killed one and can go. flock(2) locks die with their process:
    *  a SIGKILLed engine cannot leave the store locked. */
-  static async open(root: string = defaultRoot()): Promise<Store> {
+  static async open(root: string = engineRoot()): Promise<Store> {
     // 0700: unpacked layers hold setuid programs; only root should reach them.
     mkdirSync(root, { recursive: true, mode: 0o700 });
     for (const dir of ['blobs/sha256', 'layers/sha256', 'tmp']) mkdirSync(join(root, dir), { recursive: true });
@@ -121,50 +125,64 @@ export class Store {
       source.destroy(); // same name, same bytes: nothing to download
       return path;
     }
-    for await (const _chunk of this.#storeBlob(digest, source, size)) {
-      // nothing more to do with the bytes: stored is all they need to be
-    }
+    // The file is all the bytes are for here: what the tee passes on flows away unread.
+    await pipeline(source, this.#blobTee(digest, size).resume());
     return path;
   }
 
-  /** Write `source` to tmp/ as it streams, and pass every chunk on. At the end of the stream
-   *  the blob is renamed into place if its size and sha256 are right, and only then does the
-   *  generator finish: whoever reads it to the end has read verified bytes. If anything goes
-   *  wrong, or the reader stops early, the temporary file goes. */
-  async *#storeBlob(digest: string, source: AsyncIterable<Buffer>, size?: number): AsyncGenerator<Buffer> {
+  /** A tee for a blob as it streams in: each chunk is counted, hashed and written to a file in
+   *  tmp/, then passed on. When the stream in ends, the blob is renamed into place if its size
+   *  and sha256 are right, and only then does the tee end the stream it passes on: whoever
+   *  reads that to its end has read verified bytes. If anything goes wrong, or the tee is
+   *  destroyed before the end (its reader gave up), the temporary file goes. */
+  #blobTee(digest: string, size: number | undefined): Transform {
     const path = this.blobPath(digest);
     const tmp = this.#tmpName('blob');
-    const hash = createHash('sha256');
-    let bytes = 0;
+    const digester = new Digester();
+    let received = 0;
+    let file: FileHandle | undefined;
     let kept = false;
-    const file = await open(tmp, 'wx', 0o644);
-    try {
-      for await (const chunk of source) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        // Stop a server that sends more than announced before it fills the disk.
-        if (size !== undefined && bytes > size) throw new UserError(`blob ${digest}: more than the ${size} bytes announced`);
-        await file.write(chunk);
-        streamed(chunk.length);
-        yield chunk;
-      }
-      if (size !== undefined && bytes !== size) throw new UserError(`blob ${digest}: got ${bytes} bytes, ${size} announced`);
-      const actual = `sha256:${hash.digest('hex')}`;
+
+    const openFile = async () => {
+      file = await open(tmp, 'wx', 0o644);
+    };
+    const writeChunk = async (chunk: Buffer) => {
+      received += chunk.length;
+      // Stop a server that sends more than announced before it fills the disk.
+      if (size !== undefined && received > size) throw new UserError(`blob ${digest}: more than the ${size} bytes announced`);
+      digester.update(chunk);
+      await file!.write(chunk);
+      streamed(chunk.length);
+    };
+    const verifyAndPublish = async () => {
+      if (size !== undefined && received !== size) throw new UserError(`blob ${digest}: got ${received} bytes, ${size} announced`);
+      const actual = digester.digest();
       if (actual !== digest) {
         throw new UserError(`blob ${digest}: its content hashes to ${actual} — corrupted or tampered with, not kept`);
       }
-      await file.sync(); // on disk before the rename publishes it
+      await file!.sync(); // on disk before the rename publishes it
+      await file!.close();
       this.#commit(tmp, path);
       kept = true;
-    } finally {
-      await file.close();
+    };
+    const closeAndClean = async () => {
+      await file?.close(); // a no-op once verifyAndPublish closed it
       if (!kept) rmSync(tmp, { force: true });
-    }
+    };
+
+    // The four moments of a stream's life, each one step above: before the first chunk, each
+    // chunk, after the last one, and its end (done or failed, the stream is destroyed).
+    return new Transform({
+      construct: (done) => void openFile().then(() => done(), done),
+      transform: (chunk: Buffer, _encoding, done) => void writeChunk(chunk).then(() => done(null, chunk), done),
+      flush: (done) => void verifyAndPublish().then(() => done(), done),
+      destroy: (err, done) => void closeAndClean().then(() => done(err), done),
+    });
   }
 
   /** Store small content we already hold (a manifest, a config) and return its digest. */
   putBytes(bytes: Uint8Array | string): string {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = digestOf(bytes);
     const path = this.blobPath(digest);
     if (!existsSync(path)) this.#writeAtomic(path, bytes);
     return digest;
@@ -179,7 +197,7 @@ export class Store {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`blob ${digest} is not in the store`);
       throw err;
     }
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const actual = digestOf(bytes);
     if (actual !== digest) throw new UserError(`blob ${digest} in the store is damaged: it hashes to ${actual}`);
     return bytes;
   }
@@ -197,11 +215,11 @@ export class Store {
 
   /** Unpack the layer blob `blobDigest` and return its directory. The blob is in the store
    *  already, or it is `download`, the blob as it arrives: then it is stored and unpacked in
-   *  one pass (see #storeBlob), and the unpacking cannot finish before the blob checked out.
+   *  one pass (see #storeAndUnpack), and the unpacking cannot finish before the blob checked out.
    *  The layer is unpacked into tmp/, checked against `expectedDiffId` (from the image
    *  config), and only then renamed into layers/: a layer directory exists only once it is
    *  complete and verified, so finding one is enough to reuse it. */
-  async unpackLayer(blobDigest: string, mediaType: string, expectedDiffId: string, download?: { body: Readable; size: number }): Promise<string> {
+  async unpackLayer(blobDigest: string, mediaType: string, expectedDiffId: string, download?: Download): Promise<string> {
     const path = this.layerPath(expectedDiffId);
     if (existsSync(path)) {
       download?.body.destroy();
@@ -213,10 +231,9 @@ export class Store {
     let placed = false;
     try {
       chmodSync(work, 0o755); // mkdtemp made it 0700; it becomes the root of a lower dir
-      const source = download
-        ? Readable.from(this.#storeBlob(blobDigest, download.body, download.size), { objectMode: false })
-        : createReadStream(this.blobPath(blobDigest));
-      const { diffId } = await extractLayer(source, mediaType, work, name);
+      const { diffId } = download
+        ? await this.#storeAndUnpack(blobDigest, download, mediaType, work, name)
+        : await extractLayer(createReadStream(this.blobPath(blobDigest)), mediaType, work, name);
       if (diffId !== expectedDiffId) {
         throw new UserError(`${name}: its content has diff id ${diffId}, but the image config says ${expectedDiffId}`);
       }
@@ -242,6 +259,26 @@ export class Store {
         rmSync(work, { recursive: true, force: true });
       }
     }
+  }
+
+  /** The one pass of a pull: the download streams through the tee into its blob file and on
+   *  into extractLayer, both at once. The tee ends the stream it passes on only once the blob
+   *  has checked out and is in place, so the unpacking cannot finish on an unverified blob. */
+  async #storeAndUnpack(blobDigest: string, download: Download, mediaType: string, work: string, name: string): Promise<ExtractedLayer> {
+    const tee = this.#blobTee(blobDigest, download.size);
+    // pipeline() carries a failure both ways: a broken download breaks the tee (and so the
+    // unpacking that reads it), and a tee destroyed before the end stops the download.
+    const storing = pipeline(download.body, tee);
+    const unpacking = extractLayer(tee, mediaType, work, name).catch((err: unknown) => {
+      tee.destroy(); // the unpacking gave up (a hostile entry, say): the download stops too
+      throw err;
+    });
+    // Both settle before we go on, so a failed blob's partial file is gone when we return.
+    // When both failed, the unpacking's reason is the one to tell: the tee's follows from it.
+    const [stored, unpacked] = await Promise.allSettled([storing, unpacking]);
+    if (unpacked.status === 'rejected') throw unpacked.reason;
+    if (stored.status === 'rejected') throw stored.reason;
+    return unpacked.value;
   }
 
   // ---------------------------------------------------------------- images

@@ -14,18 +14,22 @@ import { libc, sys, type SysOptions } from '../../lib/libc.ts';
 import { flagNames, traceStep } from '../../lib/trace.ts';
 //< images..
 
-const chroot_ = libc.func('int chroot(const char *path)'); // man 2 chroot
+//> ..unionfs
+//| const chroot_ = libc.func('int chroot(const char *path)'); // man 2 chroot
+//< ..unionfs
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
 const fcntl_ = libc.func('int fcntl(int fd, int cmd, int arg)'); // man 2 fcntl
 const execve_ = libc.func('int execve(const char *path, const char **argv, const char **envp)'); // man 2 execve
 
 const F_SETFD = 2;
 
-/** Change the directory that "/" means for this process and its children. */
-export function chroot(path: string, why: string): void {
-  sys('chroot', [path], why, () => chroot_(path));
-}
-
+//> ..unionfs
+//| /** Change the directory that "/" means for this process and its children. */
+//| export function chroot(path: string, why: string): void {
+//|   sys('chroot', [path], why, () => chroot_(path));
+//| }
+//|
+//< ..unionfs
 export function chdir(path: string, why: string): void {
   sys('chdir', [path], why, () => chdir_(path));
 }
@@ -63,7 +67,11 @@ const prctl_ = libc.func('int prctl(int option, unsigned long arg2, unsigned lon
 export const CLONE = {
   CLONE_FS: 0x00000200,
   CLONE_NEWNS: 0x00020000,
+//< namespaces..
+  //> cgroups..
   CLONE_NEWCGROUP: 0x02000000,
+  //< cgroups..
+//> namespaces..
   CLONE_NEWUTS: 0x04000000,
   CLONE_NEWIPC: 0x08000000,
   CLONE_NEWPID: 0x20000000,
@@ -75,7 +83,11 @@ export const MS = {
   MS_NOSUID: 2,
   MS_NODEV: 4,
   MS_NOEXEC: 8,
+//< namespaces..
+  //> lifecycle..
   MS_REMOUNT: 32,
+  //< lifecycle..
+//> namespaces..
   MS_BIND: 4096,
   MS_REC: 16384,
   MS_PRIVATE: 1 << 18,
@@ -116,15 +128,34 @@ export function dieWithParent(signal: number, why: string): void {
   sys('prctl', [signal], why, () => prctl_(PR_SET_PDEATHSIG, signal, 0, 0, 0), { target: `PR_SET_PDEATHSIG, ${signal}` });
 }
 
+//< namespaces..
+//> namespaces..unionfs
+//| /** The file type for mknod(2)'s mode (inode(7)): a character device. */
+//< namespaces..unionfs
+//> images..
 /** File types for mknod(2)'s mode (inode(7)). */
+//< images..
+//> namespaces..
 export const S_IFCHR = 0o020000;
+//> images..
 export const S_IFIFO = 0o010000;
+//< images..
 
+//> ..unionfs
+//| /** Create a device node: `mode` holds the type and the permissions. */
+//< ..unionfs
+//> images..
 /** Create a device node (or a FIFO): `mode` holds the type and the permissions. */
+//< images..
 export function mknod(path: string, mode: number, major: number, minor: number, why: string): void {
   const dev = (BigInt(major) << 8n) | BigInt(minor); // makedev() for the small numbers of /dev
+  //> ..unionfs
+  //| sys('mknod', [path], why, () => mknod_(path, mode, dev), { target: `${JSON.stringify(path)}, S_IFCHR|0${(mode & 0o7777).toString(8)}, ${major}:${minor}` });
+  //< ..unionfs
+  //> images..
   const type = (mode & S_IFCHR) === S_IFCHR ? 'S_IFCHR' : 'S_IFIFO';
   sys('mknod', [path], why, () => mknod_(path, mode, dev), { target: `${JSON.stringify(path)}, ${type}|0${(mode & 0o7777).toString(8)}, ${major}:${minor}` });
+  //< images..
 }
 
 /** pivot_root(2) has no glibc wrapper, so it goes through syscall(2) with its number. */
@@ -228,8 +259,10 @@ export function becomeUser(uid: number, gid: number, why: string): void {
   sys('setgid', [gid], why, () => setgid_(gid));
   sys('setuid', [uid], why, () => setuid_(uid));
 }
+//< images..
+//> terminals..
 
-// ---- new in chapter 05: pseudo-terminals for run -it and exec -it (tty.ts) ----------------
+// ---- new in chapter 07: pseudo-terminals for run -it and exec -it (tty.ts) ----------------
 
 const posix_openpt_ = libc.func('int posix_openpt(int flags)'); // man 3 posix_openpt
 const grantpt_ = libc.func('int grantpt(int fd)'); // man 3 grantpt
@@ -309,4 +342,4 @@ export function setControllingTerminal(fd: number, why: string, opts: SysOptions
 export function dup2(oldFd: number, newFd: number, why: string): void {
   sys('dup2', [oldFd, newFd], why, () => dup2_(oldFd, newFd));
 }
-//< images..
+//< terminals..

@@ -1,5 +1,5 @@
-//@ images..
-/** Pseudo-terminals for `run -it` and `exec -it`: a pty pair, the user's terminal copied to
+//@ terminals..
+/** Chapter 07 · pseudo-terminals for `run -it` and `exec -it`: a pty pair, the user's terminal copied to
  *  and from its master by the engine, and its slave made the command's controlling terminal.
  *
  *  The design, and why (docs/05-images.md):

@@ -1,4 +1,4 @@
-/** Chapter 05 · commit: a container's changes become a new image. Chapter 04 already turns
+/** Chapter 08 · commit: a container's changes become a new image. Chapter 04 already turns
  *  the upper dir into a layer tar (overlay.ts, writeLayerTar); here that layer joins the
  *  store like a pulled one, and a new config and manifest put it on top of the base image:
  *    1. the upper dir → a tar (its sha256 is the diff id) → gzip (its sha256 is the blob digest);
@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
+import { DEFAULT_PATH } from './container.ts';
 import { writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { digestOf, Digester, MEDIA_TYPES, type Descriptor, type ImageConfig, type ImageManifest } from './registry.ts';
@@ -133,7 +134,7 @@ const SCRATCH = {
   baseConfig: {
     architecture: process.arch === 'x64' ? 'amd64' : process.arch,
     os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'] },
+    config: { Env: [`PATH=${DEFAULT_PATH}`], Cmd: ['/bin/sh'] },
     rootfs: { type: 'layers', diff_ids: [] as string[] },
   } as CommittableConfig,
 };

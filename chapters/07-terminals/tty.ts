@@ -1,4 +1,4 @@
-/** Pseudo-terminals for `run -it` and `exec -it`: a pty pair, the user's terminal copied to
+/** Chapter 07 · pseudo-terminals for `run -it` and `exec -it`: a pty pair, the user's terminal copied to
  *  and from its master by the engine, and its slave made the command's controlling terminal.
  *
  *  The design, and why (docs/05-images.md):

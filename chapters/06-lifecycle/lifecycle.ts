@@ -1,4 +1,4 @@
-/** Chapter 05 · the container lifecycle after `run`: stop, kill, rm, ps and logs. A detached
+/** Chapter 06 · the container lifecycle after `run`: stop, kill, rm, ps and logs. A detached
  *  container's engine (its monitor) may be gone — killed, or the machine's engine restarted —
  *  so every verb here works from the state file and the kernel alone: the PID and its start
  *  time say whether the container still runs, and whoever sees it end cleans up after it. */

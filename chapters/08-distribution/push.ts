@@ -1,4 +1,4 @@
-/** Chapter 05 · push: a pull played backwards (registry.ts has the pull, http.ts and auth.ts
+/** Chapter 08 · push: a pull played backwards (registry.ts has the pull, http.ts and auth.ts
  *  the exchange underneath). The registry accepts a manifest only once it holds every blob
  *  the manifest names, so the order is fixed: each layer blob, then the config blob, then the
  *  manifest, under its tag (OCI Distribution Specification, spec.md, "Push").

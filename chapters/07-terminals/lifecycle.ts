@@ -1,0 +1,118 @@
+/** Chapter 06 · the container lifecycle after `run`: stop, kill, rm, ps and logs. A detached
+ *  container's engine (its monitor) may be gone — killed, or the machine's engine restarted —
+ *  so every verb here works from the state file and the kernel alone: the PID and its start
+ *  time say whether the container still runs, and whoever sees it end cleans up after it. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UserError } from '../../lib/errors.ts';
+import { traceStep } from '../../lib/trace.ts';
+import { detectCgroups } from './cgroups.ts';
+import { isAlive, readRecordedState, readState, recordExited, type ContainerState } from './state.ts';
+import { listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
+
+/** Wait until `done()` or `seconds` pass; true if it happened. */
+async function waitFor(done: () => boolean, seconds: number): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!done()) {
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/** Send a signal to the container's PID 1 (from the host, so even SIGKILL gets through). */
+export function killContainer(dirs: ContainerDirs, signal: NodeJS.Signals): void {
+  const state = readState(dirs);
+  if (state.status !== 'running') throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" is not running`);
+  traceStep(`kill(${state.pid}, ${signal})`, 'signal the container\'s PID 1, as the host sees it');
+  process.kill(state.pid!, signal);
+}
+
+/** `docker stop`: SIGTERM, then SIGKILL after `timeout` seconds — a PID 1 without a SIGTERM
+ *  handler ignores it (chapter 02). Then make sure the end is recorded and the cgroup gone. */
+export async function stopContainer(dirs: ContainerDirs, timeout: number): Promise<void> {
+  const state = readState(dirs);
+  const ended = () => !isAlive(state);
+  if (timeout > 0) {
+    killContainer(dirs, 'SIGTERM');
+    if (await waitFor(ended, timeout)) return settle(dirs, state, 128 + os.signals.SIGTERM);
+  }
+  killContainer(dirs, 'SIGKILL');
+  await waitFor(ended, 10);
+  return settle(dirs, state, 128 + os.signals.SIGKILL);
+}
+
+/** The container has ended. Its monitor, if alive, records how and removes the cgroup; if it
+ *  was killed, nobody will: do it here. */
+async function settle(dirs: ContainerDirs, state: ContainerState, exitCode: number): Promise<void> {
+  if (await waitFor(() => readRecordedState(dirs).status !== 'running', 2)) return;
+  removeCgroup(state);
+  recordExited(dirs, exitCode);
+}
+
+function removeCgroup(state: ContainerState): void {
+  if (!state.cgroupId) return;
+  try {
+    detectCgroups().open(state.cgroupId).remove();
+  } catch (err) {
+    if (!(err instanceof UserError && /no cgroup/.test(err.message))) throw err;
+  }
+}
+
+/** `rm [-f]`: a running container only with force (it is killed first). */
+export async function removeContainer(dirs: ContainerDirs, force: boolean): Promise<void> {
+  const state = readState(dirs);
+  if (state.status === 'running') {
+    if (!force) throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" is running: stop it first, or rm -f`);
+    await stopContainer(dirs, 0);
+  }
+  removeCgroup(readRecordedState(dirs));
+  removeContainerDirs(dirs);
+}
+
+/** "Up 5 seconds", "Exited (0) 2 minutes ago", like docker ps. */
+function describe(state: ContainerState): string {
+  if (state.status === 'created') return 'Created';
+  if (state.status === 'running') return `Up ${ago(state.startedAt)}`;
+  return `Exited (${state.exitCode ?? 'unknown'}) ${ago(state.finishedAt)} ago`;
+}
+
+function ago(iso: string | undefined): string {
+  if (!iso) return 'a while';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} minutes`;
+  return `${Math.round(seconds / 3600)} hours`;
+}
+
+/** `ps [-a]`: one line per container, running ones only unless `all`. */
+export function listTable(all: boolean): string {
+  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES']];
+  for (const c of listContainers()) {
+    const state = readState(c);
+    if (!all && state.status !== 'running') continue;
+    const command = JSON.stringify(c.spec.argv.join(' ').slice(0, 30));
+    rows.push([c.spec.id, c.spec.image, command, `${ago(c.spec.created)} ago`, describe(state), c.spec.name ?? '']);
+  }
+  return rows.map((r) => r.join('\t')).join('\n') + '\n';
+}
+
+/** `logs [-f]`: what the detached container printed; with `follow`, keep printing until it ends. */
+export async function printLogs(dirs: ContainerDirs, follow: boolean): Promise<void> {
+  let offset = 0;
+  const printNew = () => {
+    if (!existsSync(dirs.logFile)) return;
+    const size = statSync(dirs.logFile).size;
+    if (size > offset) {
+      process.stdout.write(readFileSync(dirs.logFile).subarray(offset, size));
+      offset = size;
+    }
+  };
+  printNew();
+  while (follow && readState(dirs).status === 'running') {
+    await sleep(200);
+    printNew();
+  }
+  printNew();
+}
