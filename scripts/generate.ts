@@ -60,6 +60,17 @@ export function compareWithTree(ladder: Ladder, generated: Map<string, string>, 
   return { differing, stray: [...unlisted, ...owned.filter((path) => !generated.has(path))] };
 }
 
+/** The source type-checks as the last chapter. A file that stops earlier reads as its own last
+ *  chapter, and its imports name files that have since changed: tsconfig.json must leave it out. */
+function checkTypeCheckedFiles(ladder: Ladder): void {
+  const excluded: string[] = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tsconfig.json'), 'utf8')).exclude ?? [];
+  const retired = ladder.files.filter((f) => f.last < ladder.chapters.length - 1).map((f) => `ladder/source/${f.path}`);
+  const missing = retired.filter((path) => !excluded.includes(path));
+  const stale = excluded.filter((path) => path.startsWith('ladder/') && !retired.includes(path));
+  if (missing.length) throw new Error(`tsconfig.json must exclude ${missing.join(', ')}: the last chapter does not have it`);
+  if (stale.length) throw new Error(`tsconfig.json excludes ${stale.join(', ')}, which the last chapter has: type-check it`);
+}
+
 function main(): number {
   const { values, positionals } = parseArgs({ options: { check: { type: 'boolean' }, absorb: { type: 'boolean' } }, allowPositionals: true });
   if (values.absorb) {
@@ -69,6 +80,7 @@ function main(): number {
     console.log(`${relative(PROJECT_ROOT, LADDER_DIR)}/: ${ladder.chapters.join(', ')}`);
   }
   const ladder = readLadder();
+  checkTypeCheckedFiles(ladder);
   const generated = generateAll(ladder);
   const { differing, stray } = compareWithTree(ladder, generated);
   if (values.check) {

@@ -13,6 +13,8 @@ interface Step {
   args: string[];
   /** Steps that push and pull run only when Debian's docker-registry is installed. */
   needsRegistry?: boolean;
+  /** Run this step with another chapter's program (a later one that has the verb). */
+  chapter?: string;
 }
 
 /** What each chapter shows. `ROOTFS` is replaced by the sample rootfs, `REGISTRY` by the
@@ -53,22 +55,47 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
     ],
   },
   '05-images': {
-    title: 'images: the mini-engine',
+    title: 'images: pulled from a registry into a store, run with their own settings',
     steps: [
-      { say: 'An image made from the sample rootfs: one layer, a config, a manifest, all named by digest.', args: ['import', 'ROOTFS', 'nutshell/busybox'] },
-      { say: 'Run it; the container changes a file...', args: ['run', '--name', 'tour-05', 'nutshell/busybox', 'sh', '-c', 'echo "made in the tour" > /etc/motd'] },
-      { say: '...and commit makes those changes a new image: the same layer, plus one.', args: ['commit', '-m', 'a motd', 'tour-05', 'nutshell/busybox:motd'] },
-      { say: 'Both images share their first layer in the store.', args: ['images'] },
-      { say: 'A detached container: run -d prints its id; a monitor waits for it in the background.', args: ['run', '-d', '--name', 'ticker', 'nutshell/busybox:motd', 'sh', '-c', 'cat /etc/motd; while sleep 1; do date; done'] },
+      { say: 'An image made from the sample rootfs (with chapter 08\'s import: chapter 05 only pulls): one layer, a config, a manifest, all named by digest.', args: ['import', 'ROOTFS', 'nutshell/busybox'], chapter: '08-distribution' },
+      { say: 'The store lists it.', args: ['images'] },
+      { say: 'Run it with docker\'s options: -e adds to the image\'s Env, -w sets the working directory, -u the user.', args: ['run', '--rm', '-e', 'GREETING=hello', '-w', '/tmp', '-u', 'nobody', 'nutshell/busybox', 'sh', '-c', 'echo $GREETING from $(pwd) as $(id -un)'] },
+      { say: 'A named container keeps what it wrote, on top of the image\'s layers...', args: ['run', '--name', 'tour-05', 'nutshell/busybox', 'sh', '-c', 'echo "made in the tour" > /etc/motd'] },
+      { say: '...diff shows it, and rm deletes it.', args: ['diff', 'tour-05'] },
+      { say: 'rm', args: ['rm', 'tour-05'] },
+      { say: 'Push the image to a real registry (Debian\'s docker-registry, on 127.0.0.1), with chapter 08...', args: ['tag', 'nutshell/busybox', 'REGISTRY/tour/busybox:v1'], chapter: '08-distribution', needsRegistry: true },
+      { say: 'push', args: ['push', 'REGISTRY/tour/busybox:v1'], chapter: '08-distribution', needsRegistry: true },
+      { say: '...and pull it into an empty store, as another machine would: digests checked, layers unpacked safely.', args: ['--root', 'ELSEWHERE', 'pull', 'REGISTRY/tour/busybox:v1'], needsRegistry: true },
+    ],
+  },
+  '06-lifecycle': {
+    title: 'the lifecycle: containers that run in the background and outlive the engine\'s command',
+    steps: [
+      { say: 'A detached container: run -d prints its id; a monitor waits for it in the background.', args: ['run', '-d', '--name', 'ticker', 'nutshell/busybox', 'sh', '-c', 'while sleep 1; do date; done'] },
       { say: 'ps lists it...', args: ['ps'] },
       { say: '...exec runs a command inside it, as PID 1 sees it...', args: ['exec', 'ticker', 'ps'] },
       { say: '...logs shows what it printed, and stop ends it (SIGTERM, then SIGKILL).', args: ['logs', 'ticker'] },
       { say: 'stop', args: ['stop', '-t', '1', 'ticker'] },
       { say: 'ps -a still lists stopped containers, until rm.', args: ['ps', '-a'] },
-      { say: 'Push the new image to a real registry (Debian\'s docker-registry, on 127.0.0.1)...', args: ['tag', 'nutshell/busybox:motd', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
+      { say: 'rm', args: ['rm', 'ticker'] },
+    ],
+  },
+  '07-terminals': {
+    title: 'terminals: a pseudo-terminal of the container\'s own',
+    steps: [
+      { say: 'With -t the command gets a terminal in the container\'s devpts: tty names it, stty reads its size.', args: ['run', '-t', '--rm', 'nutshell/busybox', 'sh', '-c', 'tty; stty size'] },
+      { say: 'Without -t, its stdout is a pipe or your terminal\'s file, not a terminal of its own.', args: ['run', '--rm', 'nutshell/busybox', 'sh', '-c', 'tty; true'] },
+    ],
+  },
+  '08-distribution': {
+    title: 'distribution: commit, tag and push',
+    steps: [
+      { say: 'A container changes a file...', args: ['run', '--name', 'tour-08', 'nutshell/busybox', 'sh', '-c', 'echo "made in the tour" > /etc/motd'] },
+      { say: '...and commit makes those changes a new image: the same layer, plus one.', args: ['commit', '-m', 'a motd', 'tour-08', 'nutshell/busybox:motd'] },
+      { say: 'Both images share their first layer in the store.', args: ['images'] },
+      { say: 'Push the new image: the registry has the first layer already, so only the new one travels.', args: ['tag', 'nutshell/busybox:motd', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
       { say: 'push', args: ['push', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
-      { say: '...and pull it into an empty store, as another machine would: digests checked, layers unpacked safely.', args: ['--root', 'ELSEWHERE', 'pull', 'REGISTRY/tour/busybox:motd'], needsRegistry: true },
-      { say: 'It runs there as it did here.', args: ['--root', 'ELSEWHERE', 'run', '--rm', 'REGISTRY/tour/busybox:motd', 'cat', '/etc/motd'], needsRegistry: true },
+      { say: 'Pulled into the second store, it runs there as it did here.', args: ['--root', 'ELSEWHERE', 'run', '--rm', 'REGISTRY/tour/busybox:motd', 'cat', '/etc/motd'], needsRegistry: true },
     ],
   },
 };
@@ -105,14 +132,16 @@ async function main(): Promise<number> {
         const args = step.args.map((a) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? '').replace('ELSEWHERE', relative(process.cwd(), join(tourRoot, 'elsewhere'))));
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
         const shown = args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
-        console.log(chalk.dim(`  $ npm run chapter -- ${chapter.slice(0, 2)} ${shown}`));
-        const result = spawnSync(process.execPath, [...process.execArgv, chapterProgram(chapter), ...args], { stdio: 'inherit', cwd: process.cwd(), env });
+        const program = step.chapter ?? chapter;
+        console.log(chalk.dim(`  $ npm run chapter -- ${program.slice(0, 2)} ${shown}`));
+        const result = spawnSync(process.execPath, [...process.execArgv, chapterProgram(program), ...args], { stdio: 'inherit', cwd: process.cwd(), env });
         if (result.status !== 0) console.log(chalk.dim(`  (exit code ${result.status ?? result.signal})`));
       }
       console.log('');
     }
   } finally {
-    spawnSync(process.execPath, [...process.execArgv, chapterProgram('05-images'), 'rm', '-f', 'ticker'], { stdio: 'ignore', env });
+    const last = listChapters().at(-1)!;
+    for (const name of ['ticker', 'tour-08']) spawnSync(process.execPath, [...process.execArgv, chapterProgram(last), 'rm', '-f', name], { stdio: 'ignore', env });
     await registry?.stop();
     rmSync(tourRoot, { recursive: true, force: true });
   }
