@@ -1,202 +1,189 @@
 /** Chapter 05 · the container lifecycle through the command line: run -d, ps, logs, exec,
  *  stop, kill, rm — also after the engine that ran the container was SIGKILLed — and nothing
- *  (mount, cgroup, process, state) left behind. */
+ *  (mount, cgroup, process, state) left behind. From chapter 05 on, each chapter with an engine
+ *  root and a registry of its own. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openPty, setWindowSize } from '../chapters/05-images/tty.ts';
-import { assertOneLineError, run, start, tempDir } from './helpers/chapter.ts';
+import { engineCgroups } from './helpers/cgroups.ts';
+import { assertOneLineError, engineFor, run, start, tempDir } from './helpers/chapter.ts';
 import { buildTestImage, pushImage } from './helpers/images.ts';
+import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 import { startRegistry } from './helpers/registry.ts';
 
-const CH = '05';
-const registry = await startRegistry();
-pushImage(buildTestImage(join(tempDir(), 'layout'), 'v1'), 'v1', registry.host, 'test/busybox');
-const IMAGE = `${registry.host}/test/busybox:v1`;
-const root = tempDir('nutshell-root-');
-const env = { ...process.env, NUTSHELL_ROOT: root };
+const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
 const LOOP = ['sh', '-c', 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done'];
 
-/** Host processes whose mount table shows this test's engine root: containers, or leaks. */
-function containerProcesses(): string[] {
-  return readdirSync('/proc').filter((pid) => {
-    try {
-      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(`${root}/containers/`);
-    } catch {
-      return false;
-    }
-  });
-}
+for (const ch of chaptersFrom('05')) {
+  const { openPty, setWindowSize } = await chapterModule<typeof import('../chapters/05-images/tty.ts')>(ch, 'tty.ts');
+  const registry = await startRegistry();
+  pushImage(layout, 'v1', registry.host, 'test/busybox');
+  const IMAGE = `${registry.host}/test/busybox:v1`;
+  const engine = engineFor(ch);
+  const { root, env } = engine;
 
-/** The cgroups of the engine (v1 layout here, where the memory hierarchy has one dir per container). */
-function engineCgroups(): string[] {
-  const dir = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup/nutshell' : '/sys/fs/cgroup/memory/nutshell';
-  try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  } catch {
-    return [];
+  async function psLine(ref: string, all = false): Promise<string | undefined> {
+    const r = await run(ch, ['ps', ...(all ? ['-a'] : [])], { env });
+    return r.stdout.split('\n').find((line) => line.includes(ref));
   }
-}
 
-async function psLine(ref: string, all = false): Promise<string | undefined> {
-  const r = await run(CH, ['ps', ...(all ? ['-a'] : [])], { env });
-  return r.stdout.split('\n').find((line) => line.includes(ref));
-}
+  describe(`chapter ${ch}`, () => {
+    test('run -d, ps, logs, exec, stop and rm; nothing is left behind', async () => {
+      const cgroupsBefore = engineCgroups();
+      const started = await run(ch, ['run', '-d', '--name', 'ticker', '--hostname', 'tick-host', IMAGE, ...LOOP], { env });
+      assert.equal(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      assert.match(id, /^[0-9a-f]{12}$/);
+      assert.match((await psLine('ticker'))!, /Up /);
+      await sleep(800);
+      const logs = await run(ch, ['logs', 'ticker'], { env });
+      assert.match(logs.stdout, /^tick 0\ntick 1\n/);
+      const inside = await run(ch, ['exec', id.slice(0, 6), 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "'], { env });
+      assert.equal(inside.stdout.split('\n')[0], 'tick-host', inside.stderr);
+      assert.match(inside.stdout.split('\n')[1]!, /^sh -c i=0; while true/, 'exec sees the container\'s PID 1');
+      const began = Date.now();
+      assert.equal((await run(ch, ['stop', '-t', '2', 'ticker'], { env })).code, 0);
+      assert.ok(Date.now() - began < 8000, 'stop ended it within the timeout');
+      assert.equal(await psLine('ticker'), undefined, 'ps no longer lists it');
+      assert.match((await psLine('ticker', true))!, /Exited \((137|143)\)/);
+      assert.equal((await run(ch, ['rm', 'ticker'], { env })).code, 0);
+      assert.equal(await psLine('ticker', true), undefined);
+      assert.deepEqual(engine.containerProcesses(), []);
+      assert.deepEqual(engineCgroups().filter((c) => !cgroupsBefore.includes(c)), []);
+      assert.deepEqual(readdirSync(join(root, 'containers')), []);
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'no mount left on the host');
+    });
 
-test('run -d, ps, logs, exec, stop and rm; nothing is left behind', async () => {
-  const cgroupsBefore = engineCgroups();
-  const started = await run(CH, ['run', '-d', '--name', 'ticker', '--hostname', 'tick-host', IMAGE, ...LOOP], { env });
-  assert.equal(started.code, 0, started.stderr);
-  const id = started.stdout.trim();
-  assert.match(id, /^[0-9a-f]{12}$/);
-  assert.match((await psLine('ticker'))!, /Up /);
-  await sleep(800);
-  const logs = await run(CH, ['logs', 'ticker'], { env });
-  assert.match(logs.stdout, /^tick 0\ntick 1\n/);
-  const inside = await run(CH, ['exec', id.slice(0, 6), 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "'], { env });
-  assert.equal(inside.stdout.split('\n')[0], 'tick-host', inside.stderr);
-  assert.match(inside.stdout.split('\n')[1]!, /^sh -c i=0; while true/, 'exec sees the container\'s PID 1');
-  const began = Date.now();
-  assert.equal((await run(CH, ['stop', '-t', '2', 'ticker'], { env })).code, 0);
-  assert.ok(Date.now() - began < 8000, 'stop ended it within the timeout');
-  assert.equal(await psLine('ticker'), undefined, 'ps no longer lists it');
-  assert.match((await psLine('ticker', true))!, /Exited \((137|143)\)/);
-  assert.equal((await run(CH, ['rm', 'ticker'], { env })).code, 0);
-  assert.equal(await psLine('ticker', true), undefined);
-  assert.deepEqual(containerProcesses(), []);
-  assert.deepEqual(engineCgroups().filter((c) => !cgroupsBefore.includes(c)), []);
-  assert.deepEqual(readdirSync(join(root, 'containers')), []);
-  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'no mount left on the host');
-});
+    test('a container whose engine was SIGKILLed is still listed, stopped and removed', async () => {
+      const started = await run(ch, ['run', '-d', '--name', 'orphan', IMAGE, ...LOOP], { env });
+      assert.equal(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      // The monitor is the engine that runs a detached container: kill it without warning.
+      const monitor = readdirSync('/proc').find((pid) => {
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          return cmdline.includes('__monitor') && cmdline.includes(id);
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(monitor, 'the monitor process runs');
+      process.kill(Number(monitor), 'SIGKILL');
+      await sleep(300);
+      assert.match((await psLine('orphan'))!, /Up /, 'the container outlives its monitor, and ps says so');
+      assert.equal((await run(ch, ['stop', '-t', '1', 'orphan'], { env })).code, 0);
+      assert.match((await psLine('orphan', true))!, /Exited/);
+      assert.equal((await run(ch, ['rm', 'orphan'], { env })).code, 0);
+      assert.deepEqual(engine.containerProcesses(), []);
+    });
 
-test('a container whose engine was SIGKILLed is still listed, stopped and removed', async () => {
-  const started = await run(CH, ['run', '-d', '--name', 'orphan', IMAGE, ...LOOP], { env });
-  assert.equal(started.code, 0, started.stderr);
-  const id = started.stdout.trim();
-  // The monitor is the engine that runs a detached container: kill it without warning.
-  const monitor = readdirSync('/proc').find((pid) => {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes('__monitor') && cmdline.includes(id);
-    } catch {
-      return false;
-    }
+    test('rm -f kills a running container; kill sends a signal', async () => {
+      const started = await run(ch, ['run', '-d', '--name', 'doomed', IMAGE, ...LOOP], { env });
+      assertOneLineError(await run(ch, ['rm', 'doomed'], { env }), /is running: stop it first, or rm -f/);
+      assert.equal((await run(ch, ['rm', '-f', 'doomed'], { env })).code, 0);
+      assert.deepEqual(engine.containerProcesses(), []);
+      const killed = await run(ch, ['run', '-d', IMAGE, ...LOOP], { env });
+      assert.equal((await run(ch, ['kill', killed.stdout.trim()], { env })).code, 0);
+      await sleep(500);
+      assert.match((await psLine(killed.stdout.trim(), true))!, /Exited \(137\)/);
+      assert.equal((await run(ch, ['rm', killed.stdout.trim()], { env })).code, 0);
+      const removed = await run(ch, ['run', '-d', '--rm', IMAGE, ...LOOP], { env });
+      assert.equal((await run(ch, ['stop', '-t', '0', removed.stdout.trim()], { env })).code, 0);
+      await sleep(500);
+      assert.equal(await psLine(removed.stdout.trim(), true), undefined, 'run -d --rm: gone once stopped');
+      void started;
+    });
+
+    test('bad input: one line and a non-zero exit', async () => {
+      assertOneLineError(await run(ch, ['stop', 'ghost'], { env }), /no container named "ghost"/);
+      assertOneLineError(await run(ch, ['logs', 'ghost'], { env }), /no container named "ghost"/);
+      const done = await run(ch, ['run', '--name', 'finished', IMAGE, 'true'], { env });
+      assert.equal(done.code, 0, done.stderr);
+      assertOneLineError(await run(ch, ['stop', 'finished'], { env }), /container "finished" is not running/);
+      assertOneLineError(await run(ch, ['exec', 'finished', 'true'], { env }), /is not running/);
+      assertOneLineError(await run(ch, ['run', '--name', 'finished', IMAGE, 'true'], { env }), /name "finished" is in use/);
+      assert.equal((await run(ch, ['rm', 'finished'], { env })).code, 0);
+    });
+
+    test('commit a changed container, push it, pull it back into an empty store and run it', async () => {
+      const changed = await run(ch, ['run', '--name', 'changer', IMAGE, 'sh', '-c', 'echo committed > /srv/data/new.txt && rm /etc/greeting'], { env });
+      assert.equal(changed.code, 0, changed.stderr);
+      const target = `${registry.host}/test/committed:v2`;
+      const committed = await run(ch, ['commit', '-m', 'a test commit', 'changer', target], { env });
+      assert.equal(committed.code, 0, committed.stderr);
+      const pushed = await run(ch, ['push', target], { env });
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.match(pushed.stdout, /digest: sha256:[0-9a-f]{64}/);
+      const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${target}`], { encoding: 'utf8' }));
+      assert.equal(inspect.Layers.length, 4, 'three layers of the base and the committed one');
+      const fresh = { ...process.env, NUTSHELL_ROOT: tempDir('nutshell-root-') };
+      const back = await run(ch, ['run', '--rm', target, 'sh', '-c', 'cat /srv/data/new.txt; ls /etc/greeting 2>&1'], { env: fresh });
+      assert.match(back.stdout, /^committed\n.*No such file/s, back.stderr);
+      assertOneLineError(await run(ch, ['push', `${registry.host}/never/made:v1`], { env }), /no image .* in the store/);
+      assert.equal((await run(ch, ['rm', 'changer'], { env })).code, 0);
+    });
+
+    test('run -it gives the shell a terminal of the container\'s own; exec -it too', async () => {
+      const shell = await run(ch, ['run', '-it', '--rm', IMAGE, 'sh'], { env, input: 'tty; echo "pid $$"; exit 3\n' });
+      assert.equal(shell.code, 3, shell.stderr);
+      assert.match(shell.stdout, /^\/dev\/pts\/0\r?$/m, 'the shell\'s stdin is the first terminal of the container\'s devpts');
+      assert.match(shell.stdout, /^pid 1\r?$/m);
+      const box = await run(ch, ['run', '-d', '--name', 'with-tty', IMAGE, ...LOOP], { env });
+      assert.equal(box.code, 0, box.stderr);
+      const inside = await run(ch, ['exec', '-it', 'with-tty', 'sh', '-c', 'tty; [ -t 0 ] && echo terminal'], { env });
+      assert.match(inside.stdout, /^\/dev\/pts\/\d+\r?\nterminal/m, inside.stderr);
+      const plain = await run(ch, ['exec', 'with-tty', 'sh', '-c', '[ -t 0 ] || echo "no terminal"'], { env });
+      assert.equal(plain.stdout, 'no terminal\n', 'without -t, no terminal');
+      assert.equal((await run(ch, ['rm', '-f', 'with-tty'], { env })).code, 0);
+    });
+
+    test('-v binds a host directory, :ro makes it read-only, and a symlink in the image cannot redirect it', async () => {
+      const shared = tempDir('nutshell-volume-');
+      writeFileSync(join(shared, 'from-host'), 'hello from the host\n');
+      const r = await run(ch, ['run', '--rm', '-v', `${shared}:/data`, '-v', `${shared}:/ro:ro`, IMAGE, 'sh', '-c', 'cat /data/from-host; echo back > /data/from-container; echo x > /ro/nope'], { env });
+      assert.equal(r.stdout, 'hello from the host\n');
+      assert.match(r.stderr, /Read-only file system/);
+      assert.equal(readFileSync(join(shared, 'from-container'), 'utf8'), 'back\n');
+      assert.ok(!existsSync(join(shared, 'nope')));
+      // An image whose /data is a symlink to /etc: the mount must not land on the host's /etc.
+      const linked = await run(ch, ['run', '--name', 'linker', IMAGE, 'ln', '-s', '/etc', '/trap'], { env });
+      assert.equal(linked.code, 0, linked.stderr);
+      const trapRef = `${registry.host}/test/trap:v1`;
+      assert.equal((await run(ch, ['commit', 'linker', trapRef], { env })).code, 0);
+      const hostEtc = readdirSync('/etc').sort();
+      assertOneLineError(await run(ch, ['run', '--rm', '-v', `${shared}:/trap/sub`, trapRef, 'true'], { env }), /passes through a symlink/);
+      assert.deepEqual(readdirSync('/etc').sort(), hostEtc, 'nothing was created in the host\'s /etc');
+      assertOneLineError(await run(ch, ['run', '--rm', '-v', 'relative:dir', IMAGE, 'true'], { env }), /invalid volume|not found/);
+      assert.equal((await run(ch, ['rm', 'linker'], { env })).code, 0);
+    });
+
+    test('run -it driven from a real terminal: the engine in raw mode, a shell inside answering', async () => {
+      // The test plays the user's terminal emulator: it holds a pty master, and the engine gets
+      // the slave as its stdin, stdout and stderr, exactly as under a terminal window.
+      const { master, slavePath } = openPty();
+      setWindowSize(master, { rows: 30, cols: 90 });
+      const slave = openSync(slavePath, 'r+');
+      const engine = start(ch, ['run', '-it', '--rm', IMAGE, 'sh'], { env, stdio: [slave, slave, slave] });
+      closeSync(slave);
+      const screen = new ReadStream(master);
+      let seen = '';
+      screen.on('data', (d: Buffer) => (seen += d));
+      screen.on('error', () => {}); // EIO once the engine has closed the slave
+      const waitFor = async (pattern: RegExp) => {
+        for (let i = 0; i < 100 && !pattern.test(seen); i++) await sleep(50);
+        assert.match(seen, pattern);
+      };
+      await waitFor(/ # /); // the shell's prompt
+      writeSync(master, 'stty size; tty; exit 7\r');
+      const code = await new Promise((resolve) => engine.once('exit', resolve));
+      await waitFor(/\/dev\/pts\/0/);
+      assert.match(seen, /30 90/, 'the window size reached the container\'s terminal');
+      assert.equal(code, 7);
+      screen.destroy();
+    });
   });
-  assert.ok(monitor, 'the monitor process runs');
-  process.kill(Number(monitor), 'SIGKILL');
-  await sleep(300);
-  assert.match((await psLine('orphan'))!, /Up /, 'the container outlives its monitor, and ps says so');
-  assert.equal((await run(CH, ['stop', '-t', '1', 'orphan'], { env })).code, 0);
-  assert.match((await psLine('orphan', true))!, /Exited/);
-  assert.equal((await run(CH, ['rm', 'orphan'], { env })).code, 0);
-  assert.deepEqual(containerProcesses(), []);
-});
-
-test('rm -f kills a running container; kill sends a signal', async () => {
-  const started = await run(CH, ['run', '-d', '--name', 'doomed', IMAGE, ...LOOP], { env });
-  assertOneLineError(await run(CH, ['rm', 'doomed'], { env }), /is running: stop it first, or rm -f/);
-  assert.equal((await run(CH, ['rm', '-f', 'doomed'], { env })).code, 0);
-  assert.deepEqual(containerProcesses(), []);
-  const killed = await run(CH, ['run', '-d', IMAGE, ...LOOP], { env });
-  assert.equal((await run(CH, ['kill', killed.stdout.trim()], { env })).code, 0);
-  await sleep(500);
-  assert.match((await psLine(killed.stdout.trim(), true))!, /Exited \(137\)/);
-  assert.equal((await run(CH, ['rm', killed.stdout.trim()], { env })).code, 0);
-  const removed = await run(CH, ['run', '-d', '--rm', IMAGE, ...LOOP], { env });
-  assert.equal((await run(CH, ['stop', '-t', '0', removed.stdout.trim()], { env })).code, 0);
-  await sleep(500);
-  assert.equal(await psLine(removed.stdout.trim(), true), undefined, 'run -d --rm: gone once stopped');
-  void started;
-});
-
-test('bad input: one line and a non-zero exit', async () => {
-  assertOneLineError(await run(CH, ['stop', 'ghost'], { env }), /no container named "ghost"/);
-  assertOneLineError(await run(CH, ['logs', 'ghost'], { env }), /no container named "ghost"/);
-  const done = await run(CH, ['run', '--name', 'finished', IMAGE, 'true'], { env });
-  assert.equal(done.code, 0, done.stderr);
-  assertOneLineError(await run(CH, ['stop', 'finished'], { env }), /container "finished" is not running/);
-  assertOneLineError(await run(CH, ['exec', 'finished', 'true'], { env }), /is not running/);
-  assertOneLineError(await run(CH, ['run', '--name', 'finished', IMAGE, 'true'], { env }), /name "finished" is in use/);
-  assert.equal((await run(CH, ['rm', 'finished'], { env })).code, 0);
-});
-
-test('commit a changed container, push it, pull it back into an empty store and run it', async () => {
-  const changed = await run(CH, ['run', '--name', 'changer', IMAGE, 'sh', '-c', 'echo committed > /srv/data/new.txt && rm /etc/greeting'], { env });
-  assert.equal(changed.code, 0, changed.stderr);
-  const target = `${registry.host}/test/committed:v2`;
-  const committed = await run(CH, ['commit', '-m', 'a test commit', 'changer', target], { env });
-  assert.equal(committed.code, 0, committed.stderr);
-  const pushed = await run(CH, ['push', target], { env });
-  assert.equal(pushed.code, 0, pushed.stderr);
-  assert.match(pushed.stdout, /digest: sha256:[0-9a-f]{64}/);
-  const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${target}`], { encoding: 'utf8' }));
-  assert.equal(inspect.Layers.length, 4, 'three layers of the base and the committed one');
-  const fresh = { ...process.env, NUTSHELL_ROOT: tempDir('nutshell-root-') };
-  const back = await run(CH, ['run', '--rm', target, 'sh', '-c', 'cat /srv/data/new.txt; ls /etc/greeting 2>&1'], { env: fresh });
-  assert.match(back.stdout, /^committed\n.*No such file/s, back.stderr);
-  assertOneLineError(await run(CH, ['push', `${registry.host}/never/made:v1`], { env }), /no image .* in the store/);
-  assert.equal((await run(CH, ['rm', 'changer'], { env })).code, 0);
-});
-
-test('run -it gives the shell a terminal of the container\'s own; exec -it too', async () => {
-  const shell = await run(CH, ['run', '-it', '--rm', IMAGE, 'sh'], { env, input: 'tty; echo "pid $$"; exit 3\n' });
-  assert.equal(shell.code, 3, shell.stderr);
-  assert.match(shell.stdout, /^\/dev\/pts\/0\r?$/m, 'the shell\'s stdin is the first terminal of the container\'s devpts');
-  assert.match(shell.stdout, /^pid 1\r?$/m);
-  const box = await run(CH, ['run', '-d', '--name', 'with-tty', IMAGE, ...LOOP], { env });
-  assert.equal(box.code, 0, box.stderr);
-  const inside = await run(CH, ['exec', '-it', 'with-tty', 'sh', '-c', 'tty; [ -t 0 ] && echo terminal'], { env });
-  assert.match(inside.stdout, /^\/dev\/pts\/\d+\r?\nterminal/m, inside.stderr);
-  const plain = await run(CH, ['exec', 'with-tty', 'sh', '-c', '[ -t 0 ] || echo "no terminal"'], { env });
-  assert.equal(plain.stdout, 'no terminal\n', 'without -t, no terminal');
-  assert.equal((await run(CH, ['rm', '-f', 'with-tty'], { env })).code, 0);
-});
-
-test('-v binds a host directory, :ro makes it read-only, and a symlink in the image cannot redirect it', async () => {
-  const shared = tempDir('nutshell-volume-');
-  writeFileSync(join(shared, 'from-host'), 'hello from the host\n');
-  const r = await run(CH, ['run', '--rm', '-v', `${shared}:/data`, '-v', `${shared}:/ro:ro`, IMAGE, 'sh', '-c', 'cat /data/from-host; echo back > /data/from-container; echo x > /ro/nope'], { env });
-  assert.equal(r.stdout, 'hello from the host\n');
-  assert.match(r.stderr, /Read-only file system/);
-  assert.equal(readFileSync(join(shared, 'from-container'), 'utf8'), 'back\n');
-  assert.ok(!existsSync(join(shared, 'nope')));
-  // An image whose /data is a symlink to /etc: the mount must not land on the host's /etc.
-  const linked = await run(CH, ['run', '--name', 'linker', IMAGE, 'ln', '-s', '/etc', '/trap'], { env });
-  assert.equal(linked.code, 0, linked.stderr);
-  const trapRef = `${registry.host}/test/trap:v1`;
-  assert.equal((await run(CH, ['commit', 'linker', trapRef], { env })).code, 0);
-  const hostEtc = readdirSync('/etc').sort();
-  assertOneLineError(await run(CH, ['run', '--rm', '-v', `${shared}:/trap/sub`, trapRef, 'true'], { env }), /passes through a symlink/);
-  assert.deepEqual(readdirSync('/etc').sort(), hostEtc, 'nothing was created in the host\'s /etc');
-  assertOneLineError(await run(CH, ['run', '--rm', '-v', 'relative:dir', IMAGE, 'true'], { env }), /invalid volume|not found/);
-  assert.equal((await run(CH, ['rm', 'linker'], { env })).code, 0);
-});
-
-test('run -it driven from a real terminal: the engine in raw mode, a shell inside answering', async () => {
-  // The test plays the user's terminal emulator: it holds a pty master, and the engine gets
-  // the slave as its stdin, stdout and stderr, exactly as under a terminal window.
-  const { master, slavePath } = openPty();
-  setWindowSize(master, { rows: 30, cols: 90 });
-  const slave = openSync(slavePath, 'r+');
-  const engine = start(CH, ['run', '-it', '--rm', IMAGE, 'sh'], { env, stdio: [slave, slave, slave] });
-  closeSync(slave);
-  const screen = new ReadStream(master);
-  let seen = '';
-  screen.on('data', (d: Buffer) => (seen += d));
-  screen.on('error', () => {}); // EIO once the engine has closed the slave
-  const waitFor = async (pattern: RegExp) => {
-    for (let i = 0; i < 100 && !pattern.test(seen); i++) await sleep(50);
-    assert.match(seen, pattern);
-  };
-  await waitFor(/ # /); // the shell's prompt
-  writeSync(master, 'stty size; tty; exit 7\r');
-  const code = await new Promise((resolve) => engine.once('exit', resolve));
-  await waitFor(/\/dev\/pts\/0/);
-  assert.match(seen, /30 90/, 'the window size reached the container\'s terminal');
-  assert.equal(code, 7);
-  screen.destroy();
-});
+}
