@@ -1,61 +1,18 @@
 /** Chapter 03 · cgroups, through the command line: a memory hog is OOM-killed at its limit, a
  *  fork bomb is contained, a busy loop gets half a CPU, `stats` and `exec` see the cgroup,
- *  bad limits create nothing, and no cgroup is left behind. */
+ *  bad limits create nothing, and no cgroup is left behind. Tested on every later chapter too. */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertOneLineError, ROOTFS, run, start, tempDir } from './helpers/chapter.ts';
-
-const CH = '03';
-const env = { ...process.env, NUTSHELL_STATE_DIR: tempDir('nutshell-state-') };
-const CGROUP_ROOT = '/sys/fs/cgroup';
-
-/** The engine's cgroups: every directory under <controller>/nutshell (v1) or nutshell (v2). */
-function engineCgroups(): string[] {
-  const subtrees = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'))
-    ? [join(CGROUP_ROOT, 'nutshell')]
-    : ['memory', 'cpu', 'cpuacct', 'pids'].map((c) => join(CGROUP_ROOT, c, 'nutshell'));
-  return subtrees.flatMap((dir) => {
-    try {
-      return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
-    } catch {
-      return [];
-    }
-  });
-}
+import { engineCgroups } from './helpers/cgroups.ts';
+import { assertOneLineError, engineFor, ROOTFS, run } from './helpers/chapter.ts';
+import { chaptersFrom } from './helpers/ladder.ts';
 
 const cgroupsBefore = engineCgroups();
 after(() => {
   const created = engineCgroups().filter((dir) => !cgroupsBefore.includes(dir));
   assert.deepEqual(created, [], 'no cgroup made by these tests is left under the engine\'s sub-tree');
-});
-
-test('a memory hog under --memory 32m is killed by the OOM killer: exit 137 and a clear message', async () => {
-  // 100 MB of "a" held in a shell variable: far past the limit.
-  const r = await run(CH, ['run', '--memory', '32m', ROOTFS, 'sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived'], { env });
-  assert.equal(r.code, 137, r.stderr);
-  assert.doesNotMatch(r.stdout, /survived/);
-  assert.match(r.stderr, /killed: out of memory \(limit 32 MiB\)/);
-  const fine = await run(CH, ['run', '--memory', '32m', ROOTFS, 'sh', '-c', 'x=$(head -c 1000000 /dev/zero | tr "\\0" a); echo survived'], { env });
-  assert.equal(fine.stdout.trim(), 'survived', 'a small allocation under the same limit is fine');
-});
-
-test('--stats reports the peak memory and the limit', async () => {
-  const r = await run(CH, ['run', '--stats', '--memory', '64m', ROOTFS, 'sh', '-c', 'x=$(head -c 4000000 /dev/zero | tr "\\0" a)'], { env });
-  assert.equal(r.code, 0, r.stderr);
-  const peak = r.stderr.match(/peak memory ([\d.]+) MiB \(limit 64 MiB\)/);
-  assert.ok(peak && Number(peak[1]) >= 4 && Number(peak[1]) <= 64, r.stderr);
-});
-
-test('a fork bomb under --pids-limit 20 is contained and the engine returns', async () => {
-  const r = await run(CH, ['run', '--pids-limit', '20', ROOTFS, 'sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 2'], { env, timeout: 30_000 });
-  assert.match(r.stderr, /can't fork|Resource temporarily unavailable/, 'forks fail inside');
-  assert.notEqual(r.signal, 'SIGKILL', 'the engine returned by itself');
-  await sleep(300);
-  const leftovers = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && cmdline(pid).includes('bomb'));
-  assert.deepEqual(leftovers, [], 'no process of the bomb is left on the host');
 });
 
 function cmdline(pid: string): string {
@@ -66,52 +23,87 @@ function cmdline(pid: string): string {
   }
 }
 
-/** CPU seconds the named container has used, from `stats`. */
-async function cpuSeconds(name: string): Promise<number> {
-  const r = await run(CH, ['stats', name], { env });
-  assert.equal(r.code, 0, r.stderr);
-  return Number(r.stdout.split('\n')[1]!.split('\t')[1]!.replace(' s', ''));
-}
+for (const ch of chaptersFrom('03')) {
+  describe(`chapter ${ch}`, () => {
+    const engine = engineFor(ch);
+    const env = engine.env;
 
-test('a busy loop under --cpus 0.5 uses about half a CPU; stats and exec see the cgroup', async () => {
-  const box = start(CH, ['run', '--name', 'busy', '--cpus', '0.5', '--stop-timeout', '0', ROOTFS, 'sh', '-c', 'echo started; while :; do :; done'], { env });
-  await new Promise((resolve) => box.stdout!.once('data', resolve));
-  try {
-    let cores = 0;
-    for (let attempt = 0; attempt < 3 && cores < 0.4; attempt++) {
-      // Under load from other work, a sample can come out low; too high is never retried.
-      const t0 = process.hrtime.bigint();
-      const c0 = await cpuSeconds('busy');
-      await sleep(2000);
-      const c1 = await cpuSeconds('busy');
-      cores = (c1 - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    test('a memory hog under --memory 32m is killed by the OOM killer: exit 137 and a clear message', async () => {
+      // 100 MB of "a" held in a shell variable: far past the limit.
+      const r = await engine.runContainer(['--memory', '32m'], ROOTFS, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived']);
+      assert.equal(r.code, 137, r.stderr);
+      assert.doesNotMatch(r.stdout, /survived/);
+      assert.match(r.stderr, /killed: out of memory \(limit 32 MiB\)/);
+      const fine = await engine.runContainer(['--memory', '32m'], ROOTFS, ['sh', '-c', 'x=$(head -c 1000000 /dev/zero | tr "\\0" a); echo survived']);
+      assert.equal(fine.stdout.trim(), 'survived', 'a small allocation under the same limit is fine');
+    });
+
+    test('--stats reports the peak memory and the limit', async () => {
+      const r = await engine.runContainer(['--stats', '--memory', '64m'], ROOTFS, ['sh', '-c', 'x=$(head -c 4000000 /dev/zero | tr "\\0" a)']);
+      assert.equal(r.code, 0, r.stderr);
+      const peak = r.stderr.match(/peak memory ([\d.]+) MiB \(limit 64 MiB\)/);
+      assert.ok(peak && Number(peak[1]) >= 4 && Number(peak[1]) <= 64, r.stderr);
+    });
+
+    test('a fork bomb under --pids-limit 20 is contained and the engine returns', async () => {
+      const r = await engine.runContainer(['--pids-limit', '20'], ROOTFS, ['sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 2'], { timeout: 30_000 });
+      assert.match(r.stderr, /can't fork|Resource temporarily unavailable/, 'forks fail inside');
+      assert.notEqual(r.signal, 'SIGKILL', 'the engine returned by itself');
+      await sleep(300);
+      const leftovers = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && cmdline(pid).includes('bomb'));
+      assert.deepEqual(leftovers, [], 'no process of the bomb is left on the host');
+    });
+
+    /** CPU seconds the named container has used, from `stats`. */
+    async function cpuSeconds(name: string): Promise<number> {
+      const r = await run(ch, ['stats', name], { env });
+      assert.equal(r.code, 0, r.stderr);
+      return Number(r.stdout.split('\n')[1]!.split('\t')[1]!.replace(' s', ''));
     }
-    assert.ok(cores >= 0.4 && cores <= 0.6, `used ${cores.toFixed(2)} cores`);
-    const inside = await run(CH, ['exec', 'busy', 'cat', '/proc/self/cgroup'], { env });
-    assert.match(inside.stdout, /:cpu(,cpuacct)?:\/$/m, 'exec ran in the container\'s cgroup (and cgroup namespace)');
-  } finally {
-    box.kill('SIGTERM');
-    await new Promise((resolve) => box.once('exit', resolve));
-  }
-});
 
-test('inside, /proc/self/cgroup shows the container\'s cgroup as "/"', async () => {
-  const r = await run(CH, ['run', '--memory', '64m', ROOTFS, 'cat', '/proc/self/cgroup'], { env });
-  assert.match(r.stdout, /:memory:\/$/m);
-  assert.doesNotMatch(r.stdout, /nutshell/);
-});
+    test('a busy loop under --cpus 0.5 uses about half a CPU; stats and exec see the cgroup', async () => {
+      const box = await engine.startContainer(['--name', 'busy', '--cpus', '0.5', '--stop-timeout', '0'], ROOTFS, ['sh', '-c', 'echo started; while :; do :; done']);
+      await new Promise((resolve) => box.stdout!.once('data', resolve));
+      try {
+        let cores = 0;
+        for (let attempt = 0; attempt < 3 && cores < 0.4; attempt++) {
+          // Under load from other work, a sample can come out low; too high is never retried.
+          const t0 = process.hrtime.bigint();
+          const c0 = await cpuSeconds('busy');
+          await sleep(2000);
+          const c1 = await cpuSeconds('busy');
+          cores = (c1 - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+        }
+        assert.ok(cores >= 0.4 && cores <= 0.6, `used ${cores.toFixed(2)} cores`);
+        const inside = await run(ch, ['exec', 'busy', 'cat', '/proc/self/cgroup'], { env });
+        assert.match(inside.stdout, /:cpu(,cpuacct)?:\/$/m, 'exec ran in the container\'s cgroup (and cgroup namespace)');
+      } finally {
+        box.kill('SIGTERM');
+        await new Promise((resolve) => box.once('exit', resolve));
+      }
+    });
 
-test('bad limits: one line, non-zero exit, nothing created', async () => {
-  const before = engineCgroups();
-  for (const [args, pattern] of [
-    [['--memory', 'abc'], /memory/i],
-    [['--memory', '-1'], /memory/i],
-    [['--cpus', '0'], /cpus/i],
-    [['--pids-limit', 'x'], /pids/i],
-  ] as const) {
-    assertOneLineError(await run(CH, ['run', '--name', 'bad', ...args, ROOTFS, 'true'], { env }), pattern);
-  }
-  assert.deepEqual(engineCgroups(), before);
-  assert.deepEqual(readdirSync(env.NUTSHELL_STATE_DIR), []);
-  assertOneLineError(await run(CH, ['stats', 'no-such-box'], { env }), /no running container named "no-such-box"/);
-});
+    test('inside, /proc/self/cgroup shows the container\'s cgroup as "/"', async () => {
+      const r = await engine.runContainer(['--memory', '64m'], ROOTFS, ['cat', '/proc/self/cgroup']);
+      assert.match(r.stdout, /:memory:\/$/m, r.stderr);
+      assert.doesNotMatch(r.stdout, /nutshell/);
+    });
+
+    test('bad limits: one line, non-zero exit, nothing created', async () => {
+      await engine.rootfsArgs(ROOTFS); // whatever the chapter makes of a rootfs, made before
+      const before = { cgroups: engineCgroups(), containers: engine.containerRecords() };
+      for (const [args, pattern] of [
+        [['--memory', 'abc'], /memory/i],
+        [['--memory', '-1'], /memory/i],
+        [['--cpus', '0'], /cpus/i],
+        [['--pids-limit', 'x'], /pids/i],
+      ] as const) {
+        assertOneLineError(await engine.runContainer(['--name', 'bad', ...args], ROOTFS, ['true']), pattern);
+      }
+      // (new ones only: another engine on this host may remove its own meanwhile)
+      assert.deepEqual(engineCgroups().filter((dir) => !before.cgroups.includes(dir)), [], 'no cgroup was created');
+      assert.deepEqual(engine.containerRecords(), before.containers, 'no container was created');
+      assertOneLineError(await run(ch, ['stats', 'no-such-box'], { env }), /no (running )?container named "no-such-box"/);
+    });
+  });
+}

@@ -1,7 +1,8 @@
 /** Chapter 04 · overlayfs, for real (as root): writes through the merged view land in upper
  *  and never in the layers; readChanges() lists them like `docker diff`; writeLayerTar() makes
  *  a layer that GNU tar, applied with OCI whiteout rules, turns back into the merged view;
- *  bad setups are refused in one line, with no mount left behind. */
+ *  bad setups are refused in one line, with no mount left behind. overlay.ts is tested in
+ *  every chapter from 04 on. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,10 +27,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { UserError } from '../lib/errors.ts';
-import { mountOverlay, readChanges, unmountOverlay, writeLayerTar, type Change } from '../chapters/04-unionfs/overlay.ts';
-import { MNT_DETACH, mount, umount2 } from '../chapters/04-unionfs/syscalls.ts';
+import type { Change } from '../chapters/04-unionfs/overlay.ts';
+import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
+
+type Overlay = typeof import('../chapters/04-unionfs/overlay.ts');
 
 const scratchRoots: string[] = [];
 
@@ -42,7 +45,7 @@ function scratch(): string {
 }
 after(() => {
   for (const dir of scratchRoots) {
-    for (const point of mountPointsUnder(dir).reverse()) umount2(point, MNT_DETACH, 'test cleanup');
+    for (const point of mountPointsUnder(dir).reverse()) execFileSync('umount', ['--lazy', point]);
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -95,7 +98,7 @@ interface Scene {
 }
 
 /** Two layers (bottom, top) stacked under a fresh upper. */
-function mountTwoLayers(bottomFiles: Record<string, string>, topFiles: Record<string, string>): Scene {
+function mountTwoLayers({ mountOverlay }: Overlay, bottomFiles: Record<string, string>, topFiles: Record<string, string>): Scene {
   const root = scratch();
   const lowerDirs = [makeTree(join(root, 'bottom'), bottomFiles), makeTree(join(root, 'top'), topFiles)];
   const layersBefore = lowerDirs.map((dir) => snapshot(dir, true));
@@ -129,8 +132,8 @@ const BOTTOM = {
 };
 const TOP = { 'etc/hostname': 'top\n', 'data/a.txt': 'a from top\n' };
 
-function mountChangedScene(): Scene {
-  const scene = mountTwoLayers(BOTTOM, TOP);
+function mountChangedScene(overlay: Overlay): Scene {
+  const scene = mountTwoLayers(overlay, BOTTOM, TOP);
   changeThroughMerged(scene.merged);
   return scene;
 }
@@ -174,171 +177,180 @@ function assertOneLineUserError(fn: () => unknown, pattern: RegExp): void {
   });
 }
 
-test('overlay: through the merged view, changes land in upper and the layers never change', () => {
-  const { root, lowerDirs, upper, merged, layersBefore } = mountTwoLayers(BOTTOM, TOP);
-  // The top layer wins a name both layers have; the bottom one shows where the top has none.
-  assert.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'top\n');
-  assert.equal(readFileSync(join(merged, 'etc/passwd'), 'utf8'), BOTTOM['etc/passwd']);
-  changeThroughMerged(merged);
-  assert.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'top\nmore\n');
-  assert.ok(!existsSync(join(merged, 'bin/sh')) && !existsSync(join(merged, 'olddir')));
+for (const ch of chaptersFrom('04')) {
+  const overlay = await chapterModule<Overlay>(ch, 'overlay.ts');
+  const { mountOverlay, readChanges, unmountOverlay, writeLayerTar } = overlay;
+  const { mount, umount2 } = await chapterModule<typeof import('../chapters/04-unionfs/syscalls.ts')>(ch, 'syscalls.ts');
 
-  assert.deepEqual(lowerDirs.map((dir) => snapshot(dir, true)), layersBefore, 'the lower dirs were not written');
-  assert.equal(readFileSync(join(upper, 'etc/new.conf'), 'utf8'), 'new\n');
-  for (const deleted of ['bin/sh', 'data/a.txt', 'olddir']) {
-    const st = lstatSync(join(upper, deleted));
-    assert.ok(st.isCharacterDevice() && st.rdev === 0, `${deleted} is a 0/0 whiteout in upper`);
-  }
-  assert.deepEqual(readdirSync(upper).sort(), ['bin', 'data', 'etc', 'newdir', 'olddir'], 'nothing untouched is copied up');
+  describe(`chapter ${ch}`, () => {
+    test('overlay: through the merged view, changes land in upper and the layers never change', () => {
+      const { root, lowerDirs, upper, merged, layersBefore } = mountTwoLayers(overlay, BOTTOM, TOP);
+      // The top layer wins a name both layers have; the bottom one shows where the top has none.
+      assert.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'top\n');
+      assert.equal(readFileSync(join(merged, 'etc/passwd'), 'utf8'), BOTTOM['etc/passwd']);
+      changeThroughMerged(merged);
+      assert.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'top\nmore\n');
+      assert.ok(!existsSync(join(merged, 'bin/sh')) && !existsSync(join(merged, 'olddir')));
 
-  const expected: Change[] = [
-    { kind: 'C', path: '/bin' },
-    { kind: 'D', path: '/bin/sh' },
-    { kind: 'C', path: '/data' },
-    { kind: 'D', path: '/data/a.txt' },
-    { kind: 'A', path: '/data/b.txt' },
-    { kind: 'C', path: '/etc' },
-    { kind: 'C', path: '/etc/hostname' },
-    { kind: 'A', path: '/etc/new.conf' },
-    { kind: 'A', path: '/etc/new.link' },
-    { kind: 'A', path: '/etc/new.sym' },
-    { kind: 'C', path: '/etc/passwd' },
-    { kind: 'A', path: '/newdir' },
-    { kind: 'A', path: '/newdir/x' },
-    { kind: 'D', path: '/olddir' },
-  ];
-  assert.deepEqual(readChanges(upper, lowerDirs), expected);
+      assert.deepEqual(lowerDirs.map((dir) => snapshot(dir, true)), layersBefore, 'the lower dirs were not written');
+      assert.equal(readFileSync(join(upper, 'etc/new.conf'), 'utf8'), 'new\n');
+      for (const deleted of ['bin/sh', 'data/a.txt', 'olddir']) {
+        const st = lstatSync(join(upper, deleted));
+        assert.ok(st.isCharacterDevice() && st.rdev === 0, `${deleted} is a 0/0 whiteout in upper`);
+      }
+      assert.deepEqual(readdirSync(upper).sort(), ['bin', 'data', 'etc', 'newdir', 'olddir'], 'nothing untouched is copied up');
 
-  unmountOverlay(merged);
-  assert.deepEqual(mountPointsUnder(root), [], 'no mount left under the temp dir');
-  assert.deepEqual(lowerDirs.map((dir) => snapshot(dir, true)), layersBefore);
-});
+      const expected: Change[] = [
+        { kind: 'C', path: '/bin' },
+        { kind: 'D', path: '/bin/sh' },
+        { kind: 'C', path: '/data' },
+        { kind: 'D', path: '/data/a.txt' },
+        { kind: 'A', path: '/data/b.txt' },
+        { kind: 'C', path: '/etc' },
+        { kind: 'C', path: '/etc/hostname' },
+        { kind: 'A', path: '/etc/new.conf' },
+        { kind: 'A', path: '/etc/new.link' },
+        { kind: 'A', path: '/etc/new.sym' },
+        { kind: 'C', path: '/etc/passwd' },
+        { kind: 'A', path: '/newdir' },
+        { kind: 'A', path: '/newdir/x' },
+        { kind: 'D', path: '/olddir' },
+      ];
+      assert.deepEqual(readChanges(upper, lowerDirs), expected);
 
-test('writeLayerTar: whiteouts become .wh. files, and the layer applied by GNU tar gives the merged view', () => {
-  const { root, lowerDirs, upper, merged } = mountChangedScene();
-  const seen = snapshot(merged);
-  const layer = join(root, 'layer.tar');
-  const diffId = writeLayerTar(upper, layer);
+      unmountOverlay(merged);
+      assert.deepEqual(mountPointsUnder(root), [], 'no mount left under the temp dir');
+      assert.deepEqual(lowerDirs.map((dir) => snapshot(dir, true)), layersBefore);
+    });
 
-  const bytes = readFileSync(layer);
-  assert.equal(diffId, `sha256:${createHash('sha256').update(bytes).digest('hex')}`, 'the diff id is the tar digest');
-  assert.ok(!existsSync(`${layer}.tmp`), 'the partial file was renamed away');
-  assert.equal(writeLayerTar(upper, join(root, 'again.tar')), diffId, 'same upper, same bytes');
+    test('writeLayerTar: whiteouts become .wh. files, and the layer applied by GNU tar gives the merged view', () => {
+      const { root, lowerDirs, upper, merged } = mountChangedScene(overlay);
+      const seen = snapshot(merged);
+      const layer = join(root, 'layer.tar');
+      const diffId = writeLayerTar(upper, layer);
 
-  // GNU tar's verbose listing: the first letter is the entry type ("-" file, "c" char device).
-  const listing = execFileSync('tar', ['--full-time', '-tvf', layer], { encoding: 'utf8', env: { TZ: 'UTC' } }).trimEnd().split('\n');
-  const entry = (name: string) => listing.find((line) => line.split(/\s+/)[5] === name);
-  for (const whiteout of ['bin/.wh.sh', 'data/.wh.a.txt', '.wh.olddir']) {
-    assert.match(entry(whiteout) ?? `${whiteout} missing`, /^-/, `${whiteout} is an empty regular file`);
-  }
-  assert.ok(!listing.some((line) => line.startsWith('c')), 'no character device in the layer');
-  assert.match(entry('etc/new.link') ?? 'missing', /^h.* link to etc\/new\.conf$/);
-  assert.match(entry('etc/new.sym') ?? 'missing', /^l.* -> new\.conf$/);
-  assert.match(entry('etc/passwd') ?? 'missing', /^-rw------- 0\/0 /);
-  assert.match(entry('newdir/x') ?? 'missing', /^-rw-r--r-- 1234\/5678 +2 2001-09-09 01:46:40 /, 'owner and mtime kept');
-  // Sorted as the upper dir's names are, each whiteout in the place of the name it deletes.
-  const upperNames = listing.map((line) => line.split(/\s+/)[5]!.replace('.wh.', ''));
-  assert.deepEqual(upperNames, [...upperNames].sort(), 'entries in sorted order');
+      const bytes = readFileSync(layer);
+      assert.equal(diffId, `sha256:${createHash('sha256').update(bytes).digest('hex')}`, 'the diff id is the tar digest');
+      assert.ok(!existsSync(`${layer}.tmp`), 'the partial file was renamed away');
+      assert.equal(writeLayerTar(upper, join(root, 'again.tar')), diffId, 'same upper, same bytes');
 
-  assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
+      // GNU tar's verbose listing: the first letter is the entry type ("-" file, "c" char device).
+      const listing = execFileSync('tar', ['--full-time', '-tvf', layer], { encoding: 'utf8', env: { TZ: 'UTC' } }).trimEnd().split('\n');
+      const entry = (name: string) => listing.find((line) => line.split(/\s+/)[5] === name);
+      for (const whiteout of ['bin/.wh.sh', 'data/.wh.a.txt', '.wh.olddir']) {
+        assert.match(entry(whiteout) ?? `${whiteout} missing`, /^-/, `${whiteout} is an empty regular file`);
+      }
+      assert.ok(!listing.some((line) => line.startsWith('c')), 'no character device in the layer');
+      assert.match(entry('etc/new.link') ?? 'missing', /^h.* link to etc\/new\.conf$/);
+      assert.match(entry('etc/new.sym') ?? 'missing', /^l.* -> new\.conf$/);
+      assert.match(entry('etc/passwd') ?? 'missing', /^-rw------- 0\/0 /);
+      assert.match(entry('newdir/x') ?? 'missing', /^-rw-r--r-- 1234\/5678 +2 2001-09-09 01:46:40 /, 'owner and mtime kept');
+      // Sorted as the upper dir's names are, each whiteout in the place of the name it deletes.
+      const upperNames = listing.map((line) => line.split(/\s+/)[5]!.replace('.wh.', ''));
+      assert.deepEqual(upperNames, [...upperNames].sort(), 'entries in sorted order');
 
-  unmountOverlay(merged);
-});
+      assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
 
-test('an opaque directory: rm -rf + mkdir of a lower dir, listed as C with D for what is gone, and .wh..wh..opq in the layer', () => {
-  const { root, lowerDirs, upper, merged } = mountTwoLayers(
-    { 'dir/a': 'a\n', 'dir/sub/b': 'b\n', 'dir/kept': 'old\n' },
-    { 'dir/top': 'top\n', 'other': 'other\n' },
-  );
-  rmSync(join(merged, 'dir'), { recursive: true });
-  mkdirSync(join(merged, 'dir'));
-  writeFileSync(join(merged, 'dir/kept'), 'new\n');
-  writeFileSync(join(merged, 'dir/fresh'), 'fresh\n');
-  assert.deepEqual(readdirSync(join(merged, 'dir')).sort(), ['fresh', 'kept']);
+      unmountOverlay(merged);
+    });
 
-  // Read overlay's mark with another tool than ours.
-  const xattr = execFileSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())', join(upper, 'dir')]);
-  assert.equal(xattr.toString().trim(), 'y');
+    test('an opaque directory: rm -rf + mkdir of a lower dir, listed as C with D for what is gone, and .wh..wh..opq in the layer', () => {
+      const { root, lowerDirs, upper, merged } = mountTwoLayers(
+        overlay,
+        { 'dir/a': 'a\n', 'dir/sub/b': 'b\n', 'dir/kept': 'old\n' },
+        { 'dir/top': 'top\n', 'other': 'other\n' },
+      );
+      rmSync(join(merged, 'dir'), { recursive: true });
+      mkdirSync(join(merged, 'dir'));
+      writeFileSync(join(merged, 'dir/kept'), 'new\n');
+      writeFileSync(join(merged, 'dir/fresh'), 'fresh\n');
+      assert.deepEqual(readdirSync(join(merged, 'dir')).sort(), ['fresh', 'kept']);
 
-  assert.deepEqual(readChanges(upper, lowerDirs), [
-    { kind: 'C', path: '/dir' },
-    { kind: 'D', path: '/dir/a' },
-    { kind: 'A', path: '/dir/fresh' },
-    { kind: 'C', path: '/dir/kept' },
-    { kind: 'D', path: '/dir/sub' },
-    { kind: 'D', path: '/dir/top' },
-  ]);
+      // Read overlay's mark with another tool than ours.
+      const xattr = execFileSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())', join(upper, 'dir')]);
+      assert.equal(xattr.toString().trim(), 'y');
 
-  const layer = join(root, 'layer.tar');
-  writeLayerTar(upper, layer);
-  const names = execFileSync('tar', ['-tf', layer], { encoding: 'utf8' }).trimEnd().split('\n');
-  assert.deepEqual(names, ['dir/', 'dir/.wh..wh..opq', 'dir/fresh', 'dir/kept']);
-  const seen = snapshot(merged);
-  assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
+      assert.deepEqual(readChanges(upper, lowerDirs), [
+        { kind: 'C', path: '/dir' },
+        { kind: 'D', path: '/dir/a' },
+        { kind: 'A', path: '/dir/fresh' },
+        { kind: 'C', path: '/dir/kept' },
+        { kind: 'D', path: '/dir/sub' },
+        { kind: 'D', path: '/dir/top' },
+      ]);
 
-  unmountOverlay(merged);
-  assert.deepEqual(mountPointsUnder(root), []);
-});
+      const layer = join(root, 'layer.tar');
+      writeLayerTar(upper, layer);
+      const names = execFileSync('tar', ['-tf', layer], { encoding: 'utf8' }).trimEnd().split('\n');
+      assert.deepEqual(names, ['dir/', 'dir/.wh..wh..opq', 'dir/fresh', 'dir/kept']);
+      const seen = snapshot(merged);
+      assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
 
-test('bad setups: one line each, and no mount left behind', () => {
-  const root = scratch();
-  const lower = makeTree(join(root, 'lower'), { file: 'x\n' });
-  const dirsIn = (name: string) => ({ upperDir: join(root, name, 'upper'), workDir: join(root, name, 'work'), target: join(root, name, 'merged') });
+      unmountOverlay(merged);
+      assert.deepEqual(mountPointsUnder(root), []);
+    });
 
-  assertOneLineUserError(() => mountOverlay({ lowerDirs: [join(root, 'no-such-layer')], ...dirsIn('a') }), /lower dir not found: .*no-such-layer/);
+    test('bad setups: one line each, and no mount left behind', () => {
+      const root = scratch();
+      const lower = makeTree(join(root, 'lower'), { file: 'x\n' });
+      const dirsIn = (name: string) => ({ upperDir: join(root, name, 'upper'), workDir: join(root, name, 'work'), target: join(root, name, 'merged') });
 
-  // An upper inside an overlay, as when the engine itself runs in a docker container.
-  const outer = dirsIn('outer');
-  mountOverlay({ lowerDirs: [lower], ...outer });
-  assertOneLineUserError(
-    () => mountOverlay({ lowerDirs: [lower], upperDir: join(outer.target, 'upper'), workDir: join(outer.target, 'work'), target: join(root, 'inner') }),
-    /upper dir .* is on an overlay/,
-  );
-  assert.deepEqual(mountPointsUnder(root), [outer.target], 'only the outer overlay is mounted');
-  unmountOverlay(outer.target);
+      assertOneLineUserError(() => mountOverlay({ lowerDirs: [join(root, 'no-such-layer')], ...dirsIn('a') }), /lower dir not found: .*no-such-layer/);
 
-  // Work and upper on two mounts: a tmpfs holds the work dir.
-  const tmpfs = join(root, 'tmpfs');
-  mkdirSync(tmpfs);
-  mount('tmpfs', tmpfs, 'tmpfs', 0, 'size=1m', 'test: a second filesystem');
-  assertOneLineUserError(
-    () => mountOverlay({ lowerDirs: [lower], upperDir: join(root, 'b/upper'), workDir: join(tmpfs, 'work'), target: join(root, 'b/merged') }),
-    /must be on the same mount/,
-  );
-  umount2(tmpfs, 0, 'test cleanup');
+      // An upper inside an overlay, as when the engine itself runs in a docker container.
+      const outer = dirsIn('outer');
+      mountOverlay({ lowerDirs: [lower], ...outer });
+      assertOneLineUserError(
+        () => mountOverlay({ lowerDirs: [lower], upperDir: join(outer.target, 'upper'), workDir: join(outer.target, 'work'), target: join(root, 'inner') }),
+        /upper dir .* is on an overlay/,
+      );
+      assert.deepEqual(mountPointsUnder(root), [outer.target], 'only the outer overlay is mounted');
+      unmountOverlay(outer.target);
 
-  // Sixty layers with long names: more than the one page mount(2) takes.
-  const many = Array.from({ length: 60 }, (_, i) => makeTree(join(root, `layer-${String(i).padStart(3, '0')}-${'x'.repeat(80)}`), {}));
-  assertOneLineUserError(() => mountOverlay({ lowerDirs: many, ...dirsIn('c') }), /too many layers.*4096 bytes/);
+      // Work and upper on two mounts: a tmpfs holds the work dir.
+      const tmpfs = join(root, 'tmpfs');
+      mkdirSync(tmpfs);
+      mount('tmpfs', tmpfs, 'tmpfs', 0, 'size=1m', 'test: a second filesystem');
+      assertOneLineUserError(
+        () => mountOverlay({ lowerDirs: [lower], upperDir: join(root, 'b/upper'), workDir: join(tmpfs, 'work'), target: join(root, 'b/merged') }),
+        /must be on the same mount/,
+      );
+      umount2(tmpfs, 0, 'test cleanup');
 
-  // The kernel's own refusal (a work dir inside the upper dir) comes back as one helpful line.
-  const d = dirsIn('d');
-  assertOneLineUserError(() => mountOverlay({ lowerDirs: [lower], ...d, workDir: join(d.upperDir, 'work') }), /EINVAL .*dmesg/);
+      // Sixty layers with long names: more than the one page mount(2) takes.
+      const many = Array.from({ length: 60 }, (_, i) => makeTree(join(root, `layer-${String(i).padStart(3, '0')}-${'x'.repeat(80)}`), {}));
+      assertOneLineUserError(() => mountOverlay({ lowerDirs: many, ...dirsIn('c') }), /too many layers.*4096 bytes/);
 
-  assert.deepEqual(mountPointsUnder(root), []);
-});
+      // The kernel's own refusal (a work dir inside the upper dir) comes back as one helpful line.
+      const d = dirsIn('d');
+      assertOneLineUserError(() => mountOverlay({ lowerDirs: [lower], ...d, workDir: join(d.upperDir, 'work') }), /EINVAL .*dmesg/);
 
-test('readChanges looks through the lowers as overlay does: their own whiteouts and opaque dirs hide what is below', () => {
-  const root = scratch();
-  const bottom = makeTree(join(root, 'bottom'), { 'gone.txt': 'old\n', 'odir/old': 'old\n', 'keep/x': 'x\n' });
-  const top = makeTree(join(root, 'top'), { 'odir/new': 'new\n' });
-  // An unpacked layer in overlay's format: a 0/0 device deletes gone.txt, odir replaces the bottom's.
-  execFileSync('mknod', [join(top, 'gone.txt'), 'c', '0', '0']);
-  execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "trusted.overlay.opaque", b"y")', join(top, 'odir')]);
-  const merged = join(root, 'merged');
-  const upper = join(root, 'upper');
-  mountOverlay({ lowerDirs: [bottom, top], upperDir: upper, workDir: join(root, 'work'), target: merged });
-  assert.ok(!existsSync(join(merged, 'gone.txt')) && !existsSync(join(merged, 'odir/old')), 'hidden by the top layer');
+      assert.deepEqual(mountPointsUnder(root), []);
+    });
 
-  writeFileSync(join(merged, 'gone.txt'), 'back\n');
-  writeFileSync(join(merged, 'odir/old'), 'back\n');
-  appendFileSync(join(merged, 'keep/x'), 'more\n');
-  assert.deepEqual(readChanges(upper, [bottom, top]), [
-    { kind: 'A', path: '/gone.txt' },
-    { kind: 'C', path: '/keep' },
-    { kind: 'C', path: '/keep/x' },
-    { kind: 'C', path: '/odir' },
-    { kind: 'A', path: '/odir/old' },
-  ]);
-  unmountOverlay(merged);
-});
+    test('readChanges looks through the lowers as overlay does: their own whiteouts and opaque dirs hide what is below', () => {
+      const root = scratch();
+      const bottom = makeTree(join(root, 'bottom'), { 'gone.txt': 'old\n', 'odir/old': 'old\n', 'keep/x': 'x\n' });
+      const top = makeTree(join(root, 'top'), { 'odir/new': 'new\n' });
+      // An unpacked layer in overlay's format: a 0/0 device deletes gone.txt, odir replaces the bottom's.
+      execFileSync('mknod', [join(top, 'gone.txt'), 'c', '0', '0']);
+      execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "trusted.overlay.opaque", b"y")', join(top, 'odir')]);
+      const merged = join(root, 'merged');
+      const upper = join(root, 'upper');
+      mountOverlay({ lowerDirs: [bottom, top], upperDir: upper, workDir: join(root, 'work'), target: merged });
+      assert.ok(!existsSync(join(merged, 'gone.txt')) && !existsSync(join(merged, 'odir/old')), 'hidden by the top layer');
+
+      writeFileSync(join(merged, 'gone.txt'), 'back\n');
+      writeFileSync(join(merged, 'odir/old'), 'back\n');
+      appendFileSync(join(merged, 'keep/x'), 'more\n');
+      assert.deepEqual(readChanges(upper, [bottom, top]), [
+        { kind: 'A', path: '/gone.txt' },
+        { kind: 'C', path: '/keep' },
+        { kind: 'C', path: '/keep/x' },
+        { kind: 'C', path: '/odir' },
+        { kind: 'A', path: '/odir/old' },
+      ]);
+      unmountOverlay(merged);
+    });
+  });
+}

@@ -2,7 +2,7 @@
  *  times and links; OCI whiteouts become overlayfs's marks; the diff id is the sha256 of the
  *  uncompressed tar; and hostile archives are refused, one line each, without writing a byte
  *  outside the destination. Hostile tars are written header by header with node-tar's Header,
- *  since no honest archiver produces them. */
+ *  since no honest archiver produces them. layer.ts is tested in every chapter from 05 on. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,13 +23,13 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import koffi from 'koffi';
-import { extractLayer } from '../chapters/05-images/layer.ts';
+import { Header } from 'tar';
 import { UserError } from '../lib/errors.ts';
 import { tempDir } from './helpers/chapter.ts';
-import { Header } from 'tar';
+import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 import { tarOf, type TarEntry } from './helpers/tar.ts';
 
 const OCI_TAR = 'application/vnd.oci.image.layer.v1.tar';
@@ -61,135 +61,6 @@ function gnuTar(dir: string): Buffer {
 function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
-
-test('GNU tar round trip: modes, owners, mtimes, symlinks, hardlinks, FIFOs; devices skipped', async () => {
-  const src = join(tempDir(), 'src');
-  mkdirSync(join(src, 'bin'), { recursive: true });
-  mkdirSync(join(src, 'etc'));
-  mkdirSync(join(src, 'private'), { mode: 0o710 });
-  writeFileSync(join(src, 'bin/tool'), '#!/bin/sh\necho tool\n', { mode: 0o4755 });
-  linkSync(join(src, 'bin/tool'), join(src, 'bin/tool-again'));
-  writeFileSync(join(src, 'etc/secret'), 'hush\n', { mode: 0o640 });
-  chownSync(join(src, 'etc/secret'), 1234, 5678);
-  chownSync(join(src, 'bin/tool'), 1234, 0); // setuid and owned: chown must come before chmod
-  symlinkSync('/bin/busybox', join(src, 'bin/sh'));
-  symlinkSync('bin', join(src, 'sbin'));
-  execFileSync('mkfifo', ['-m', '0620', join(src, 'fifo')]);
-  execFileSync('mknod', [join(src, 'null'), 'c', '1', '3']);
-  for (const path of ['bin/tool', 'etc/secret', 'bin/sh', 'sbin', 'private', 'fifo', 'bin', 'etc', '.']) {
-    lutimesSync(join(src, path), MTIME, MTIME);
-  }
-
-  const dest = join(tempDir(), 'layer');
-  const { skipped } = await extractLayer(streamOf(gnuTar(src)), OCI_TAR, dest);
-
-  for (const path of ['bin/tool', 'etc/secret', 'private', 'fifo', 'bin/sh', 'sbin', 'bin', 'etc']) {
-    const want = lstatSync(join(src, path));
-    const got = lstatSync(join(dest, path));
-    assert.equal((got.mode & 0o177777).toString(8), (want.mode & 0o177777).toString(8), `mode of ${path}`);
-    assert.deepEqual([got.uid, got.gid], [want.uid, want.gid], `owner of ${path}`);
-    assert.equal(got.mtimeMs, MTIME.getTime(), `mtime of ${path}`);
-  }
-  assert.equal(readFileSync(join(dest, 'bin/tool'), 'utf8'), '#!/bin/sh\necho tool\n');
-  assert.equal(readlinkSync(join(dest, 'bin/sh')), '/bin/busybox', 'absolute symlinks are kept as they are');
-  assert.equal(readlinkSync(join(dest, 'sbin')), 'bin');
-  assert.equal(statSync(join(dest, 'bin/tool-again')).ino, statSync(join(dest, 'bin/tool')).ino, 'hardlink');
-  assert.ok(lstatSync(join(dest, 'fifo')).isFIFO());
-  assert.ok(!existsSync(join(dest, 'null')), 'device nodes are not created');
-  assert.deepEqual(skipped, ['"./null": device nodes are not unpacked (the engine creates /dev)']);
-});
-
-test('OCI whiteouts become overlayfs whiteouts: a 0/0 char device and the opaque xattr', async () => {
-  const src = join(tempDir(), 'src');
-  mkdirSync(join(src, 'etc'), { recursive: true });
-  mkdirSync(join(src, 'var/cache'), { recursive: true });
-  writeFileSync(join(src, 'etc/.wh.motd'), '');
-  writeFileSync(join(src, 'var/cache/.wh..wh..opq'), '');
-  writeFileSync(join(src, 'var/cache/new'), 'kept\n');
-
-  const dest = join(tempDir(), 'layer');
-  await extractLayer(streamOf(gnuTar(src)), OCI_TAR, dest);
-
-  const whiteout = lstatSync(join(dest, 'etc/motd'));
-  assert.ok(whiteout.isCharacterDevice(), 'etc/motd is a character device');
-  assert.equal(whiteout.rdev, 0, 'with device number 0/0');
-  assert.deepEqual(readdirSync(join(dest, 'etc')), ['motd'], 'the .wh. file itself is not written');
-  assert.equal(xattr(join(dest, 'var/cache'), 'trusted.overlay.opaque'), 'y');
-  assert.equal(xattr(join(dest, 'var'), 'trusted.overlay.opaque'), null, 'only the marked directory');
-  assert.deepEqual(readdirSync(join(dest, 'var/cache')), ['new'], 'the layer\'s own files stay');
-});
-
-test('the diff id is the sha256 of the uncompressed tar, gzipped or not, whatever the label says', async () => {
-  const tar = tarOf([{ path: 'hello', body: 'hello, layer\n'.repeat(1000) }, { path: 'dir/', type: 'Directory' }]);
-  const gzipped = gzipSync(tar);
-  const cases: [Buffer, string][] = [
-    [tar, OCI_TAR],
-    [gzipped, OCI_GZIP],
-    [gzipped, DOCKER_GZIP],
-    [gzipped, OCI_TAR], // mislabelled: the gzip magic bytes decide
-  ];
-  for (const [bytes, mediaType] of cases) {
-    const dest = join(tempDir(), 'layer');
-    const { diffId } = await extractLayer(streamOf(bytes, 7), mediaType, dest);
-    assert.equal(diffId, sha256(tar), mediaType);
-    assert.notEqual(diffId, sha256(gzipped));
-    assert.equal(readFileSync(join(dest, 'hello'), 'utf8'), 'hello, layer\n'.repeat(1000));
-  }
-});
-
-test('an empty layer (only the two zero end blocks) is valid; an empty stream is not', async () => {
-  const { diffId } = await extractLayer(streamOf(gzipSync(Buffer.alloc(1024))), DOCKER_GZIP, join(tempDir(), 'layer'));
-  // The diff id docker gives every build step that changes no file.
-  assert.equal(diffId, 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
-  await assert.rejects(extractLayer(Readable.from([]), OCI_TAR, join(tempDir(), 'layer')), /Unrecognized archive format/);
-});
-
-test('a layer streams through: a 256 MiB file does not need 256 MiB of memory', async () => {
-  const size = 256 << 20;
-  async function* hugeLayer() {
-    const header = Buffer.alloc(512);
-    new Header({ path: 'huge', type: 'File', mode: 0o644, size, mtime: MTIME }).encode(header, 0);
-    yield header;
-    for (let i = 0; i < size >> 20; i++) yield Buffer.alloc(1 << 20, 'n');
-    yield Buffer.alloc(1024);
-  }
-  const before = process.resourceUsage().maxRSS * 1024;
-  const dest = join(tempDir(), 'layer');
-  await extractLayer(Readable.from(hugeLayer()), OCI_TAR, dest);
-  const grown = process.resourceUsage().maxRSS * 1024 - before;
-  assert.equal(statSync(join(dest, 'huge')).size, size);
-  assert.ok(grown < size / 2, `peak memory grew by ${grown >> 20} MiB`);
-});
-
-test('unsupported or broken layers: one line saying what is wrong', async () => {
-  const dest = () => join(tempDir(), 'layer');
-  const tar = tarOf([{ path: 'a', body: 'a' }]);
-  const zstdBytes = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(100)]);
-  await assert.rejects(extractLayer(streamOf(tar), 'application/vnd.oci.image.layer.v1.tar+zstd', dest()), /zstd.*not supported/);
-  await assert.rejects(extractLayer(streamOf(zstdBytes), OCI_TAR, dest()), /zstd.*not supported/);
-  await assert.rejects(extractLayer(streamOf(tar), 'application/json', dest()), /unsupported layer media type "application\/json"/);
-  await assert.rejects(extractLayer(streamOf(Buffer.alloc(2000, 'x')), OCI_TAR, dest(), 'layer sha256:abc'), (err: Error) => {
-    assert.ok(err instanceof UserError);
-    assert.match(err.message, /^layer sha256:abc: .*TAR_/);
-    return !err.message.includes('\n');
-  });
-  const truncatedGzip = gzipSync(tar).subarray(0, 30);
-  await assert.rejects(extractLayer(streamOf(truncatedGzip), OCI_GZIP, dest()), UserError);
-});
-
-test('a file entry replaces a symlink of the same name instead of writing through it', async () => {
-  const { host, dest } = makeHost();
-  const tar = tarOf([
-    { path: 'f', type: 'SymbolicLink', linkpath: join(host, 'etc/passwd') },
-    { path: 'f', body: 'mine\n' },
-    { path: '/abs/file', body: 'a leading "/" means the layer\'s root\n' },
-  ]);
-  await extractLayer(streamOf(tar), OCI_TAR, dest);
-  assert.ok(lstatSync(join(dest, 'f')).isFile());
-  assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'mine\n');
-  assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
-  assert.ok(existsSync(join(dest, 'abs/file')), 'absolute entry names are taken from the layer root, as docker does');
-});
 
 // ---------------------------------------------------------------- hostile layers
 
@@ -298,23 +169,158 @@ const HOSTILE: { hazard: string; entries: (host: string) => TarEntry[]; error: R
   },
 ];
 
-for (const { hazard, entries, error } of HOSTILE) {
-  test(`hostile layer refused: ${hazard}`, async () => {
-    for (const gzip of [false, true]) {
-      const { host, dest } = makeHost();
-      const before = snapshot(host, dest);
-      const tar = tarOf(entries(host));
-      const layer = streamOf(gzip ? gzipSync(tar) : tar);
-      await assert.rejects(extractLayer(layer, OCI_GZIP, dest, 'layer sha256:0123456789ab'), (err: Error) => {
-        assert.ok(err instanceof UserError, `a UserError, not ${err.constructor.name}: ${err.message}`);
-        assert.match(err.message, /^layer sha256:0123456789ab: /);
-        assert.match(err.message, error);
-        assert.ok(!err.message.includes('\n'), 'one line');
-        return true;
+for (const ch of chaptersFrom('05')) {
+  const { extractLayer } = await chapterModule<typeof import('../chapters/05-images/layer.ts')>(ch, 'layer.ts');
+
+  describe(`chapter ${ch}`, () => {
+    test('GNU tar round trip: modes, owners, mtimes, symlinks, hardlinks, FIFOs; devices skipped', async () => {
+      const src = join(tempDir(), 'src');
+      mkdirSync(join(src, 'bin'), { recursive: true });
+      mkdirSync(join(src, 'etc'));
+      mkdirSync(join(src, 'private'), { mode: 0o710 });
+      writeFileSync(join(src, 'bin/tool'), '#!/bin/sh\necho tool\n', { mode: 0o4755 });
+      linkSync(join(src, 'bin/tool'), join(src, 'bin/tool-again'));
+      writeFileSync(join(src, 'etc/secret'), 'hush\n', { mode: 0o640 });
+      chownSync(join(src, 'etc/secret'), 1234, 5678);
+      chownSync(join(src, 'bin/tool'), 1234, 0); // setuid and owned: chown must come before chmod
+      symlinkSync('/bin/busybox', join(src, 'bin/sh'));
+      symlinkSync('bin', join(src, 'sbin'));
+      execFileSync('mkfifo', ['-m', '0620', join(src, 'fifo')]);
+      execFileSync('mknod', [join(src, 'null'), 'c', '1', '3']);
+      for (const path of ['bin/tool', 'etc/secret', 'bin/sh', 'sbin', 'private', 'fifo', 'bin', 'etc', '.']) {
+        lutimesSync(join(src, path), MTIME, MTIME);
+      }
+
+      const dest = join(tempDir(), 'layer');
+      const { skipped } = await extractLayer(streamOf(gnuTar(src)), OCI_TAR, dest);
+
+      for (const path of ['bin/tool', 'etc/secret', 'private', 'fifo', 'bin/sh', 'sbin', 'bin', 'etc']) {
+        const want = lstatSync(join(src, path));
+        const got = lstatSync(join(dest, path));
+        assert.equal((got.mode & 0o177777).toString(8), (want.mode & 0o177777).toString(8), `mode of ${path}`);
+        assert.deepEqual([got.uid, got.gid], [want.uid, want.gid], `owner of ${path}`);
+        assert.equal(got.mtimeMs, MTIME.getTime(), `mtime of ${path}`);
+      }
+      assert.equal(readFileSync(join(dest, 'bin/tool'), 'utf8'), '#!/bin/sh\necho tool\n');
+      assert.equal(readlinkSync(join(dest, 'bin/sh')), '/bin/busybox', 'absolute symlinks are kept as they are');
+      assert.equal(readlinkSync(join(dest, 'sbin')), 'bin');
+      assert.equal(statSync(join(dest, 'bin/tool-again')).ino, statSync(join(dest, 'bin/tool')).ino, 'hardlink');
+      assert.ok(lstatSync(join(dest, 'fifo')).isFIFO());
+      assert.ok(!existsSync(join(dest, 'null')), 'device nodes are not created');
+      assert.deepEqual(skipped, ['"./null": device nodes are not unpacked (the engine creates /dev)']);
+    });
+
+    test('OCI whiteouts become overlayfs whiteouts: a 0/0 char device and the opaque xattr', async () => {
+      const src = join(tempDir(), 'src');
+      mkdirSync(join(src, 'etc'), { recursive: true });
+      mkdirSync(join(src, 'var/cache'), { recursive: true });
+      writeFileSync(join(src, 'etc/.wh.motd'), '');
+      writeFileSync(join(src, 'var/cache/.wh..wh..opq'), '');
+      writeFileSync(join(src, 'var/cache/new'), 'kept\n');
+
+      const dest = join(tempDir(), 'layer');
+      await extractLayer(streamOf(gnuTar(src)), OCI_TAR, dest);
+
+      const whiteout = lstatSync(join(dest, 'etc/motd'));
+      assert.ok(whiteout.isCharacterDevice(), 'etc/motd is a character device');
+      assert.equal(whiteout.rdev, 0, 'with device number 0/0');
+      assert.deepEqual(readdirSync(join(dest, 'etc')), ['motd'], 'the .wh. file itself is not written');
+      assert.equal(xattr(join(dest, 'var/cache'), 'trusted.overlay.opaque'), 'y');
+      assert.equal(xattr(join(dest, 'var'), 'trusted.overlay.opaque'), null, 'only the marked directory');
+      assert.deepEqual(readdirSync(join(dest, 'var/cache')), ['new'], 'the layer\'s own files stay');
+    });
+
+    test('the diff id is the sha256 of the uncompressed tar, gzipped or not, whatever the label says', async () => {
+      const tar = tarOf([{ path: 'hello', body: 'hello, layer\n'.repeat(1000) }, { path: 'dir/', type: 'Directory' }]);
+      const gzipped = gzipSync(tar);
+      const cases: [Buffer, string][] = [
+        [tar, OCI_TAR],
+        [gzipped, OCI_GZIP],
+        [gzipped, DOCKER_GZIP],
+        [gzipped, OCI_TAR], // mislabelled: the gzip magic bytes decide
+      ];
+      for (const [bytes, mediaType] of cases) {
+        const dest = join(tempDir(), 'layer');
+        const { diffId } = await extractLayer(streamOf(bytes, 7), mediaType, dest);
+        assert.equal(diffId, sha256(tar), mediaType);
+        assert.notEqual(diffId, sha256(gzipped));
+        assert.equal(readFileSync(join(dest, 'hello'), 'utf8'), 'hello, layer\n'.repeat(1000));
+      }
+    });
+
+    test('an empty layer (only the two zero end blocks) is valid; an empty stream is not', async () => {
+      const { diffId } = await extractLayer(streamOf(gzipSync(Buffer.alloc(1024))), DOCKER_GZIP, join(tempDir(), 'layer'));
+      // The diff id docker gives every build step that changes no file.
+      assert.equal(diffId, 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+      await assert.rejects(extractLayer(Readable.from([]), OCI_TAR, join(tempDir(), 'layer')), /Unrecognized archive format/);
+    });
+
+    test('a layer streams through: a 256 MiB file does not need 256 MiB of memory', async () => {
+      const size = 256 << 20;
+      async function* hugeLayer() {
+        const header = Buffer.alloc(512);
+        new Header({ path: 'huge', type: 'File', mode: 0o644, size, mtime: MTIME }).encode(header, 0);
+        yield header;
+        for (let i = 0; i < size >> 20; i++) yield Buffer.alloc(1 << 20, 'n');
+        yield Buffer.alloc(1024);
+      }
+      const before = process.resourceUsage().maxRSS * 1024;
+      const dest = join(tempDir(), 'layer');
+      await extractLayer(Readable.from(hugeLayer()), OCI_TAR, dest);
+      const grown = process.resourceUsage().maxRSS * 1024 - before;
+      assert.equal(statSync(join(dest, 'huge')).size, size);
+      assert.ok(grown < size / 2, `peak memory grew by ${grown >> 20} MiB`);
+    });
+
+    test('unsupported or broken layers: one line saying what is wrong', async () => {
+      const dest = () => join(tempDir(), 'layer');
+      const tar = tarOf([{ path: 'a', body: 'a' }]);
+      const zstdBytes = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(100)]);
+      await assert.rejects(extractLayer(streamOf(tar), 'application/vnd.oci.image.layer.v1.tar+zstd', dest()), /zstd.*not supported/);
+      await assert.rejects(extractLayer(streamOf(zstdBytes), OCI_TAR, dest()), /zstd.*not supported/);
+      await assert.rejects(extractLayer(streamOf(tar), 'application/json', dest()), /unsupported layer media type "application\/json"/);
+      await assert.rejects(extractLayer(streamOf(Buffer.alloc(2000, 'x')), OCI_TAR, dest(), 'layer sha256:abc'), (err: Error) => {
+        assert.ok(err instanceof UserError);
+        assert.match(err.message, /^layer sha256:abc: .*TAR_/);
+        return !err.message.includes('\n');
       });
-      assert.deepEqual(snapshot(host, dest), before, 'nothing was written outside the layer');
+      const truncatedGzip = gzipSync(tar).subarray(0, 30);
+      await assert.rejects(extractLayer(streamOf(truncatedGzip), OCI_GZIP, dest()), UserError);
+    });
+
+    test('a file entry replaces a symlink of the same name instead of writing through it', async () => {
+      const { host, dest } = makeHost();
+      const tar = tarOf([
+        { path: 'f', type: 'SymbolicLink', linkpath: join(host, 'etc/passwd') },
+        { path: 'f', body: 'mine\n' },
+        { path: '/abs/file', body: 'a leading "/" means the layer\'s root\n' },
+      ]);
+      await extractLayer(streamOf(tar), OCI_TAR, dest);
+      assert.ok(lstatSync(join(dest, 'f')).isFile());
+      assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'mine\n');
       assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
-      assert.ok(!existsSync(join('/tmp', PWNED)), 'nothing reached the real /tmp');
+      assert.ok(existsSync(join(dest, 'abs/file')), 'absolute entry names are taken from the layer root, as docker does');
+    });
+
+    for (const { hazard, entries, error } of HOSTILE) {
+      test(`hostile layer refused: ${hazard}`, async () => {
+        for (const gzip of [false, true]) {
+          const { host, dest } = makeHost();
+          const before = snapshot(host, dest);
+          const tar = tarOf(entries(host));
+          const layer = streamOf(gzip ? gzipSync(tar) : tar);
+          await assert.rejects(extractLayer(layer, OCI_GZIP, dest, 'layer sha256:0123456789ab'), (err: Error) => {
+            assert.ok(err instanceof UserError, `a UserError, not ${err.constructor.name}: ${err.message}`);
+            assert.match(err.message, /^layer sha256:0123456789ab: /);
+            assert.match(err.message, error);
+            assert.ok(!err.message.includes('\n'), 'one line');
+            return true;
+          });
+          assert.deepEqual(snapshot(host, dest), before, 'nothing was written outside the layer');
+          assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
+          assert.ok(!existsSync(join('/tmp', PWNED)), 'nothing reached the real /tmp');
+        }
+      });
     }
   });
 }

@@ -1,8 +1,10 @@
-/** Chapter 05 · image references: parsed as docker parses them, bad ones refused in one line. */
+/** Chapter 05 · image references: parsed as docker parses them, bad ones refused in one line.
+ *  reference.ts is tested in every chapter from 05 on. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { UserError } from '../lib/errors.ts';
-import { formatReference, parseReference, registryApiHost, type Reference } from '../chapters/05-images/reference.ts';
+import type { Reference } from '../chapters/05-images/reference.ts';
+import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -25,12 +27,6 @@ const GOOD: [string, Reference][] = [
   ['localhostx/app', { registry: 'docker.io', repository: 'localhostx/app', tag: 'latest' }],
 ];
 
-for (const [input, expected] of GOOD) {
-  test(`parse ${input}`, () => {
-    assert.deepEqual(parseReference(input), expected);
-  });
-}
-
 const BAD: [string, RegExp][] = [
   ['', /it is empty/],
   ['UPPER/case', /must be lowercase/],
@@ -48,26 +44,38 @@ const BAD: [string, RegExp][] = [
   ['bad_host.io:port/x', /not a valid registry host/],
 ];
 
-for (const [input, message] of BAD) {
-  test(`refuse ${JSON.stringify(input)} in one line`, () => {
-    assert.throws(
-      () => parseReference(input),
-      (err: unknown) => err instanceof UserError && message.test(err.message) && !err.message.includes('\n') && err.message.includes(`"${input}"`),
-    );
+for (const ch of chaptersFrom('05')) {
+  const { formatReference, parseReference, registryApiHost } = await chapterModule<typeof import('../chapters/05-images/reference.ts')>(ch, 'reference.ts');
+
+  describe(`chapter ${ch}`, () => {
+    for (const [input, expected] of GOOD) {
+      test(`parse ${input}`, () => {
+        assert.deepEqual(parseReference(input), expected);
+      });
+    }
+
+    for (const [input, message] of BAD) {
+      test(`refuse ${JSON.stringify(input)} in one line`, () => {
+        assert.throws(
+          () => parseReference(input),
+          (err: unknown) => err instanceof UserError && message.test(err.message) && !err.message.includes('\n') && err.message.includes(`"${input}"`),
+        );
+      });
+    }
+
+    test('formatReference gives the full form, and parsing it again gives the same reference', () => {
+      for (const [input, expected] of GOOD) {
+        const text = formatReference(expected);
+        assert.deepEqual(parseReference(text), expected, `${input} → ${text}`);
+      }
+      assert.equal(formatReference(parseReference('busybox')), 'docker.io/library/busybox:latest');
+      assert.equal(formatReference(parseReference(`localhost:5000/r@${DIGEST}`)), `localhost:5000/r@${DIGEST}`);
+    });
+
+    test('the API of docker.io is served by registry-1.docker.io; other registries serve their own', () => {
+      assert.equal(registryApiHost('docker.io'), 'registry-1.docker.io');
+      assert.equal(registryApiHost('ghcr.io'), 'ghcr.io');
+      assert.equal(registryApiHost('127.0.0.1:5000'), '127.0.0.1:5000');
+    });
   });
 }
-
-test('formatReference gives the full form, and parsing it again gives the same reference', () => {
-  for (const [input, expected] of GOOD) {
-    const text = formatReference(expected);
-    assert.deepEqual(parseReference(text), expected, `${input} → ${text}`);
-  }
-  assert.equal(formatReference(parseReference('busybox')), 'docker.io/library/busybox:latest');
-  assert.equal(formatReference(parseReference(`localhost:5000/r@${DIGEST}`)), `localhost:5000/r@${DIGEST}`);
-});
-
-test('the API of docker.io is served by registry-1.docker.io; other registries serve their own', () => {
-  assert.equal(registryApiHost('docker.io'), 'registry-1.docker.io');
-  assert.equal(registryApiHost('ghcr.io'), 'ghcr.io');
-  assert.equal(registryApiHost('127.0.0.1:5000'), '127.0.0.1:5000');
-});

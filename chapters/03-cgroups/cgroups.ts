@@ -57,8 +57,10 @@ const CFS_PERIOD_US = 100_000;
 /** v1 memory.limit_in_bytes reads 9223372036854771712 (the largest page count) when unlimited. */
 const V1_UNLIMITED = 2 ** 62;
 
-/** A cgroup made by another engine this recently may not have its process yet: see removeStale. */
-const STALE_MIN_AGE_MS = 5_000;
+/** A cgroup made by another engine this recently may not have its process yet: see removeStale.
+ *  Starting the child stage is a Node start-up, which on a loaded machine takes seconds: a minute
+ *  leaves a wide margin, and a leftover from a killed engine waits a minute longer, harmlessly. */
+const STALE_MIN_AGE_MS = 60_000;
 
 /** Pick the driver for the cgroup version mounted at `mountRoot`. `subtree` is the directory
  *  the engine owns inside it (tests pass their own, so they never race a real engine). */

@@ -1,8 +1,8 @@
 /** The syscalls this program makes, declared from their man pages (new ones at the bottom).
  *  Each wrapper takes a `why`: it is printed by --trace, so the trace reads as the recipe. */
 import { SyscallError } from '../../lib/errors.ts';
-import { libc, sys, type SysOptions } from '../../lib/libc.ts';
-import { flagNames, traceStep } from '../../lib/trace.ts';
+import { libc, sys } from '../../lib/libc.ts';
+import { flagNames } from '../../lib/trace.ts';
 
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
 const fcntl_ = libc.func('int fcntl(int fd, int cmd, int arg)'); // man 2 fcntl

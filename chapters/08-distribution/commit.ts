@@ -9,7 +9,7 @@
  *  Each step publishes complete content by rename(2), and the name comes last: killed or
  *  failing at any point, commit leaves no image that names something missing. What it did
  *  publish before a failure is whole and named by its hash, so the next commit reuses it.
- *  Lesson: docs/05-images.md */
+ *  Lesson: docs/08-distribution.md */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';

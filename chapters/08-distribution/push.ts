@@ -10,7 +10,7 @@
  *  bytes, so re-serialising the JSON would give the image another identity.
  *  Every request is one RegistryClient.request(), as a pull's are; what a push adds is its
  *  own scope (`pull,push`) and the requests that write.
- *  Lesson: docs/05-images.md */
+ *  Lesson: docs/08-distribution.md */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { UserError } from '../../lib/errors.ts';

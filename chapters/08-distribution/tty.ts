@@ -1,7 +1,7 @@
 /** Chapter 07 · pseudo-terminals for `run -it` and `exec -it`: a pty pair, the user's terminal copied to
  *  and from its master by the engine, and its slave made the command's controlling terminal.
  *
- *  The design, and why (docs/05-images.md):
+ *  The design, and why (docs/07-terminals.md):
  *  - The container has its own devpts instance (mounted with newinstance at /dev/pts), so the
  *    pty is made THERE, as runc does: then `tty` in the container prints /dev/pts/0, a name
  *    that exists inside it, and nothing of the host's /dev/pts is ever shown to it.

@@ -122,7 +122,10 @@ export class Store {
   async putBlob(digest: string, source: Readable, size?: number): Promise<string> {
     const path = this.blobPath(digest);
     if (existsSync(path)) {
-      source.destroy(); // same name, same bytes: nothing to download
+      // Same name, same bytes: nothing to read. A file stream may still be opening: once
+      // destroyed it reports nothing anyone waits for, so its late errors are dropped here.
+      source.on('error', () => {});
+      source.destroy();
       return path;
     }
     // The file is all the bytes are for here: what the tee passes on flows away unread.

@@ -3,16 +3,16 @@
 //> unionfs..
 import { SyscallError } from '../../lib/errors.ts';
 //< unionfs..
-//> ..unionfs
+//> ..lifecycle
 //| import { libc, sys } from '../../lib/libc.ts';
-//< ..unionfs
-//> namespaces..unionfs
+//< ..lifecycle
+//> namespaces..lifecycle
 //| import { flagNames } from '../../lib/trace.ts';
-//< namespaces..unionfs
-//> images..
+//< namespaces..lifecycle
+//> terminals..
 import { libc, sys, type SysOptions } from '../../lib/libc.ts';
 import { flagNames, traceStep } from '../../lib/trace.ts';
-//< images..
+//< terminals..
 
 //> ..unionfs
 //| const chroot_ = libc.func('int chroot(const char *path)'); // man 2 chroot

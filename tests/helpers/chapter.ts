@@ -1,13 +1,14 @@
 /** Test helper: drive a chapter's program from outside, through its command line, the way
- *  a user does. NUTSHELL_CHAPTER_DIR (set by `npm run check -- NN --dir <dir>`) points the
- *  tests at a learner's copy of the chapter instead of ours. */
-import { spawn, type SpawnOptions } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+ *  a user does. The chapter under `npm run check -- NN --dir <dir>` runs from the learner's
+ *  copy instead of ours (see ladder.ts). */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { DEFAULT_ROOTFS } from '../../scripts/build-rootfs.ts';
-import { chapterProgram, findChapter } from '../../scripts/chapters.ts';
+import { chapterProgram, findChapter, listChapters } from '../../scripts/chapters.ts';
+import { chapterDir, isFrom } from './ladder.ts';
 
 export const ROOTFS = DEFAULT_ROOTFS;
 
@@ -25,8 +26,7 @@ export interface RunOptions extends SpawnOptions {
 }
 
 export function programOf(chapter: string): string {
-  const name = findChapter(chapter);
-  return chapterProgram(name, process.env.NUTSHELL_CHAPTER_DIR);
+  return chapterProgram(findChapter(chapter), chapterDir(chapter));
 }
 
 /** Start a chapter's program: `start('02', ['run', ROOTFS, 'true'])`. */
@@ -75,4 +75,128 @@ export function assertOneLineError(result: Result, pattern: RegExp): void {
   if (result.code === 0) throw new Error(`expected a non-zero exit, got 0 (stderr: ${result.stderr})`);
   if (lines.length !== 1) throw new Error(`expected one line on stderr, got ${lines.length}:\n${result.stderr}`);
   if (!pattern.test(lines[0]!)) throw new Error(`stderr "${lines[0]}" does not match ${pattern}`);
+}
+
+// ---------------------------------------------------------------- one engine, every chapter
+
+/** Where the command line of `run` changes on the ladder: from chapter 04 a container runs on
+ *  `--layer <dir>` options, from chapter 05 on an image. A chapter added later runs on images. */
+const FIRST_ON_LAYERS = '04';
+const FIRST_ON_IMAGES = '05';
+/** The first chapter that makes images (`import`, `commit`); the tests of earlier image chapters
+ *  make theirs with the last chapter, in the same store. */
+const FIRST_WITH_IMPORT = '08';
+
+/** A rootfs, or layers bottom first. */
+export type Layers = string | string[];
+
+export interface Engine {
+  chapter: string;
+  /** This engine's own NUTSHELL_STATE_DIR (02–04 keep running containers' records there) and
+   *  NUTSHELL_ROOT (containers' directories from 04, images too from 05), fresh and temporary. */
+  env: NodeJS.ProcessEnv;
+  stateDir: string;
+  root: string;
+  /** What this chapter's `run` takes for a rootfs or layers: the rootfs itself (01–03),
+   *  `--layer` options (04), or an image made of them in this engine's store (05 on). */
+  rootfsArgs(layers: Layers): Promise<string[]>;
+  /** `run [options] <rootfs> [command...]` to its end, in this chapter's words. */
+  runContainer(options: string[], layers: Layers, command: string[], opts?: RunOptions): Promise<Result>;
+  /** The same, started: the engine's process, for tests that signal it or run beside it. */
+  startContainer(options: string[], layers: Layers, command: string[], opts?: SpawnOptions): Promise<ChildProcess>;
+  /** Host processes whose "/" is a container of this engine (running ones, or leaked ones). */
+  containerProcesses(): string[];
+  /** Host mounts that name this engine's rootfs or root: a mount leaked out of a container. */
+  hostMounts(): string[];
+  /** What records a container: files in the state dir (02–04), directories under root (04 on). */
+  containerRecords(): string[];
+  /** The directories that containers on `layers` have below them, which they must never write:
+   *  the rootfs or the layers themselves, or from 05 on every layer unpacked in the store. */
+  layerDirs(layers: Layers): Promise<string[]>;
+}
+
+/** Chapter `chapter`'s engine, with a state dir and a root of its own: `run` a container on a
+ *  rootfs in whatever words the chapter uses. Call it at the top of a test file or a describe(). */
+export function engineFor(chapter: string): Engine {
+  const stateDir = tempDir('nutshell-state-');
+  const root = tempDir('nutshell-root-');
+  const env = { ...process.env, NUTSHELL_STATE_DIR: stateDir, NUTSHELL_ROOT: root };
+  const images = new Map<string, Promise<string>>();
+  const paths = new Set([root]);
+
+
+  /** An image of the layers, made with `import` the bottom one, then for each next one a
+   *  container whose upper dir gets its files, and `commit`: with the chapter's own verbs once
+   *  it has them (08), before that with the last chapter's, in the same store. */
+  const maker = isFrom(chapter, FIRST_WITH_IMPORT) ? chapter : listChapters().at(-1)!;
+  const imageOf = async (layers: string[]): Promise<string> => {
+    const must = async (args: string[]) => {
+      const r = await run(maker, args, { env });
+      if (r.code !== 0) throw new Error(`chapter ${maker} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
+      return r.stdout.trim();
+    };
+    const name = `nutshell-test/image-${images.size}`;
+    await must(['import', layers[0]!, `${name}:1`]);
+    for (let i = 1; i < layers.length; i++) {
+      const box = `${name.replace('/', '-')}-layer-${i + 1}`;
+      await must(['run', '--name', box, `${name}:${i}`, 'true']);
+      const { dir } = JSON.parse(await must(['inspect', box])) as { dir: string };
+      cpSync(layers[i]!, join(dir, 'upper'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      await must(['commit', box, `${name}:${i + 1}`]);
+      await must(['rm', box]);
+    }
+    return `${name}:${layers.length}`;
+  };
+
+  const rootfsArgs = async (layers: Layers): Promise<string[]> => {
+    const list = typeof layers === 'string' ? [layers] : layers;
+    for (const layer of list) paths.add(layer);
+    if (isFrom(chapter, FIRST_ON_IMAGES)) {
+      const key = list.join('\0');
+      if (!images.has(key)) images.set(key, imageOf(list));
+      return [await images.get(key)!];
+    }
+    if (isFrom(chapter, FIRST_ON_LAYERS)) return list.flatMap((layer) => ['--layer', layer]);
+    if (list.length !== 1) throw new Error(`chapter ${chapter} runs on one rootfs, not on layers`);
+    return list;
+  };
+
+  /** The lines of a mount table that name one of this engine's paths. */
+  const ours = (mountinfo: string) => mountinfo.split('\n').filter((line) => [...paths].some((p) => line.includes(p)));
+
+  return {
+    chapter,
+    env,
+    stateDir,
+    root,
+    rootfsArgs,
+    async runContainer(options, layers, command, opts = {}) {
+      return run(chapter, ['run', ...options, ...(await rootfsArgs(layers)), ...command], { env, ...opts });
+    },
+    async startContainer(options, layers, command, opts = {}) {
+      return start(chapter, ['run', ...options, ...(await rootfsArgs(layers)), ...command], { env, ...opts });
+    },
+    containerProcesses() {
+      return readdirSync('/proc').filter((pid) => {
+        try {
+          return /^\d+$/.test(pid) && ours(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).some((line) => line.split(' ')[4] === '/');
+        } catch {
+          return false;
+        }
+      });
+    },
+    hostMounts() {
+      return ours(readFileSync('/proc/self/mountinfo', 'utf8'));
+    },
+    async layerDirs(layers) {
+      await rootfsArgs(layers);
+      if (!isFrom(chapter, FIRST_ON_IMAGES)) return typeof layers === 'string' ? [layers] : layers;
+      const unpacked = join(root, 'layers', 'sha256');
+      return readdirSync(unpacked).sort().map((digest) => join(unpacked, digest));
+    },
+    containerRecords() {
+      const containers = join(root, 'containers');
+      return [...readdirSync(stateDir), ...(existsSync(containers) ? readdirSync(containers) : [])];
+    },
+  };
 }

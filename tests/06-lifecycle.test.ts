@@ -1,0 +1,128 @@
+/** Chapter 06 · the container lifecycle through the command line: run -d, ps, logs, exec,
+ *  stop, kill, rm — also after the engine that ran the container was SIGKILLed — -v volumes,
+ *  and nothing (mount, cgroup, process, state) left behind. From chapter 06 on, each chapter
+ *  with an engine root and a registry of its own. */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { engineCgroups } from './helpers/cgroups.ts';
+import { assertOneLineError, engineFor, ROOTFS, run, tempDir } from './helpers/chapter.ts';
+import { buildTestImage, pushImage } from './helpers/images.ts';
+import { chaptersFrom } from './helpers/ladder.ts';
+import { startRegistry } from './helpers/registry.ts';
+
+const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
+const LOOP = ['sh', '-c', 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done'];
+
+for (const ch of chaptersFrom('06')) {
+  const registry = await startRegistry();
+  pushImage(layout, 'v1', registry.host, 'test/busybox');
+  const IMAGE = `${registry.host}/test/busybox:v1`;
+  const engine = engineFor(ch);
+  const { root, env } = engine;
+
+  async function psLine(ref: string, all = false): Promise<string | undefined> {
+    const r = await run(ch, ['ps', ...(all ? ['-a'] : [])], { env });
+    return r.stdout.split('\n').find((line) => line.includes(ref));
+  }
+
+  describe(`chapter ${ch}`, () => {
+    test('run -d, ps, logs, exec, stop and rm; nothing is left behind', async () => {
+      const cgroupsBefore = engineCgroups();
+      const started = await run(ch, ['run', '-d', '--name', 'ticker', '--hostname', 'tick-host', IMAGE, ...LOOP], { env });
+      assert.equal(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      assert.match(id, /^[0-9a-f]{12}$/);
+      assert.match((await psLine('ticker'))!, /Up /);
+      await sleep(800);
+      const logs = await run(ch, ['logs', 'ticker'], { env });
+      assert.match(logs.stdout, /^tick 0\ntick 1\n/);
+      const inside = await run(ch, ['exec', id.slice(0, 6), 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "'], { env });
+      assert.equal(inside.stdout.split('\n')[0], 'tick-host', inside.stderr);
+      assert.match(inside.stdout.split('\n')[1]!, /^sh -c i=0; while true/, 'exec sees the container\'s PID 1');
+      const began = Date.now();
+      assert.equal((await run(ch, ['stop', '-t', '2', 'ticker'], { env })).code, 0);
+      assert.ok(Date.now() - began < 8000, 'stop ended it within the timeout');
+      assert.equal(await psLine('ticker'), undefined, 'ps no longer lists it');
+      assert.match((await psLine('ticker', true))!, /Exited \((137|143)\)/);
+      assert.equal((await run(ch, ['rm', 'ticker'], { env })).code, 0);
+      assert.equal(await psLine('ticker', true), undefined);
+      assert.deepEqual(engine.containerProcesses(), []);
+      assert.deepEqual(engineCgroups().filter((c) => !cgroupsBefore.includes(c)), []);
+      assert.deepEqual(readdirSync(join(root, 'containers')), []);
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'no mount left on the host');
+    });
+
+    test('a container whose engine was SIGKILLed is still listed, stopped and removed', async () => {
+      const started = await run(ch, ['run', '-d', '--name', 'orphan', IMAGE, ...LOOP], { env });
+      assert.equal(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      // The monitor is the engine that runs a detached container: kill it without warning.
+      const monitor = readdirSync('/proc').find((pid) => {
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          return cmdline.includes('__monitor') && cmdline.includes(id);
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(monitor, 'the monitor process runs');
+      process.kill(Number(monitor), 'SIGKILL');
+      await sleep(300);
+      assert.match((await psLine('orphan'))!, /Up /, 'the container outlives its monitor, and ps says so');
+      assert.equal((await run(ch, ['stop', '-t', '1', 'orphan'], { env })).code, 0);
+      assert.match((await psLine('orphan', true))!, /Exited/);
+      assert.equal((await run(ch, ['rm', 'orphan'], { env })).code, 0);
+      assert.deepEqual(engine.containerProcesses(), []);
+    });
+
+    test('rm -f kills a running container; kill sends a signal', async () => {
+      const started = await run(ch, ['run', '-d', '--name', 'doomed', IMAGE, ...LOOP], { env });
+      assertOneLineError(await run(ch, ['rm', 'doomed'], { env }), /is running: stop it first, or rm -f/);
+      assert.equal((await run(ch, ['rm', '-f', 'doomed'], { env })).code, 0);
+      assert.deepEqual(engine.containerProcesses(), []);
+      const killed = await run(ch, ['run', '-d', IMAGE, ...LOOP], { env });
+      assert.equal((await run(ch, ['kill', killed.stdout.trim()], { env })).code, 0);
+      await sleep(500);
+      assert.match((await psLine(killed.stdout.trim(), true))!, /Exited \(137\)/);
+      assert.equal((await run(ch, ['rm', killed.stdout.trim()], { env })).code, 0);
+      const removed = await run(ch, ['run', '-d', '--rm', IMAGE, ...LOOP], { env });
+      assert.equal((await run(ch, ['stop', '-t', '0', removed.stdout.trim()], { env })).code, 0);
+      await sleep(500);
+      assert.equal(await psLine(removed.stdout.trim(), true), undefined, 'run -d --rm: gone once stopped');
+      void started;
+    });
+
+    test('bad input: one line and a non-zero exit', async () => {
+      assertOneLineError(await run(ch, ['stop', 'ghost'], { env }), /no container named "ghost"/);
+      assertOneLineError(await run(ch, ['logs', 'ghost'], { env }), /no container named "ghost"/);
+      const done = await run(ch, ['run', '--name', 'finished', IMAGE, 'true'], { env });
+      assert.equal(done.code, 0, done.stderr);
+      assertOneLineError(await run(ch, ['stop', 'finished'], { env }), /container "finished" is not running/);
+      assertOneLineError(await run(ch, ['exec', 'finished', 'true'], { env }), /is not running/);
+      assertOneLineError(await run(ch, ['run', '--name', 'finished', IMAGE, 'true'], { env }), /name "finished" is in use/);
+      assert.equal((await run(ch, ['rm', 'finished'], { env })).code, 0);
+    });
+
+    test('-v binds a host directory, :ro makes it read-only, and a symlink in the image cannot redirect it', async () => {
+      const shared = tempDir('nutshell-volume-');
+      writeFileSync(join(shared, 'from-host'), 'hello from the host\n');
+      const r = await run(ch, ['run', '--rm', '-v', `${shared}:/data`, '-v', `${shared}:/ro:ro`, IMAGE, 'sh', '-c', 'cat /data/from-host; echo back > /data/from-container; echo x > /ro/nope'], { env });
+      assert.equal(r.stdout, 'hello from the host\n');
+      assert.match(r.stderr, /Read-only file system/);
+      assert.equal(readFileSync(join(shared, 'from-container'), 'utf8'), 'back\n');
+      assert.ok(!existsSync(join(shared, 'nope')));
+      // An image whose /data is a symlink to /etc: the mount must not land on the host's /etc.
+      const trapLayer = tempDir('nutshell-trap-');
+      symlinkSync('/etc', join(trapLayer, 'trap'));
+      const trapRef = (await engine.rootfsArgs([ROOTFS, trapLayer]))[0]!;
+      const hostEtc = readdirSync('/etc').sort();
+      assertOneLineError(await run(ch, ['run', '--rm', '-v', `${shared}:/trap/sub`, trapRef, 'true'], { env }), /passes through a symlink/);
+      assert.deepEqual(readdirSync('/etc').sort(), hostEtc, 'nothing was created in the host\'s /etc');
+      assertOneLineError(await run(ch, ['run', '--rm', '-v', 'relative:dir', IMAGE, 'true'], { env }), /invalid volume|not found/);
+    });
+
+  });
+}
