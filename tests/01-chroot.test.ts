@@ -96,6 +96,6 @@ for (const ch of chaptersFrom('01', '03')) {
   test(`chapter ${ch}: a missing rootfs or command is one line and a non-zero exit`, async () => {
     const env = engineFor(ch).env;
     assertOneLineError(await run(ch, ['run', '/no/such/rootfs', 'sh'], { env }), /rootfs not found/);
-    assertOneLineError(await run(ch, ['run', ROOTFS], { env }), /run needs a rootfs and a command/);
+    assertOneLineError(await run(ch, ['run', ROOTFS], { env }), /usage: run <rootfs> <command>/);
   });
 }
