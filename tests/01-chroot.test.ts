@@ -99,3 +99,23 @@ for (const ch of chaptersFrom('01', '03')) {
     assertOneLineError(await run(ch, ['run', ROOTFS], { env }), /usage: run <rootfs> <command>/);
   });
 }
+
+// Every chapter's command line is a table of verbs: the usage text lists them all, and each
+// takes --trace before the verb or after it.
+for (const ch of chaptersFrom('01')) {
+  test(`chapter ${ch}: help lists every verb, and every verb takes --trace before or after it`, async () => {
+    const env = engineFor(ch).env;
+    const help = await run(ch, ['help'], { env });
+    assert.equal(help.code, 0, help.stderr);
+    const verbs = [...help.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!);
+    assert.ok(verbs.includes('run'), help.stdout);
+    assertOneLineError(await run(ch, ['frobnicate'], { env }), new RegExp(`unknown verb "frobnicate" \\(try: ${verbs.join(', ')}, help\\)`));
+    for (const verb of verbs) {
+      // Without its arguments a verb refuses to run, but never because of --trace.
+      for (const args of [['--trace', verb], [verb, '--trace']]) {
+        const r = await run(ch, args, { env, timeout: 20_000 });
+        assert.doesNotMatch(r.stderr, /Unknown option '--trace'|unknown verb/, `${args.join(' ')}: ${r.stderr}`);
+      }
+    }
+  });
+}
