@@ -66,7 +66,7 @@ for (const ch of chaptersFrom('03')) {
       await new Promise((resolve) => box.stdout!.once('data', resolve));
       try {
         let cores = 0;
-        for (let attempt = 0; attempt < 3 && cores < 0.4; attempt++) {
+        for (let attempt = 0; attempt < 3 && cores < 0.45; attempt++) {
           // Under load from other work, a sample can come out low; too high is never retried.
           const t0 = process.hrtime.bigint();
           const c0 = await cpuSeconds('busy');
@@ -74,7 +74,9 @@ for (const ch of chaptersFrom('03')) {
           const c1 = await cpuSeconds('busy');
           cores = (c1 - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
         }
-        assert.ok(cores >= 0.4 && cores <= 0.6, `used ${cores.toFixed(2)} cores`);
+        // The limit is the upper bound; the lower one only says the loop really ran (a 2-core machine
+        // that also runs the engine and its `stats` may give it a little less than its quota).
+        assert.ok(cores >= 0.35 && cores <= 0.6, `used ${cores.toFixed(2)} cores`);
         const inside = await run(ch, ['exec', 'busy', 'cat', '/proc/self/cgroup'], { env });
         assert.match(inside.stdout, /:cpu(,cpuacct)?:\/$/m, 'exec ran in the container\'s cgroup (and cgroup namespace)');
       } finally {
