@@ -83,7 +83,7 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
   '07-terminals': {
     title: 'terminals: a pseudo-terminal of the container\'s own',
     steps: [
-      { say: 'With -t the command gets a terminal in the container\'s devpts: tty names it, stty reads its size.', args: ['run', '-t', '--rm', 'nutshell/busybox', 'sh', '-c', 'tty; stty size'] },
+      { say: 'With -t the command gets a terminal in the container\'s own devpts: tty names it, and it is the only one there.', args: ['run', '-t', '--rm', 'nutshell/busybox', 'sh', '-c', 'tty; ls /dev/pts'] },
       { say: 'Without -t, its stdout is a pipe or your terminal\'s file, not a terminal of its own.', args: ['run', '--rm', 'nutshell/busybox', 'sh', '-c', 'tty; true'] },
     ],
   },
