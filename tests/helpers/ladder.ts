@@ -20,7 +20,7 @@ function idOf(chapter: string): string {
 /** The chapters this run tests, in order. */
 function selectedChapters(): string[] {
   const all = listChapters().map(idOf);
-  const named = process.env.NUTSHELL_CHAPTERS?.split(',').filter(Boolean).map(idOf);
+  const named = process.env.NUTSHELL_CHAPTERS ? process.env.NUTSHELL_CHAPTERS.split(',').filter(Boolean).map(idOf) : undefined;
   return named ? all.filter((id) => named.includes(id)) : all;
 }
 
