@@ -1,7 +1,7 @@
 /** The syscalls this program makes, declared from their man pages (new ones at the bottom).
  *  Each wrapper takes a `why`: it is printed by --trace, so the trace reads as the recipe. */
 import { SyscallError } from '../../lib/errors.ts';
-import { libc, sys } from '../../lib/libc.ts';
+import { libc, sys, type SysOptions } from '../../lib/libc.ts';
 import { flagNames } from '../../lib/trace.ts';
 
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
@@ -173,6 +173,24 @@ export function lsetxattr(path: string, name: string, value: string, why: string
   sys('lsetxattr', [path, name, value], why, () => lsetxattr_(path, name, bytes, bytes.length, 0), {
     hint: name.startsWith('trusted.') ? 'trusted.* attributes need root (CAP_SYS_ADMIN)' : undefined,
   });
+}
+
+/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
+const SYS_openat2 = 437;
+/** How openat2(2) may walk a path (open_how.resolve). */
+export const RESOLVE_NO_MAGICLINKS = 0x02; // no /proc/PID/fd/N-style jumps
+export const RESOLVE_NO_SYMLINKS = 0x04; // no symlink anywhere on the path: ELOOP instead
+export const RESOLVE_BENEATH = 0x08; // no "/" or ".." that would leave dirFd: EXDEV instead
+export const RESOLVE_IN_ROOT = 0x10; // "/" and ".." stop at dirFd, as if it were the root
+
+/** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
+ *  may be walked. The kernel checks every component as it walks, so nothing can be swapped
+ *  for a symlink between a check and the use, as it could between lstat(2) and open(2). */
+export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
+  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
 }
 
 const LOCK_SH = 1;

@@ -3,14 +3,16 @@
 //> unionfs..
 import { SyscallError } from '../../lib/errors.ts';
 //< unionfs..
-//> ..lifecycle
+//> ..unionfs
 //| import { libc, sys } from '../../lib/libc.ts';
-//< ..lifecycle
+//< ..unionfs
+//> images..
+import { libc, sys, type SysOptions } from '../../lib/libc.ts';
+//< images..
 //> namespaces..lifecycle
 //| import { flagNames } from '../../lib/trace.ts';
 //< namespaces..lifecycle
 //> terminals..
-import { libc, sys, type SysOptions } from '../../lib/libc.ts';
 import { flagNames, traceStep } from '../../lib/trace.ts';
 //< terminals..
 
@@ -227,6 +229,24 @@ export function lsetxattr(path: string, name: string, value: string, why: string
   });
 }
 
+/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
+const SYS_openat2 = 437;
+/** How openat2(2) may walk a path (open_how.resolve). */
+export const RESOLVE_NO_MAGICLINKS = 0x02; // no /proc/PID/fd/N-style jumps
+export const RESOLVE_NO_SYMLINKS = 0x04; // no symlink anywhere on the path: ELOOP instead
+export const RESOLVE_BENEATH = 0x08; // no "/" or ".." that would leave dirFd: EXDEV instead
+export const RESOLVE_IN_ROOT = 0x10; // "/" and ".." stop at dirFd, as if it were the root
+
+/** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
+ *  may be walked. The kernel checks every component as it walks, so nothing can be swapped
+ *  for a symlink between a check and the use, as it could between lstat(2) and open(2). */
+export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
+  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
+}
+
 const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -277,10 +297,6 @@ const ioctlInt_ = libc.func('int ioctl(int fd, unsigned long request, int arg)')
 const TIOCSCTTY = 0x540e;
 const TIOCGWINSZ = 0x5413;
 const TIOCSWINSZ = 0x5414;
-/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
-const SYS_openat2 = 437;
-export const RESOLVE_NO_MAGICLINKS = 0x02;
-export const RESOLVE_IN_ROOT = 0x10;
 
 /** A new pty pair on the host's /dev/ptmx: returns the master's fd. */
 export function posixOpenpt(flags: number, shownFlags: string, why: string): number {
@@ -303,15 +319,6 @@ export function ptsname(fd: number, why: string): string {
   const path = name.toString('latin1', 0, name.indexOf(0));
   traceStep(`ptsname_r(${fd}) = ${JSON.stringify(path)}`, why);
   return path;
-}
-
-/** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
- *  may be walked (RESOLVE_IN_ROOT: "/" and ".." stop at `dirFd`). */
-export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions): number {
-  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
-  how.writeBigUInt64LE(BigInt(flags), 0);
-  how.writeBigUInt64LE(BigInt(resolve), 16);
-  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
 }
 
 /** Set a terminal's window size (TIOCSWINSZ). */
