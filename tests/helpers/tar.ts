@@ -7,6 +7,11 @@ export interface TarEntry {
   type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link';
   linkpath?: string;
   body?: string | Buffer;
+  /** 0755 for a directory, 0644 otherwise, owned by 0:0 and dated MTIME, unless given. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  mtime?: Date;
 }
 
 const MTIME = new Date('2001-09-09T01:46:40Z');
@@ -21,11 +26,11 @@ export function tarOf(entries: TarEntry[]): Buffer {
       path: entry.path,
       type,
       linkpath: entry.linkpath,
-      mode: type === 'Directory' ? 0o755 : 0o644,
-      uid: 0,
-      gid: 0,
+      mode: entry.mode ?? (type === 'Directory' ? 0o755 : 0o644),
+      uid: entry.uid ?? 0,
+      gid: entry.gid ?? 0,
       size: body.length,
-      mtime: MTIME,
+      mtime: entry.mtime ?? MTIME,
     }).encode(header, 0);
     blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
