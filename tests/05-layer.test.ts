@@ -77,7 +77,8 @@ function makeHost(): { host: string; dest: string } {
   return { host, dest };
 }
 
-/** Every path under `host` but outside `dest`, with its content and link count. */
+/** Every path under `host` but outside `dest`, with its content, link count, mode, owner and
+ *  mtime: a layer must not write, link, chmod, chown or touch anything there. */
 function snapshot(host: string, dest: string): string[] {
   const seen: string[] = [];
   const walk = (dir: string) => {
@@ -86,7 +87,8 @@ function snapshot(host: string, dest: string): string[] {
       if (path === dest) continue;
       const stats = lstatSync(path);
       const content = stats.isFile() ? readFileSync(path, 'utf8') : stats.isDirectory() ? 'dir' : 'other';
-      seen.push(`${relative(host, path)} nlink=${stats.nlink} ${content}`);
+      const meta = `mode=${stats.mode.toString(8)} owner=${stats.uid}:${stats.gid} mtime=${stats.mtimeMs}`;
+      seen.push(`${relative(host, path)} nlink=${stats.nlink} ${meta} ${content}`);
       if (stats.isDirectory()) walk(path);
     }
   };
@@ -166,6 +168,80 @@ const HOSTILE: { hazard: string; entries: (host: string) => TarEntry[]; error: R
       { path: 's/.wh.passwd', body: '' },
     ],
     error: /whiteout "s\/\.wh\.passwd" goes through the symlink "s" \(symlink traversal\)/,
+  },
+];
+
+// ---------------------------------------------------------------- late directory metadata
+
+/** What the planted directory entries ask for: nothing a host directory should ever get. */
+const LATE = { type: 'Directory', mode: 0o777, uid: 4242, gid: 4343, mtime: new Date('1999-12-31T00:00:00Z') } as const;
+/** A directory of the layer's own, after the swap: it must still get its metadata. */
+const KEEP: TarEntry = { path: 'keep/', type: 'Directory', mode: 0o750, uid: 1234, gid: 5678 };
+
+/** Directory metadata is applied at the end of the layer, by which time a later entry of the
+ *  same layer may have swapped a directory on its path for a symlink to the host. Every case
+ *  plants directories below `a` first, then swaps; <host>/victim/b/c is what the swapped
+ *  paths would reach. The swap comes through each kind of entry that can put a link there. */
+const SWAPPED: { hazard: string; entries: (host: string) => TarEntry[]; refused?: RegExp }[] = [
+  {
+    hazard: 'the parent replaced by a symlink',
+    entries: (host) => [
+      { path: 'a/', ...LATE },
+      { path: 'a/b/', ...LATE },
+      { path: 'a', type: 'SymbolicLink', linkpath: join(host, 'victim') },
+    ],
+  },
+  {
+    hazard: 'a grandparent replaced by a symlink',
+    entries: (host) => [
+      { path: 'a/', ...LATE },
+      { path: 'a/b/', ...LATE },
+      { path: 'a/b/c/', ...LATE },
+      { path: 'a/b/c/file', body: 'inside' },
+      { path: 'a', type: 'SymbolicLink', linkpath: join(host, 'victim') },
+    ],
+  },
+  {
+    hazard: 'the parent replaced by a relative symlink upwards',
+    entries: () => [
+      { path: 'a/b/c/', ...LATE }, // "a" and "a/b" are made on the way, without an entry
+      { path: 'a', type: 'SymbolicLink', linkpath: '../../../victim' }, // the layer is <host>/var/lib/layer
+    ],
+  },
+  {
+    hazard: 'the directory itself replaced by a symlink',
+    entries: (host) => [
+      { path: 'a/', ...LATE },
+      { path: 'a/b/', ...LATE },
+      { path: 'a/b', type: 'SymbolicLink', linkpath: join(host, 'victim/b') },
+    ],
+  },
+  {
+    hazard: 'the parent replaced by a hardlink to a planted symlink',
+    entries: (host) => [
+      { path: 's', type: 'SymbolicLink', linkpath: join(host, 'victim') },
+      { path: 'a/', ...LATE },
+      { path: 'a/b/', ...LATE },
+      { path: 'a', type: 'Link', linkpath: 's' }, // link(2) links the symlink itself
+    ],
+  },
+  {
+    hazard: 'the parent whited out, then a symlink in its place',
+    entries: (host) => [
+      { path: 'a/', ...LATE },
+      { path: 'a/b/', ...LATE },
+      { path: '.wh.a', body: '' },
+      { path: 'a', type: 'SymbolicLink', linkpath: join(host, 'victim') },
+    ],
+  },
+  {
+    hazard: 'the directory named again after the swap',
+    entries: (host) => [
+      { path: 'a/b/', ...LATE },
+      { path: 'a', type: 'SymbolicLink', linkpath: join(host, 'victim') },
+      { path: 'a/b/', ...LATE },
+    ],
+    refused: /entry "a\/b\/" goes through the symlink "a" \(symlink traversal\)/,
   },
 ];
 
@@ -320,6 +396,27 @@ for (const ch of chaptersFrom('05')) {
           assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
           assert.ok(!existsSync(join('/tmp', PWNED)), 'nothing reached the real /tmp');
         }
+      });
+    }
+
+    for (const { hazard, entries, refused } of SWAPPED) {
+      test(`late directory metadata never follows a symlink swapped into its path: ${hazard}`, async () => {
+        const { host, dest } = makeHost();
+        mkdirSync(join(host, 'victim/b/c'), { recursive: true, mode: 0o755 });
+        for (const dir of ['victim/b/c', 'victim/b', 'victim']) lutimesSync(join(host, dir), MTIME, MTIME);
+        const before = snapshot(host, dest);
+        const layer = streamOf(tarOf([...entries(host), KEEP]));
+        if (refused) {
+          await assert.rejects(extractLayer(layer, OCI_TAR, dest), refused);
+        } else {
+          await extractLayer(layer, OCI_TAR, dest);
+          // The swap is the layer's own business: its metadata is skipped, the rest applied.
+          const keep = lstatSync(join(dest, 'keep'));
+          assert.equal((keep.mode & 0o7777).toString(8), '750', 'mode of keep/');
+          assert.deepEqual([keep.uid, keep.gid], [1234, 5678], 'owner of keep/');
+          assert.equal(keep.mtimeMs, MTIME.getTime(), 'mtime of keep/');
+        }
+        assert.deepEqual(snapshot(host, dest), before, 'no host directory got a mode, owner or mtime');
       });
     }
   });

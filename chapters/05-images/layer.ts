@@ -10,6 +10,8 @@
  *    `../../etc/cron.d/x`, or go through a symlink the same archive planted a moment earlier.
  *    Before writing anything we walk the entry's path one component at a time with lstat(2)
  *    inside the destination: no "..", no symlink on the way, or the layer is refused.
+ *    Directory metadata, set at the very end, goes through openat2(2), which follows no
+ *    symlink at all: by then a later entry may have swapped a parent for one.
  *  Lesson: docs/05-images.md */
 import {
   chmodSync,
@@ -26,7 +28,6 @@ import {
   openSync,
   rmSync,
   symlinkSync,
-  utimesSync,
   writeSync,
   type Stats,
 } from 'node:fs';
@@ -40,7 +41,7 @@ import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './overlay.ts'; // OCI's whiteout names, which chapter 04's commit writes
 import { Digester } from './registry.ts';
-import { lsetxattr, mknod, S_IFCHR, S_IFIFO } from './syscalls.ts';
+import { lsetxattr, mknod, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFIFO } from './syscalls.ts';
 
 export interface ExtractedLayer {
   /** `sha256:<hex>` of the uncompressed tar: what the config's `rootfs.diff_ids` must list. */
@@ -63,7 +64,8 @@ interface Extraction {
   /** `layer sha256:1a2b3c…`: how errors name the layer. */
   name: string;
   /** Directory metadata is applied last: writing into a directory changes its mtime, and
-   *  a read-only mode would stop a non-root caller from filling it. */
+   *  a read-only mode would stop a non-root caller from filling it. Keyed by the path inside
+   *  the layer ("." for its root), since it is looked up again from the root at the end. */
   directories: Map<string, ReadEntry>;
   skipped: string[];
   /** The file whose body is being written, so that it is closed if extraction stops. */
@@ -199,7 +201,7 @@ function writeEntry(extraction: Extraction, entry: ReadEntry): void {
   if (base === undefined) {
     // "./" itself: the entry describes the layer's root directory.
     if (entry.type !== 'Directory') throw refuse(extraction, `${subject} has no name`);
-    extraction.directories.set(extraction.dest, entry);
+    extraction.directories.set('.', entry);
     return;
   }
   if (base.startsWith(WHITEOUT_PREFIX)) return writeWhiteout(extraction, entry, parts);
@@ -214,7 +216,7 @@ function writeEntry(extraction: Extraction, entry: ReadEntry): void {
     case 'Directory':
     case 'GNUDumpDir':
       if (!removeExisting(target, true)?.isDirectory()) mkdirSync(target, { mode: 0o700 });
-      extraction.directories.set(target, entry);
+      extraction.directories.set(parts.join('/'), entry);
       return;
     case 'SymbolicLink':
       // The link is stored as is, "/bin/busybox" included: it is resolved inside the
@@ -354,13 +356,48 @@ function setOwnerAndTimes(target: string, entry: ReadEntry): void {
 }
 
 /** Give every directory the owner, mode and mtime its entry asked for, now that nothing more
- *  will be written into it. */
+ *  will be written into it. By now a later entry of the same layer may have replaced the
+ *  directory, or any directory above it, with a symlink to the host: chmod(2) by path would
+ *  follow it and change a host directory. So each one is opened from the layer's root with
+ *  openat2(2), which refuses a symlink on any component, and changed through its descriptor. */
 function finishDirectories(extraction: Extraction): void {
-  for (const [path, entry] of extraction.directories) {
-    // A later entry may have replaced it (even by a symlink, which chmod would follow).
-    if (!lstatOrNull(path)?.isDirectory()) continue;
-    if (AS_ROOT) lchownSync(path, entry.uid ?? 0, entry.gid ?? 0);
-    chmodSync(path, entry.mode ?? 0o755);
-    if (entry.mtime) utimesSync(path, entry.atime ?? entry.mtime, entry.mtime);
+  const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+  const rootFd = openSync(extraction.dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  try {
+    for (const [path, entry] of extraction.directories) {
+      const fd = openLayerDirectory(rootFd, path);
+      if (fd === null) continue;
+      try {
+        if (AS_ROOT) fchownSync(fd, entry.uid ?? 0, entry.gid ?? 0);
+        fchmodSync(fd, entry.mode ?? 0o755);
+        if (entry.mtime) futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+/** O_CLOEXEC is not in node's fs.constants; 02000000 on every Linux architecture we run on. */
+const O_CLOEXEC = 0o2000000;
+
+/** Open the directory `path` of the layer, or return null when it is no longer one: a later
+ *  entry replaced it or a directory above it (with a symlink, a file, a whiteout). Its entry's
+ *  metadata then describes something the layer no longer has, so it is skipped, not refused:
+ *  a later entry may replace an earlier one of the same name, in any honest layer too. */
+function openLayerDirectory(rootFd: number, path: string): number | null {
+  const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+  try {
+    // RESOLVE_NO_SYMLINKS: ELOOP on a symlink anywhere on the path, checked by the kernel as it
+    // walks, so nothing can be swapped between a check and the use. RESOLVE_BENEATH: no way out.
+    return openat2(rootFd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, 'late directory metadata: open it without following any symlink', {
+      target: `${rootFd}, ${JSON.stringify(path)}, {O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
+    });
+  } catch (err) {
+    if (!(err instanceof SyscallError) || !['ELOOP', 'ENOTDIR', 'ENOENT'].includes(err.code)) throw err;
+    traceStep(`skip the owner, mode and times of ${JSON.stringify(path)}`, 'a later entry of the layer replaced it or a directory above it');
+    return null;
   }
 }
