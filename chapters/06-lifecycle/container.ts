@@ -16,7 +16,7 @@ import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 import { formatBytes } from './units.ts';
 import {
-  becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
 } from './syscalls.ts';
 
 /** The process a container runs: the command, its environment, where it starts and as whom
@@ -297,6 +297,11 @@ export function execCommand(spec: ProcessSpec): never {
     becomeUser(uid, gid, `the image runs as "${spec.user}"`);
   }
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
+  closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
   return execve(program, spec.argv, spec.env, 'become the command: same PID, new program');
 }
 

@@ -77,7 +77,7 @@ import { extname, join, resolve } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 //> ..chroot
-//| import { chdir, chroot, execve, keepOpenAcrossExec } from './syscalls.ts';
+//| import { chdir, chroot, closeFromOnExec, execve, keepOpenAcrossExec } from './syscalls.ts';
 //< ..chroot
 //> cgroups..
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
@@ -101,10 +101,10 @@ import { formatBytes } from './units.ts';
 //> namespaces..
 import {
   //> ..unionfs
-  //| chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  //| chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
   //< ..unionfs
   //> images..
-  becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
   //< images..
 } from './syscalls.ts';
 //< namespaces..
@@ -635,6 +635,11 @@ export function execCommand(spec: ProcessSpec): never {
   }
 //< images..
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
+  closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
   //> ..unionfs
   //| return execve(program, argv, env, 'become the command: same PID, new program');
   //< ..unionfs
