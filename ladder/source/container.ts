@@ -56,10 +56,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 //< namespaces..
 //> namespaces..unionfs
-//| import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+//| import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 //< namespaces..unionfs
 //> images..images
-//| import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+//| import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 //< images..images
 //> lifecycle..
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
@@ -514,6 +514,7 @@ export function prepareContainer(config: ContainerConfig): void {
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
   chdir('/', 'start at the new root');
+  for (const mountPoint of ['/proc', '/dev', '/sys']) makeMountPoint(mountPoint); // all checked before the first mount
   mountProc();
   mountDev();
   mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
@@ -562,6 +563,22 @@ function bindVolume(rootfs: string, volume: Volume): void {
 
 //< lifecycle..
 //> namespaces..
+/** A directory to mount on, in the new root. A small image need not have one (FROM scratch with
+ *  one static binary has no /proc, /dev or /sys): make it, as runc does. mkdir(2) never follows
+ *  a symlink (EEXIST), and lstat(2) then says what is there. mount(2) would follow a symlink the
+ *  image put at /proc and mount somewhere else; runc refuses such a mount point, and so do we. */
+function makeMountPoint(path: string): void {
+  try {
+    mkdirSync(path, 0o755);
+    traceStep(`mkdir ${path}`, 'the image has no directory to mount on here: make one, as runc does');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const found = lstatSync(path);
+  if (found.isSymbolicLink()) throw new UserError(`${path} in the container's root is a symlink: refused as a mount point (mount(2) would follow it)`);
+  if (!found.isDirectory()) throw new UserError(`${path} in the container's root is not a directory: cannot mount on it`);
+}
+
 /** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
 function mountProc(): void {
   mount('proc', '/proc', 'proc', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'ps and /proc/self must see our PID namespace');
