@@ -239,3 +239,23 @@ export function becomeUser(uid: number, gid: number, why: string): void {
   sys('setgid', [gid], why, () => setgid_(gid));
   sys('setuid', [uid], why, () => setuid_(uid));
 }
+
+// ---- new in chapter 06: volume mount points, made relative to a directory descriptor -------
+
+const mkdirat_ = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'); // man 2 mkdirat
+const openat_ = libc.func('int openat(int dirfd, const char *path, int flags, ...)'); // man 2 openat: the mode is variadic
+
+/** open(2) flags that Node's fs.constants lacks (the values of x86_64, arm64 and riscv64). */
+export const O_PATH = 0o10000000; // a descriptor that only names a file: no read, no write
+export const O_CLOEXEC = 0o2000000;
+
+/** Make the directory `name` inside the directory `dirFd`. Like mkdir(2), it never follows a
+ *  symlink: one at `name` is EEXIST. */
+export function mkdirat(dirFd: number, name: string, mode: number, why: string): void {
+  sys('mkdirat', [dirFd, name], why, () => mkdirat_(dirFd, name, mode), { target: `${dirFd}, ${JSON.stringify(name)}, 0${mode.toString(8)}` });
+}
+
+/** openat(2) with O_CREAT: open `name` inside the directory `dirFd`, creating it with `mode`. */
+export function openat(dirFd: number, name: string, flags: number, mode: number, why: string, opts: SysOptions = {}): number {
+  return sys('openat', [dirFd, name], why, () => openat_(dirFd, name, flags, 'uint32_t', mode), opts);
+}
