@@ -8,7 +8,7 @@ import { constants as os } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
-import { chdir, chroot, execve, keepOpenAcrossExec } from './syscalls.ts';
+import { chdir, chroot, closeFromOnExec, execve, keepOpenAcrossExec } from './syscalls.ts';
 
 /** What the engine hands to the child stage (as JSON on its command line). */
 export interface ContainerConfig {
@@ -93,6 +93,11 @@ function execCommand(argv: string[]): never {
   const env = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`];
   const program = findProgram(argv[0]!, DEFAULT_PATH);
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
+  closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
   return execve(program, argv, env, 'become the command: same PID, new program');
 }
 

@@ -6,14 +6,14 @@
  *  execve(2)s the command — which then is PID 1.                       Lesson: docs/02-namespaces.md */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { forgetContainer, recordContainer } from './state.ts';
 import {
-  chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
 } from './syscalls.ts';
 
 /** What the engine hands to the child stage (as JSON on its command line). */
@@ -154,10 +154,27 @@ export function prepareContainer(config: ContainerConfig): void {
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
   chdir('/', 'start at the new root');
+  for (const mountPoint of ['/proc', '/dev', '/sys']) makeMountPoint(mountPoint); // all checked before the first mount
   mountProc();
   mountDev();
   mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
   interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+}
+
+/** A directory to mount on, in the new root. A small image need not have one (FROM scratch with
+ *  one static binary has no /proc, /dev or /sys): make it, as runc does. mkdir(2) never follows
+ *  a symlink (EEXIST), and lstat(2) then says what is there. mount(2) would follow a symlink the
+ *  image put at /proc and mount somewhere else; runc refuses such a mount point, and so do we. */
+function makeMountPoint(path: string): void {
+  try {
+    mkdirSync(path, 0o755);
+    traceStep(`mkdir ${path}`, 'the image has no directory to mount on here: make one, as runc does');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const found = lstatSync(path);
+  if (found.isSymbolicLink()) throw new UserError(`${path} in the container's root is a symlink: refused as a mount point (mount(2) would follow it)`);
+  if (!found.isDirectory()) throw new UserError(`${path} in the container's root is not a directory: cannot mount on it`);
 }
 
 /** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
@@ -200,6 +217,11 @@ export function execCommand(argv: string[]): never {
   const env = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`];
   const program = findProgram(argv[0]!, DEFAULT_PATH);
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
+  closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
   return execve(program, argv, env, 'become the command: same PID, new program');
 }
 

@@ -8,6 +8,7 @@ const chroot_ = libc.func('int chroot(const char *path)'); // man 2 chroot
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
 const fcntl_ = libc.func('int fcntl(int fd, int cmd, int arg)'); // man 2 fcntl
 const execve_ = libc.func('int execve(const char *path, const char **argv, const char **envp)'); // man 2 execve
+const syscall_ = libc.func('long syscall(long number, ...)'); // man 2 syscall: for calls glibc does not wrap
 
 const F_SETFD = 2;
 
@@ -23,6 +24,20 @@ export function chdir(path: string, why: string): void {
 /** Clear FD_CLOEXEC on a descriptor so that it survives execve(2). */
 export function keepOpenAcrossExec(fd: number, why: string): void {
   sys('fcntl', [fd, 'F_SETFD', 0], why, () => fcntl_(fd, F_SETFD, 0), { target: `${fd}, F_SETFD, 0` });
+}
+
+/** close_range(2) came after the syscall numbers were unified: 436 on every architecture.
+ *  (glibc wraps it only from 2.34, so it goes through syscall(2).) */
+const SYS_close_range = 436;
+const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+/** Set FD_CLOEXEC on every descriptor from `first` up, open or not (close_range(2) with
+ *  CLOSE_RANGE_CLOEXEC): the kernel closes them at execve(2), and they work until then. */
+export function closeFromOnExec(first: number, why: string): void {
+  sys('close_range', [first], why, () => Number(syscall_(SYS_close_range, 'unsigned int', first, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC)), {
+    target: `${first}, ~0U, CLOSE_RANGE_CLOEXEC`,
+    hint: { ENOSYS: 'close_range(2) needs Linux 5.9', EINVAL: 'CLOSE_RANGE_CLOEXEC needs Linux 5.11' },
+  });
 }
 
 /** Replace this process with `path`. Returns only by throwing. */
@@ -43,7 +58,6 @@ const sethostname_ = libc.func('int sethostname(const char *name, size_t len)');
 const mount_ = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'); // man 2 mount
 const umount2_ = libc.func('int umount2(const char *target, int flags)'); // man 2 umount
 const mknod_ = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'); // man 2 mknod
-const syscall_ = libc.func('long syscall(long number, ...)'); // man 2 syscall: for calls glibc does not wrap
 const socket_ = libc.func('int socket(int domain, int type, int protocol)'); // man 2 socket
 const ioctl_ = libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'); // man 2 ioctl
 const close_ = libc.func('int close(int fd)'); // man 2 close

@@ -7,6 +7,7 @@ import { flagNames, traceStep } from '../../lib/trace.ts';
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
 const fcntl_ = libc.func('int fcntl(int fd, int cmd, int arg)'); // man 2 fcntl
 const execve_ = libc.func('int execve(const char *path, const char **argv, const char **envp)'); // man 2 execve
+const syscall_ = libc.func('long syscall(long number, ...)'); // man 2 syscall: for calls glibc does not wrap
 
 const F_SETFD = 2;
 
@@ -17,6 +18,20 @@ export function chdir(path: string, why: string): void {
 /** Clear FD_CLOEXEC on a descriptor so that it survives execve(2). */
 export function keepOpenAcrossExec(fd: number, why: string): void {
   sys('fcntl', [fd, 'F_SETFD', 0], why, () => fcntl_(fd, F_SETFD, 0), { target: `${fd}, F_SETFD, 0` });
+}
+
+/** close_range(2) came after the syscall numbers were unified: 436 on every architecture.
+ *  (glibc wraps it only from 2.34, so it goes through syscall(2).) */
+const SYS_close_range = 436;
+const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+/** Set FD_CLOEXEC on every descriptor from `first` up, open or not (close_range(2) with
+ *  CLOSE_RANGE_CLOEXEC): the kernel closes them at execve(2), and they work until then. */
+export function closeFromOnExec(first: number, why: string): void {
+  sys('close_range', [first], why, () => Number(syscall_(SYS_close_range, 'unsigned int', first, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC)), {
+    target: `${first}, ~0U, CLOSE_RANGE_CLOEXEC`,
+    hint: { ENOSYS: 'close_range(2) needs Linux 5.9', EINVAL: 'CLOSE_RANGE_CLOEXEC needs Linux 5.11' },
+  });
 }
 
 /** Replace this process with `path`. Returns only by throwing. */
@@ -37,7 +52,6 @@ const sethostname_ = libc.func('int sethostname(const char *name, size_t len)');
 const mount_ = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'); // man 2 mount
 const umount2_ = libc.func('int umount2(const char *target, int flags)'); // man 2 umount
 const mknod_ = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'); // man 2 mknod
-const syscall_ = libc.func('long syscall(long number, ...)'); // man 2 syscall: for calls glibc does not wrap
 const socket_ = libc.func('int socket(int domain, int type, int protocol)'); // man 2 socket
 const ioctl_ = libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'); // man 2 ioctl
 const close_ = libc.func('int close(int fd)'); // man 2 close
@@ -224,6 +238,26 @@ export function becomeUser(uid: number, gid: number, why: string): void {
   sys('setgroups', [0], why, () => setgroups_(0, null), { target: '0, []' });
   sys('setgid', [gid], why, () => setgid_(gid));
   sys('setuid', [uid], why, () => setuid_(uid));
+}
+
+// ---- new in chapter 06: volume mount points, made relative to a directory descriptor -------
+
+const mkdirat_ = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'); // man 2 mkdirat
+const openat_ = libc.func('int openat(int dirfd, const char *path, int flags, ...)'); // man 2 openat: the mode is variadic
+
+/** open(2) flags that Node's fs.constants lacks (the values of x86_64, arm64 and riscv64). */
+export const O_PATH = 0o10000000; // a descriptor that only names a file: no read, no write
+export const O_CLOEXEC = 0o2000000;
+
+/** Make the directory `name` inside the directory `dirFd`. Like mkdir(2), it never follows a
+ *  symlink: one at `name` is EEXIST. */
+export function mkdirat(dirFd: number, name: string, mode: number, why: string): void {
+  sys('mkdirat', [dirFd, name], why, () => mkdirat_(dirFd, name, mode), { target: `${dirFd}, ${JSON.stringify(name)}, 0${mode.toString(8)}` });
+}
+
+/** openat(2) with O_CREAT: open `name` inside the directory `dirFd`, creating it with `mode`. */
+export function openat(dirFd: number, name: string, flags: number, mode: number, why: string, opts: SysOptions = {}): number {
+  return sys('openat', [dirFd, name], why, () => openat_(dirFd, name, flags, 'uint32_t', mode), opts);
 }
 
 // ---- new in chapter 07: pseudo-terminals for run -it and exec -it (tty.ts) ----------------

@@ -5,10 +5,10 @@
  *  overlay: docs/04-unionfs.md, cgroups: docs/03-cgroups.md, namespaces: docs/02-namespaces.md) */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { extname, join, resolve } from 'node:path';
-import { UserError } from '../../lib/errors.ts';
+import { extname, resolve } from 'node:path';
+import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
 import { mountOverlay } from './overlay.ts';
@@ -17,7 +17,8 @@ import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
-  becomeUser, chdir, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+  mkdirat, O_CLOEXEC, O_PATH, openat, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
 } from './syscalls.ts';
 
 /** The process a container runs: the command, its environment, where it starts and as whom
@@ -219,6 +220,7 @@ export function prepareContainer(config: ContainerConfig): void {
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
   chdir('/', 'start at the new root');
+  for (const mountPoint of ['/proc', '/dev', '/sys']) makeMountPoint(mountPoint); // all checked before the first mount
   mountProc();
   mountDev();
   mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
@@ -243,24 +245,98 @@ export function parseVolume(text: string): Volume {
 }
 
 /** A bind mount of a host path into the merged view, made before pivot_root while both are
- *  in sight. The mount point is made inside the container's filesystem one component at a
- *  time, and a symlink on the way is refused: the image could hold "/data" -> "/etc", and
- *  following it now, from the host's side, would mount over the host's /etc. */
+ *  in sight. Every path is walked once, by descriptor. A name is resolved again at each use,
+ *  and a container that shares a volume with this one could swap a directory on the way for a
+ *  symlink between two uses: with -v shared:/data -v other:/data/sub/x, /data/sub -> /etc
+ *  right after we checked it would have us make and mount the host's /etc/x. A descriptor
+ *  holds the directory itself, whatever its name comes to mean. */
 function bindVolume(rootfs: string, volume: Volume): void {
-  const isDir = statSync(volume.hostPath).isDirectory();
-  const parts = volume.containerPath.split('/').filter(Boolean);
-  let target = rootfs;
-  parts.forEach((part, i) => {
-    target = join(target, part);
-    const last = i === parts.length - 1;
-    const st = lstatSync(target, { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) throw new UserError(`volume target ${volume.containerPath} passes through a symlink in the image: refused`);
-    if (!st && (!last || isDir)) mkdirSync(target);
-    else if (!st) closeSync(openSync(target, 'wx'));
-  });
-  mount(volume.hostPath, target, null, MS.MS_BIND | MS.MS_REC, null, `show ${volume.hostPath} at ${volume.containerPath}`);
-  // MS_RDONLY is ignored on the first bind mount: read-only takes a second, remounting call.
-  if (volume.readOnly) mount(null, target, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY, null, 'make the volume read-only');
+  const names = volume.containerPath.split('/').filter((name) => name !== '' && name !== '.');
+  if (names.length === 0) throw new UserError(`volume target ${volume.containerPath}: cannot mount over the container's root`);
+  // The source by descriptor too: the kind we check (file or directory) is the one we mount.
+  const source = openSync(volume.hostPath, O_PATH | O_CLOEXEC);
+  traceStep(`open(${JSON.stringify(volume.hostPath)}, O_PATH|O_CLOEXEC) = ${source}`, 'the volume\'s source, held by descriptor');
+  const opened = [source];
+  try {
+    const isDir = fstatSync(source).isDirectory();
+    let parent = openSync(rootfs, O_PATH | O_CLOEXEC | constants.O_DIRECTORY);
+    traceStep(`open(${JSON.stringify(rootfs)}, O_PATH|O_CLOEXEC|O_DIRECTORY) = ${parent}`, 'the container\'s root (our overlay): the walk to the mount point starts here');
+    opened.push(parent);
+    let target = parent;
+    names.forEach((name, i) => {
+      parent = target;
+      target = makeMountPointAt(parent, name, i === names.length - 1 && !isDir, volume.containerPath);
+      opened.push(target);
+    });
+    // /proc is still the host's here, and /proc/self/fd/N is the file that descriptor N holds.
+    mount(`/proc/self/fd/${source}`, `/proc/self/fd/${target}`, null, MS.MS_BIND | MS.MS_REC, null, `show ${volume.hostPath} at ${volume.containerPath}`);
+    if (volume.readOnly) {
+      // MS_RDONLY is ignored on the first bind mount: read-only takes a second, remounting call.
+      // `target` holds what the mount now covers, and only the name leads onto the mount: open
+      // it again, and check that it is the source we mounted, not a name swapped in since.
+      const mounted = openComponent(parent, names.at(-1)!, isDir, volume.containerPath);
+      opened.push(mounted);
+      const [want, got] = [fstatSync(source), fstatSync(mounted)];
+      if (got.dev !== want.dev || got.ino !== want.ino) throw new UserError(`volume target ${volume.containerPath} was replaced while it was mounted: refused`);
+      mount(null, `/proc/self/fd/${mounted}`, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY, null, 'make the volume read-only');
+    }
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
+
+/** Open `name` in the directory `dirFd`, as a descriptor that only names it (O_PATH). With
+ *  RESOLVE_NO_SYMLINKS a symlink is ELOOP, never followed. (No O_NOFOLLOW: with O_PATH it
+ *  would hand back the symlink itself, and a mount through that would land on the link.) */
+function openComponent(dirFd: number, name: string, directory: boolean, containerPath: string): number {
+  const flags = O_PATH | O_CLOEXEC | (directory ? constants.O_DIRECTORY : 0);
+  try {
+    return openat2(dirFd, name, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, `the next step to ${containerPath}, never through a symlink`, {
+      target: `${dirFd}, ${JSON.stringify(name)}, {O_PATH|O_CLOEXEC${directory ? '|O_DIRECTORY' : ''}, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
+    });
+  } catch (err) {
+    if (err instanceof SyscallError && err.code === 'ELOOP') throw new UserError(`volume target ${containerPath} passes through a symlink: refused`);
+    throw err;
+  }
+}
+
+/** `name` in the directory `dirFd`, made if it is missing: a directory, or an empty file for
+ *  the last step of a file volume. Neither mkdirat(2) nor O_CREAT|O_EXCL follows a symlink,
+ *  and the open after them checks again what is there. */
+function makeMountPointAt(dirFd: number, name: string, file: boolean, containerPath: string): number {
+  try {
+    return openComponent(dirFd, name, !file, containerPath);
+  } catch (err) {
+    if (!(err instanceof SyscallError && err.code === 'ENOENT')) throw err;
+  }
+  const why = `the image has no ${JSON.stringify(name)} on the way to ${containerPath}: make it`;
+  try {
+    if (file) {
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_CLOEXEC;
+      closeSync(openat(dirFd, name, flags, 0o644, why, { target: `${dirFd}, ${JSON.stringify(name)}, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0644` }));
+    } else {
+      mkdirat(dirFd, name, 0o755, why);
+    }
+  } catch (err) {
+    if (!(err instanceof SyscallError && err.code === 'EEXIST')) throw err; // made meanwhile: checked below
+  }
+  return openComponent(dirFd, name, !file, containerPath);
+}
+
+/** A directory to mount on, in the new root. A small image need not have one (FROM scratch with
+ *  one static binary has no /proc, /dev or /sys): make it, as runc does. mkdir(2) never follows
+ *  a symlink (EEXIST), and lstat(2) then says what is there. mount(2) would follow a symlink the
+ *  image put at /proc and mount somewhere else; runc refuses such a mount point, and so do we. */
+function makeMountPoint(path: string): void {
+  try {
+    mkdirSync(path, 0o755);
+    traceStep(`mkdir ${path}`, 'the image has no directory to mount on here: make one, as runc does');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const found = lstatSync(path);
+  if (found.isSymbolicLink()) throw new UserError(`${path} in the container's root is a symlink: refused as a mount point (mount(2) would follow it)`);
+  if (!found.isDirectory()) throw new UserError(`${path} in the container's root is not a directory: cannot mount on it`);
 }
 
 /** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
@@ -311,6 +387,11 @@ export function execCommand(spec: ProcessSpec): never {
     becomeUser(uid, gid, `the image runs as "${spec.user}"`);
   }
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
+  closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
   return execve(program, spec.argv, spec.env, 'become the command: same PID, new program');
 }
 
