@@ -188,6 +188,9 @@ export function lsetxattr(path: string, name: string, value: string, why: string
   });
 }
 
+/** Not in Node's fs.constants: close this descriptor in execve(2), so no program we start
+ *  inherits it (the value of x86_64, arm64 and riscv64). */
+export const O_CLOEXEC = 0o2000000;
 /** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
 const SYS_openat2 = 437;
 /** How openat2(2) may walk a path (open_how.resolve). */

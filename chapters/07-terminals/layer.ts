@@ -41,7 +41,7 @@ import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './overlay.ts'; // OCI's whiteout names, which chapter 04's commit writes
 import { Digester } from './registry.ts';
-import { lsetxattr, mknod, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFIFO } from './syscalls.ts';
+import { lsetxattr, mknod, O_CLOEXEC, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFIFO } from './syscalls.ts';
 
 export interface ExtractedLayer {
   /** `sha256:<hex>` of the uncompressed tar: what the config's `rootfs.diff_ids` must list. */
@@ -379,9 +379,6 @@ function finishDirectories(extraction: Extraction): void {
     closeSync(rootFd);
   }
 }
-
-/** O_CLOEXEC is not in node's fs.constants; 02000000 on every Linux architecture we run on. */
-const O_CLOEXEC = 0o2000000;
 
 /** Open the directory `path` of the layer, or return null when it is no longer one: a later
  *  entry replaced it or a directory above it (with a symlink, a file, a whiteout). Its entry's

@@ -189,6 +189,9 @@ export function lsetxattr(path: string, name: string, value: string, why: string
   });
 }
 
+/** Not in Node's fs.constants: close this descriptor in execve(2), so no program we start
+ *  inherits it (the value of x86_64, arm64 and riscv64). */
+export const O_CLOEXEC = 0o2000000;
 /** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
 const SYS_openat2 = 437;
 /** How openat2(2) may walk a path (open_how.resolve). */
@@ -245,9 +248,8 @@ export function becomeUser(uid: number, gid: number, why: string): void {
 const mkdirat_ = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'); // man 2 mkdirat
 const openat_ = libc.func('int openat(int dirfd, const char *path, int flags, ...)'); // man 2 openat: the mode is variadic
 
-/** open(2) flags that Node's fs.constants lacks (the values of x86_64, arm64 and riscv64). */
+/** An open(2) flag that Node's fs.constants lacks (the value of x86_64, arm64 and riscv64). */
 export const O_PATH = 0o10000000; // a descriptor that only names a file: no read, no write
-export const O_CLOEXEC = 0o2000000;
 
 /** Make the directory `name` inside the directory `dirFd`. Like mkdir(2), it never follows a
  *  symlink: one at `name` is EEXIST. */

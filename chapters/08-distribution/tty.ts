@@ -19,7 +19,7 @@ import { fstatSync, closeSync, constants, openSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
 import {
-  dup2, getWindowSize, grantpt, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+  dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
 } from './syscalls.ts';
 
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
@@ -39,7 +39,7 @@ export interface WindowSize {
 export function openPty(root?: string): { master: number; slavePath: string } {
   // O_NOCTTY: the engine must not make this pty its own controlling terminal by accident.
   // O_CLOEXEC: the master stays in the engine; no child we start may inherit it.
-  const flags = constants.O_RDWR | constants.O_NOCTTY | 0o2000000;
+  const flags = constants.O_RDWR | constants.O_NOCTTY | O_CLOEXEC;
   const master = root === undefined
     ? posixOpenpt(flags, 'O_RDWR|O_NOCTTY|O_CLOEXEC', 'a new pty pair on the host: we get the master end')
     : openPtmxIn(root, flags);
