@@ -153,6 +153,36 @@ for (const ch of chaptersFrom('03')) {
         await exited(sleeper);
         assert.deepEqual(driver.removeStale(0).sort(), [...busy.paths].sort());
       });
+
+      test('cgroups made inside a container\'s cgroup: remove() takes them too, deepest first, never while a process is in one', async () => {
+        const cgroup = create('nested', {});
+        for (const path of cgroup.paths) mkdirSync(join(path, 'child', 'grandchild'), { recursive: true });
+        const sleeper = startIn(cgroup, 'sleep', ['60']);
+        // The process moves itself further down, as one in the container may: cgroup.procs of
+        // the container's own cgroup no longer lists it.
+        const grandchild = join(HOST_ROOT, 'memory', SUBTREE, 'nested', 'child', 'grandchild');
+        writeFileSync(join(grandchild, 'cgroup.procs'), String(sleeper.pid));
+        assert.throws(() => cgroup.remove(), new RegExp(`cannot remove cgroup ${grandchild}: processes still in it \\(${sleeper.pid}\\)`));
+        assert.ok(cgroup.paths.every((p) => existsSync(join(p, 'child', 'grandchild'))), 'nothing was removed while the process lives');
+        sleeper.kill('SIGKILL');
+        await exited(sleeper);
+        cgroup.remove();
+        assert.deepEqual(cgroup.paths.filter((p) => existsSync(p)), [], 'the cgroup and the ones made inside it are gone');
+      });
+
+      test('removeStale removes a leftover with cgroups inside it, never one whose inner cgroup holds a process', async () => {
+        const stale = create('stale-nested', {});
+        const busy = create('busy-nested', {});
+        for (const path of [...stale.paths, ...busy.paths]) mkdirSync(join(path, 'child'));
+        const sleeper = startIn(busy, 'sleep', ['60']);
+        writeFileSync(join(HOST_ROOT, 'pids', SUBTREE, 'busy-nested', 'child', 'cgroup.procs'), String(sleeper.pid));
+        assert.deepEqual(driver.removeStale(0).sort(), [...stale.paths].sort());
+        assert.deepEqual(stale.paths.filter((p) => existsSync(p)), []);
+        assert.ok(busy.paths.every((p) => existsSync(join(p, 'child'))), 'the busy one is still there');
+        sleeper.kill('SIGKILL');
+        await exited(sleeper);
+        assert.deepEqual(driver.removeStale(0).sort(), [...busy.paths].sort());
+      });
     });
 
     describe('detection and v1 layout, on fake trees', () => {
@@ -245,6 +275,36 @@ for (const ch of chaptersFrom('03')) {
         driver.create('live', {}).join(4242);
         assert.deepEqual(driver.removeStale(0), [join(root, 'sub', 'left')]);
         assert.ok(existsSync(join(root, 'sub', 'live')));
+      });
+
+      test('remove() takes the cgroups made inside, deepest first, and never follows a symlink out', () => {
+        const { root, driver } = fakeV2();
+        const cgroup = driver.create('nest', {});
+        const leaf = join(root, 'sub', 'nest');
+        mkdirSync(join(leaf, 'a', 'b', 'c'), { recursive: true });
+        mkdirSync(join(leaf, 'd'));
+        cgroup.remove();
+        assert.ok(!existsSync(leaf), 'the cgroup and everything made inside it are gone');
+
+        // cgroupfs has no symlinks, but if one were there it must not lead the walk out.
+        const outside = join(root, 'outside');
+        mkdirSync(join(outside, 'keep'), { recursive: true });
+        const linked = driver.create('linked', {});
+        symlinkSync(outside, join(root, 'sub', 'linked', 'escape'));
+        assert.throws(() => linked.remove(), /rmdir\(".*\/sub\/linked"\): ENOTEMPTY/);
+        assert.ok(existsSync(join(outside, 'keep')), 'the directory behind the symlink is untouched');
+      });
+
+      test('removeStale removes a leftover with cgroups inside, and keeps one whose inner cgroup lists a process', () => {
+        const { root, driver } = fakeV2();
+        driver.create('left', {});
+        mkdirSync(join(root, 'sub', 'left', 'inner'));
+        driver.create('live', {});
+        mkdirSync(join(root, 'sub', 'live', 'inner'));
+        writeFileSync(join(root, 'sub', 'live', 'inner', 'cgroup.procs'), '4242\n');
+        assert.deepEqual(driver.removeStale(0), [join(root, 'sub', 'left')]);
+        assert.ok(!existsSync(join(root, 'sub', 'left')));
+        assert.ok(existsSync(join(root, 'sub', 'live', 'inner')));
       });
 
       test('a failed call names the call, the file and the errno; a bad id is refused', () => {
