@@ -3,16 +3,17 @@
  *  throttle a busy loop to half a CPU and OOM-kill a process that allocates past 32 MiB.
  *  The v2 driver cannot be exercised here: it is tested on a fake cgroup2 tree in a temp dir,
  *  which checks the driver's logic (which files, which values, how it parses), not the kernel.
- *  cgroups.ts is tested in every chapter from 03 on. */
+ *  cgroups.ts is tested in every chapter from 03 on; freeze() and thaw() from 08 on. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Cgroup, CgroupDriver, Limits } from '../chapters/03-cgroups/cgroups.ts';
+import type { Cgroup as Cgroup03, CgroupDriver as CgroupDriver03, Limits } from '../chapters/03-cgroups/cgroups.ts';
+import type { Cgroup as Cgroup08 } from '../chapters/08-distribution/cgroups.ts';
 import { tempDir } from './helpers/chapter.ts';
-import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
+import { chapterModule, chaptersFrom, isFrom } from './helpers/ladder.ts';
 import { traceOf } from './helpers/trace.ts';
 
 const MiB = 1024 * 1024;
@@ -26,9 +27,22 @@ function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
   return new Promise((done) => child.once('exit', (code, signal) => done(signal ?? code)));
 }
 
+/** A cgroup as every chapter has it; from chapter 08 on it can also freeze() and thaw(). */
+type Cgroup = Cgroup03 & Partial<Pick<Cgroup08, 'freeze' | 'thaw'>>;
+type CgroupDriver = Omit<CgroupDriver03, 'create' | 'open'> & { create(id: string, limits: Limits): Cgroup; open(id: string): Cgroup };
+
+/** The CPU time a process has used, in clock ticks (utime + stime of /proc/PID/stat). */
+function cpuTicks(pid: number): number {
+  const fields = read(`/proc/${pid}/stat`).replace(/^.*\) /, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 for (const ch of chaptersFrom('03')) {
-  const { detectCgroups } = await chapterModule<typeof import('../chapters/03-cgroups/cgroups.ts')>(ch, 'cgroups.ts');
+  const { detectCgroups } = (await chapterModule<typeof import('../chapters/03-cgroups/cgroups.ts')>(ch, 'cgroups.ts')) as {
+    detectCgroups(mountRoot?: string, subtree?: string): CgroupDriver;
+  };
   const SUBTREE = `nutshell-test-${process.pid}-${ch}`;
+  const FREEZES = isFrom(ch, '08');
 
   describe(`chapter ${ch}`, () => {
     describe('cgroup v1, for real on this host', { skip: V1_HOST ? false : 'this host does not mount cgroup v1' }, () => {
@@ -183,16 +197,41 @@ for (const ch of chaptersFrom('03')) {
         await exited(sleeper);
         assert.deepEqual(driver.removeStale(0).sort(), [...busy.paths].sort());
       });
+
+      test('freeze() stops every process in the cgroup until thaw()', { skip: !FREEZES && 'freeze() comes with commit, in chapter 08' }, async () => {
+        const cgroup = create('freezable', { cpus: 0.2 });
+        assert.ok(cgroup.paths.includes(join(HOST_ROOT, 'freezer', SUBTREE, 'freezable')), 'the cgroup has a freezer directory');
+        const loop = startIn(cgroup, 'sh', ['-c', 'while :; do :; done']);
+        await delay(300);
+        const state = join(HOST_ROOT, 'freezer', SUBTREE, 'freezable', 'freezer.state');
+        let frozenAt: number;
+        try {
+          cgroup.freeze!();
+          assert.equal(read(state), 'FROZEN');
+          frozenAt = cpuTicks(loop.pid!);
+          await delay(500);
+          assert.equal(cpuTicks(loop.pid!), frozenAt, 'a frozen process gets no CPU time');
+        } finally {
+          cgroup.thaw!(); // a frozen process would not even die of SIGKILL
+        }
+        assert.equal(read(state), 'THAWED');
+        await delay(500);
+        assert.ok(cpuTicks(loop.pid!) > frozenAt, 'once thawed, it runs on');
+        loop.kill('SIGKILL');
+        await exited(loop);
+        cgroup.remove();
+      });
     });
 
     describe('detection and v1 layout, on fake trees', () => {
       test('cpu and cpuacct mounted together share one directory', () => {
         const root = tempDir();
-        for (const name of ['memory', 'cpu,cpuacct', 'pids']) mkdirSync(join(root, name));
+        for (const name of ['memory', 'cpu,cpuacct', 'pids', 'freezer']) mkdirSync(join(root, name));
         symlinkSync('cpu,cpuacct', join(root, 'cpu'));
         symlinkSync('cpu,cpuacct', join(root, 'cpuacct'));
         const cgroup = detectCgroups(root, 'sub').create('c1', { cpus: 1.5 });
-        assert.deepEqual(cgroup.paths, ['memory', 'cpu,cpuacct', 'pids'].map((h) => join(root, h, 'sub', 'c1')));
+        const hierarchies = ['memory', 'cpu,cpuacct', 'pids', ...(FREEZES ? ['freezer'] : [])];
+        assert.deepEqual(cgroup.paths, hierarchies.map((h) => join(root, h, 'sub', 'c1')));
         assert.equal(read(join(root, 'cpu,cpuacct', 'sub', 'c1', 'cpu.cfs_quota_us')), '150000');
       });
 
@@ -305,6 +344,26 @@ for (const ch of chaptersFrom('03')) {
         assert.deepEqual(driver.removeStale(0), [join(root, 'sub', 'left')]);
         assert.ok(!existsSync(join(root, 'sub', 'left')));
         assert.ok(existsSync(join(root, 'sub', 'live', 'inner')));
+      });
+
+      test('freeze() writes cgroup.freeze and waits for "frozen 1" in cgroup.events; thaw() writes 0', { skip: !FREEZES && 'freeze() comes with commit, in chapter 08' }, () => {
+        const { root, driver } = fakeV2();
+        const cgroup = driver.create('app', {});
+        const leaf = join(root, 'sub', 'app');
+        writeFileSync(join(leaf, 'cgroup.events'), 'populated 1\nfrozen 1\n'); // what the kernel says once all have stopped
+        cgroup.freeze!();
+        assert.equal(read(join(leaf, 'cgroup.freeze')), '1');
+        cgroup.thaw!();
+        assert.equal(read(join(leaf, 'cgroup.freeze')), '0');
+      });
+
+      test('a cgroup that never says frozen: freeze() gives up with one line, and thaws it again', { skip: !FREEZES && 'freeze() comes with commit, in chapter 08' }, () => {
+        const { root, driver } = fakeV2();
+        const cgroup = driver.create('stuck', {});
+        const leaf = join(root, 'sub', 'stuck');
+        writeFileSync(join(leaf, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+        assert.throws(() => cgroup.freeze!(), /^Error: cgroup .*\/sub\/stuck did not freeze within 5 s .*thawed again$/);
+        assert.equal(read(join(leaf, 'cgroup.freeze')), '0', 'not left freezing');
       });
 
       test('a failed call names the call, the file and the errno; a bad id is refused', () => {

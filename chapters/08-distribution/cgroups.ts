@@ -38,7 +38,15 @@ export interface Cgroup {
   /** Delete the cgroup, and the cgroups the container made inside it; refuses while
    *  processes are still in any of them. */
   remove(): void;
+  /** Stop every process in the cgroup, and in the cgroups below it, where it stands; return
+   *  once the kernel says all of them have stopped. They get no signal and cannot tell. */
+  freeze(): void;
+  /** Let them run on from where they stopped. */
+  thaw(): void;
 }
+
+/** What each driver writes to freeze and thaw a cgroup. */
+type Freezer = Pick<Cgroup, 'freeze' | 'thaw'>;
 
 export interface CgroupDriver {
   version: 1 | 2;
@@ -75,7 +83,9 @@ export function detectCgroups(mountRoot = DEFAULT_MOUNT_ROOT, subtree = DEFAULT_
 
 // ---------------------------------------------------------------- cgroup v1
 
-const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
+// freezer: `commit` stops a running container's processes while it reads their files. Like
+// the others, it holds the container from its start: a process outside it cannot be frozen.
+const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
@@ -90,11 +100,11 @@ function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
     version: 1,
     create(id, limits) {
       const dirOf = v1Dirs(id);
-      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf));
+      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
     },
     open(id) {
       const dirOf = v1Dirs(id);
-      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf));
+      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
     },
     removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups(roots.map((root) => join(root, subtree)), minAgeMs),
   };
@@ -151,6 +161,19 @@ function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
   };
 }
 
+/** v1: the freezer controller. After FROZEN is written, freezer.state reads FREEZING until
+ *  every task in the cgroup and below it has stopped, then FROZEN. */
+function v1Freezer(dir: string): Freezer {
+  const thaw = () => writeCgroupFile(dir, 'freezer.state', 'THAWED', 'let every task in here run on');
+  return {
+    freeze() {
+      writeCgroupFile(dir, 'freezer.state', 'FROZEN', 'stop every task in here and below, where it stands');
+      waitUntilFrozen(dir, () => readCgroupFile(dir, 'freezer.state')?.trim() === 'FROZEN', thaw);
+    },
+    thaw,
+  };
+}
+
 // ---------------------------------------------------------------- cgroup v2
 
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
@@ -176,12 +199,12 @@ function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
       makeDir(parent, "the engine's own sub-tree");
       enableControllers(parent, 'so each container below gets cpu.max, memory.max and pids.max');
       const dir = join(parent, id);
-      return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir));
+      return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir), v2Freezer(dir));
     },
     open(id) {
       checkId(id);
       const dir = join(parent, id);
-      return openCgroup([dir], () => readV2Usage(dir));
+      return openCgroup([dir], () => readV2Usage(dir), v2Freezer(dir));
     },
     removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups([parent], minAgeMs),
   };
@@ -219,6 +242,19 @@ function readV2Usage(dir: string): Usage {
   };
 }
 
+/** v2: cgroup.freeze, which every cgroup but the root has, with no controller to enable.
+ *  cgroup.events reads "frozen 1" once every process in the cgroup and below it has stopped. */
+function v2Freezer(dir: string): Freezer {
+  const thaw = () => writeCgroupFile(dir, 'cgroup.freeze', '0', 'let every process in here run on');
+  return {
+    freeze() {
+      writeCgroupFile(dir, 'cgroup.freeze', '1', 'stop every process in here and below, where it stands');
+      waitUntilFrozen(dir, () => readKeyed(dir, 'cgroup.events').get('frozen') === 1, thaw);
+    },
+    thaw,
+  };
+}
+
 // ---------------------------------------------------------------- shared by both versions
 
 /** Per CFS period, the cgroup may run this many µs of CPU time, summed over all its CPUs. */
@@ -228,6 +264,23 @@ function cfsQuota(cpus: number): number {
 
 function quotaWhy(cpus: number): string {
   return `${cfsQuota(cpus)} µs of CPU time per ${CFS_PERIOD_US} µs = ${cpus} CPU, then the cgroup waits for the next period`;
+}
+
+/** A task in the kernel's uninterruptible sleep (state D) stops only once it leaves it. */
+const FREEZE_TIMEOUT_MS = 5000;
+
+/** Poll until the kernel says the cgroup is frozen. If it never does, thaw it again: a
+ *  container is never left half stopped. */
+function waitUntilFrozen(dir: string, isFrozen: () => boolean, thaw: () => void): void {
+  const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+  while (!isFrozen()) {
+    if (Date.now() > deadline) {
+      thaw();
+      throw new UserError(`cgroup ${dir} did not freeze within ${FREEZE_TIMEOUT_MS / 1000} s (a process stuck in the kernel?); it was thawed again`);
+    }
+    sleepSync(10);
+  }
+  traceStep(`frozen ${dir}`, 'the kernel says every process in here has stopped');
 }
 
 function writePidsMax(dir: string, pidsMax: number): void {
@@ -244,7 +297,7 @@ function checkId(id: string): void {
 
 /** mkdir each cgroup directory (cgroupfs fills it with interface files), then set the limits.
  *  If a limit is refused, the directories made so far are removed again. */
-function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage): Cgroup {
+function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage, freezer: Freezer): Cgroup {
   const made: string[] = [];
   try {
     for (const dir of dirs) {
@@ -263,17 +316,17 @@ function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Us
     }
     throw err;
   }
-  return cgroupHandle(dirs, readUsage);
+  return cgroupHandle(dirs, readUsage, freezer);
 }
 
 /** An existing cgroup, or a one-line error saying there is none. */
-function openCgroup(dirs: string[], readUsage: () => Usage): Cgroup {
+function openCgroup(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
   const missing = dirs.find((dir) => !existsSync(dir));
   if (missing) throw new UserError(`no cgroup at ${missing}: has the container exited?`);
-  return cgroupHandle(dirs, readUsage);
+  return cgroupHandle(dirs, readUsage, freezer);
 }
 
-function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
+function cgroupHandle(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
   return {
     paths: dirs,
     join(pid) {
@@ -284,6 +337,7 @@ function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
     remove() {
       removeCgroupTrees(dirs);
     },
+    ...freezer,
   };
 }
 

@@ -1,14 +1,16 @@
 /** Test helper: the cgroups the engine made, read from the host's cgroup filesystem. */
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isFrom } from './ladder.ts';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 export const CGROUP_V2 = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'));
 
-/** The v1 controllers a chapter's engine puts a container in. */
-export function engineControllers(_chapter: string): string[] {
-  return ['memory', 'cpu', 'cpuacct', 'pids'];
+/** The v1 controllers a chapter's engine puts a container in: freezer too from chapter 08,
+ *  where `commit` pauses a running container. */
+export function engineControllers(chapter: string): string[] {
+  return ['memory', 'cpu', 'cpuacct', 'pids', ...(isFrom(chapter, '08') ? ['freezer'] : [])];
 }
 
 /** The engine's sub-trees: <hierarchy>/nutshell (v1, every controller any chapter uses) or nutshell (v2). */
