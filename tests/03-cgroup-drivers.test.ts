@@ -3,16 +3,17 @@
  *  throttle a busy loop to half a CPU and OOM-kill a process that allocates past 32 MiB.
  *  The v2 driver cannot be exercised here: it is tested on a fake cgroup2 tree in a temp dir,
  *  which checks the driver's logic (which files, which values, how it parses), not the kernel.
- *  cgroups.ts is tested in every chapter from 03 on. */
+ *  cgroups.ts is tested in every chapter from 03 on; freeze() and thaw() from 08 on. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Cgroup, CgroupDriver, Limits } from '../chapters/03-cgroups/cgroups.ts';
+import type { Cgroup as Cgroup03, CgroupDriver as CgroupDriver03, Limits } from '../chapters/03-cgroups/cgroups.ts';
+import type { Cgroup as Cgroup08 } from '../chapters/08-distribution/cgroups.ts';
 import { tempDir } from './helpers/chapter.ts';
-import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
+import { chapterModule, chaptersFrom, isFrom } from './helpers/ladder.ts';
 import { traceOf } from './helpers/trace.ts';
 
 const MiB = 1024 * 1024;
@@ -26,9 +27,22 @@ function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
   return new Promise((done) => child.once('exit', (code, signal) => done(signal ?? code)));
 }
 
+/** A cgroup as every chapter has it; from chapter 08 on it can also freeze() and thaw(). */
+type Cgroup = Cgroup03 & Partial<Pick<Cgroup08, 'freeze' | 'thaw'>>;
+type CgroupDriver = Omit<CgroupDriver03, 'create' | 'open'> & { create(id: string, limits: Limits): Cgroup; open(id: string): Cgroup };
+
+/** The CPU time a process has used, in clock ticks (utime + stime of /proc/PID/stat). */
+function cpuTicks(pid: number): number {
+  const fields = read(`/proc/${pid}/stat`).replace(/^.*\) /, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 for (const ch of chaptersFrom('03')) {
-  const { detectCgroups } = await chapterModule<typeof import('../chapters/03-cgroups/cgroups.ts')>(ch, 'cgroups.ts');
+  const { detectCgroups } = (await chapterModule<typeof import('../chapters/03-cgroups/cgroups.ts')>(ch, 'cgroups.ts')) as {
+    detectCgroups(mountRoot?: string, subtree?: string): CgroupDriver;
+  };
   const SUBTREE = `nutshell-test-${process.pid}-${ch}`;
+  const FREEZES = isFrom(ch, '08');
 
   describe(`chapter ${ch}`, () => {
     describe('cgroup v1, for real on this host', { skip: V1_HOST ? false : 'this host does not mount cgroup v1' }, () => {
@@ -153,16 +167,71 @@ for (const ch of chaptersFrom('03')) {
         await exited(sleeper);
         assert.deepEqual(driver.removeStale(0).sort(), [...busy.paths].sort());
       });
+
+      test('cgroups made inside a container\'s cgroup: remove() takes them too, deepest first, never while a process is in one', async () => {
+        const cgroup = create('nested', {});
+        for (const path of cgroup.paths) mkdirSync(join(path, 'child', 'grandchild'), { recursive: true });
+        const sleeper = startIn(cgroup, 'sleep', ['60']);
+        // The process moves itself further down, as one in the container may: cgroup.procs of
+        // the container's own cgroup no longer lists it.
+        const grandchild = join(HOST_ROOT, 'memory', SUBTREE, 'nested', 'child', 'grandchild');
+        writeFileSync(join(grandchild, 'cgroup.procs'), String(sleeper.pid));
+        assert.throws(() => cgroup.remove(), new RegExp(`cannot remove cgroup ${grandchild}: processes still in it \\(${sleeper.pid}\\)`));
+        assert.ok(cgroup.paths.every((p) => existsSync(join(p, 'child', 'grandchild'))), 'nothing was removed while the process lives');
+        sleeper.kill('SIGKILL');
+        await exited(sleeper);
+        cgroup.remove();
+        assert.deepEqual(cgroup.paths.filter((p) => existsSync(p)), [], 'the cgroup and the ones made inside it are gone');
+      });
+
+      test('removeStale removes a leftover with cgroups inside it, never one whose inner cgroup holds a process', async () => {
+        const stale = create('stale-nested', {});
+        const busy = create('busy-nested', {});
+        for (const path of [...stale.paths, ...busy.paths]) mkdirSync(join(path, 'child'));
+        const sleeper = startIn(busy, 'sleep', ['60']);
+        writeFileSync(join(HOST_ROOT, 'pids', SUBTREE, 'busy-nested', 'child', 'cgroup.procs'), String(sleeper.pid));
+        assert.deepEqual(driver.removeStale(0).sort(), [...stale.paths].sort());
+        assert.deepEqual(stale.paths.filter((p) => existsSync(p)), []);
+        assert.ok(busy.paths.every((p) => existsSync(join(p, 'child'))), 'the busy one is still there');
+        sleeper.kill('SIGKILL');
+        await exited(sleeper);
+        assert.deepEqual(driver.removeStale(0).sort(), [...busy.paths].sort());
+      });
+
+      test('freeze() stops every process in the cgroup until thaw()', { skip: !FREEZES && 'freeze() comes with commit, in chapter 08' }, async () => {
+        const cgroup = create('freezable', { cpus: 0.2 });
+        assert.ok(cgroup.paths.includes(join(HOST_ROOT, 'freezer', SUBTREE, 'freezable')), 'the cgroup has a freezer directory');
+        const loop = startIn(cgroup, 'sh', ['-c', 'while :; do :; done']);
+        await delay(300);
+        const state = join(HOST_ROOT, 'freezer', SUBTREE, 'freezable', 'freezer.state');
+        let frozenAt: number;
+        try {
+          cgroup.freeze!();
+          assert.equal(read(state), 'FROZEN');
+          frozenAt = cpuTicks(loop.pid!);
+          await delay(500);
+          assert.equal(cpuTicks(loop.pid!), frozenAt, 'a frozen process gets no CPU time');
+        } finally {
+          cgroup.thaw!(); // a frozen process would not even die of SIGKILL
+        }
+        assert.equal(read(state), 'THAWED');
+        await delay(500);
+        assert.ok(cpuTicks(loop.pid!) > frozenAt, 'once thawed, it runs on');
+        loop.kill('SIGKILL');
+        await exited(loop);
+        cgroup.remove();
+      });
     });
 
     describe('detection and v1 layout, on fake trees', () => {
       test('cpu and cpuacct mounted together share one directory', () => {
         const root = tempDir();
-        for (const name of ['memory', 'cpu,cpuacct', 'pids']) mkdirSync(join(root, name));
+        for (const name of ['memory', 'cpu,cpuacct', 'pids', 'freezer']) mkdirSync(join(root, name));
         symlinkSync('cpu,cpuacct', join(root, 'cpu'));
         symlinkSync('cpu,cpuacct', join(root, 'cpuacct'));
         const cgroup = detectCgroups(root, 'sub').create('c1', { cpus: 1.5 });
-        assert.deepEqual(cgroup.paths, ['memory', 'cpu,cpuacct', 'pids'].map((h) => join(root, h, 'sub', 'c1')));
+        const hierarchies = ['memory', 'cpu,cpuacct', 'pids', ...(FREEZES ? ['freezer'] : [])];
+        assert.deepEqual(cgroup.paths, hierarchies.map((h) => join(root, h, 'sub', 'c1')));
         assert.equal(read(join(root, 'cpu,cpuacct', 'sub', 'c1', 'cpu.cfs_quota_us')), '150000');
       });
 
@@ -245,6 +314,56 @@ for (const ch of chaptersFrom('03')) {
         driver.create('live', {}).join(4242);
         assert.deepEqual(driver.removeStale(0), [join(root, 'sub', 'left')]);
         assert.ok(existsSync(join(root, 'sub', 'live')));
+      });
+
+      test('remove() takes the cgroups made inside, deepest first, and never follows a symlink out', () => {
+        const { root, driver } = fakeV2();
+        const cgroup = driver.create('nest', {});
+        const leaf = join(root, 'sub', 'nest');
+        mkdirSync(join(leaf, 'a', 'b', 'c'), { recursive: true });
+        mkdirSync(join(leaf, 'd'));
+        cgroup.remove();
+        assert.ok(!existsSync(leaf), 'the cgroup and everything made inside it are gone');
+
+        // cgroupfs has no symlinks, but if one were there it must not lead the walk out.
+        const outside = join(root, 'outside');
+        mkdirSync(join(outside, 'keep'), { recursive: true });
+        const linked = driver.create('linked', {});
+        symlinkSync(outside, join(root, 'sub', 'linked', 'escape'));
+        assert.throws(() => linked.remove(), /rmdir\(".*\/sub\/linked"\): ENOTEMPTY/);
+        assert.ok(existsSync(join(outside, 'keep')), 'the directory behind the symlink is untouched');
+      });
+
+      test('removeStale removes a leftover with cgroups inside, and keeps one whose inner cgroup lists a process', () => {
+        const { root, driver } = fakeV2();
+        driver.create('left', {});
+        mkdirSync(join(root, 'sub', 'left', 'inner'));
+        driver.create('live', {});
+        mkdirSync(join(root, 'sub', 'live', 'inner'));
+        writeFileSync(join(root, 'sub', 'live', 'inner', 'cgroup.procs'), '4242\n');
+        assert.deepEqual(driver.removeStale(0), [join(root, 'sub', 'left')]);
+        assert.ok(!existsSync(join(root, 'sub', 'left')));
+        assert.ok(existsSync(join(root, 'sub', 'live', 'inner')));
+      });
+
+      test('freeze() writes cgroup.freeze and waits for "frozen 1" in cgroup.events; thaw() writes 0', { skip: !FREEZES && 'freeze() comes with commit, in chapter 08' }, () => {
+        const { root, driver } = fakeV2();
+        const cgroup = driver.create('app', {});
+        const leaf = join(root, 'sub', 'app');
+        writeFileSync(join(leaf, 'cgroup.events'), 'populated 1\nfrozen 1\n'); // what the kernel says once all have stopped
+        cgroup.freeze!();
+        assert.equal(read(join(leaf, 'cgroup.freeze')), '1');
+        cgroup.thaw!();
+        assert.equal(read(join(leaf, 'cgroup.freeze')), '0');
+      });
+
+      test('a cgroup that never says frozen: freeze() gives up with one line, and thaws it again', { skip: !FREEZES && 'freeze() comes with commit, in chapter 08' }, () => {
+        const { root, driver } = fakeV2();
+        const cgroup = driver.create('stuck', {});
+        const leaf = join(root, 'sub', 'stuck');
+        writeFileSync(join(leaf, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+        assert.throws(() => cgroup.freeze!(), /^Error: cgroup .*\/sub\/stuck did not freeze within 5 s .*thawed again$/);
+        assert.equal(read(join(leaf, 'cgroup.freeze')), '0', 'not left freezing');
       });
 
       test('a failed call names the call, the file and the errno; a bad id is refused', () => {

@@ -1,13 +1,14 @@
 /** Chapter 03 · cgroups, through the command line: a memory hog is OOM-killed at its limit, a
  *  fork bomb is contained, a busy loop gets half a CPU, `stats` and `exec` see the cgroup,
- *  bad limits create nothing, and no cgroup is left behind. Tested on every later chapter too. */
+ *  bad limits create nothing, and no cgroup is left behind (nor one that a
+ *  container made inside its own). Tested on every later chapter too. */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { engineCgroups } from './helpers/cgroups.ts';
+import { CGROUP_V2, engineCgroups, engineCgroupsHolding, engineHierarchies } from './helpers/cgroups.ts';
 import { assertOneLineError, engineFor, ROOTFS, run } from './helpers/chapter.ts';
-import { chaptersFrom } from './helpers/ladder.ts';
+import { chaptersFrom, isFrom } from './helpers/ladder.ts';
 
 const cgroupsBefore = engineCgroups();
 after(() => {
@@ -89,6 +90,43 @@ for (const ch of chaptersFrom('03')) {
       const r = await engine.runContainer(['--memory', '64m'], ROOTFS, ['cat', '/proc/self/cgroup']);
       assert.match(r.stdout, /:memory:\/$/m, r.stderr);
       assert.doesNotMatch(r.stdout, /nutshell/);
+    });
+
+    test('cgroups a container makes inside its own: removed with it, and its exit code kept', async () => {
+      // Root in the container mounts cgroupfs (its cgroup namespace shows its own cgroup as the
+      // root) and makes cgroups there: they land inside the container's cgroups on the host.
+      const child = `made-inside-${process.pid}-${ch}`;
+      const mounts = CGROUP_V2
+        ? `mkdir /tmp/unified && mount -t cgroup2 none /tmp/unified && mkdir -p /tmp/unified/${child}/grandchild`
+        : engineHierarchies(ch)
+            .map((h) => `mkdir /tmp/${h} && mount -t cgroup -o ${h} none /tmp/${h} && mkdir -p /tmp/${h}/${child}/grandchild`)
+            .join(' && ');
+      const script = `mount -t tmpfs none /tmp && ${mounts} && echo ready && read go && exit 3`;
+      const box = await engine.startContainer(['--name', 'nester'], ROOTFS, ['sh', '-c', script]);
+      let stderr = '';
+      box.stderr!.on('data', (d: Buffer) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => box.once('close', (code) => resolve(code)));
+      try {
+        const ready = await new Promise<boolean>((resolve) => {
+          box.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(true));
+          void exited.then(() => resolve(false));
+        });
+        assert.ok(ready, `the container made its cgroups: ${stderr}`);
+        const ours = [...new Set(engineCgroupsHolding(child).map((dir) => realpathSync(dir)))]; // cpu may be a link to cpu,cpuacct
+        assert.equal(ours.length, CGROUP_V2 ? 1 : engineHierarchies(ch).length, `the container's cgroups, with ${child} inside: ${ours.join(' ')}`);
+        box.stdin!.end('go\n');
+        assert.equal(await exited, 3, stderr);
+        assert.equal(stderr, '', 'the engine reports nothing odd');
+        assert.deepEqual(ours.filter((dir) => existsSync(dir)), [], 'no cgroup of the container is left, nor any it made');
+      } finally {
+        box.stdin!.end(); // a failed check must not leave the container waiting for its line
+        await exited;
+      }
+      if (isFrom(ch, '06')) {
+        const ps = await run(ch, ['ps', '-a'], { env });
+        assert.match(ps.stdout.split('\n').find((line) => line.endsWith('nester')) ?? '', /Exited \(3\)/, ps.stdout);
+        assert.equal((await run(ch, ['rm', 'nester'], { env })).code, 0);
+      }
     });
 
     test('bad limits: one line, non-zero exit, nothing created', async () => {

@@ -3,12 +3,18 @@
  *  with the reference tools (skopeo inspect, skopeo copy + umoci unpack) and pulled and run by
  *  the chapter itself in an empty store. commit.ts and push.ts are called as a library here,
  *  in every chapter from 05 on, each with registries of its own (a push depends on what the
- *  registry already has). */
+ *  registry already has). Commit of a running container: it is frozen while its upper dir is
+ *  read, and the upper dir is read through descriptors, so a container that swaps a directory
+ *  for a symlink to the host cannot get host files into the image. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PROJECT_ROOT } from '../scripts/build-rootfs.ts';
+import { CGROUP_V2 } from './helpers/cgroups.ts';
 import { assertOneLineError, run, tempDir } from './helpers/chapter.ts';
 import { buildTestImage, pushImage as skopeoPush, TEST_IMAGE } from './helpers/images.ts';
 import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
@@ -44,6 +50,39 @@ async function capturingStdout(work: () => Promise<unknown>): Promise<string> {
     process.stdout.write = write;
   }
   return out;
+}
+
+/** A host directory that only the host has, with one file whose text says so: what a
+ *  container must never get into an image. Returns the directory and that text. */
+function hostOnlyDir(): { dir: string; secret: string } {
+  const dir = tempDir('nutshell-host-only-');
+  const secret = `host-only ${randomUUID()}\n`;
+  writeFileSync(join(dir, 'secret'), secret);
+  return { dir, secret };
+}
+
+/** The regular files under `dir` whose text contains `text`, never following a symlink. */
+function filesContaining(dir: string, text: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return filesContaining(path, text);
+    return entry.isFile() && readFileSync(path, 'utf8').includes(text) ? [path] : [];
+  });
+}
+
+/** A process that swaps each `name` in `dir` with `name.swap`, as fast as it can, by
+ *  renameat2(RENAME_EXCHANGE): both names always exist, one a directory, one a symlink. A
+ *  process in the container could do the same to its own files (busybox has no tool for it). */
+function startSwapper(dir: string, names: string[]): ChildProcess {
+  const code = `
+    const koffi = require('koffi');
+    const renameat2 = koffi.load('libc.so.6').func('int renameat2(int, const char *, int, const char *, unsigned int)');
+    process.chdir(${JSON.stringify(dir)});
+    const names = ${JSON.stringify(names)};
+    for (;;) for (const name of names) renameat2(-100, name, -100, name + '.swap', 2);`;
+  const swapper = spawn(process.execPath, ['-e', code], { cwd: PROJECT_ROOT, stdio: 'ignore' });
+  after(() => swapper.kill('SIGKILL'));
+  return swapper;
 }
 
 function skopeo(args: string[]): string {
@@ -131,6 +170,112 @@ for (const ch of chaptersFrom('08')) {
       await assert.rejects(commitContainer(store, { upperDir: '/nonexistent/upper', baseRef: BASE, newRef: 'x/y:z' }), /upper dir .* not found/);
       assert.equal(readFileSync(join(main.root, 'images.json'), 'utf8'), before);
       assert.deepEqual(readdirSync(join(main.root, 'tmp')), []);
+    });
+
+    test('a symlink in the upper dir is committed as a symlink, never as the host file it points to', async () => {
+      const host = hostOnlyDir();
+      const upper = fakeUpperDir();
+      mkdirSync(join(upper, 'srv'));
+      symlinkSync(join(host.dir, 'secret'), join(upper, 'srv/to-file'));
+      symlinkSync(host.dir, join(upper, 'srv/to-dir'));
+      const { name } = await commitContainer(store, { upperDir: upper, baseRef: BASE, newRef: 'nutshell-test/links:v1' });
+      const layer = store.layerPath(store.getImage(name)!.layers.at(-1)!);
+      assert.equal(readlinkSync(join(layer, 'srv/to-file')), join(host.dir, 'secret'));
+      assert.equal(readlinkSync(join(layer, 'srv/to-dir')), host.dir);
+      assert.deepEqual(filesContaining(layer, host.secret), []);
+    });
+
+    test('a directory swapped for a symlink to the host while commit reads it: no host file gets into the image', async () => {
+      // The upper dir of a container that keeps swapping d0…d7 (a directory holding a file
+      // "secret") with d0.swap…d7.swap (a symlink to a host directory holding its own "secret").
+      // Read by path, "d3" could be a directory when listed and a symlink when d3/secret is opened.
+      const host = hostOnlyDir();
+      const upper = join(tempDir('nutshell-upper-'), 'upper');
+      const names = Array.from({ length: 8 }, (_, i) => `d${i}`);
+      for (const name of names) {
+        mkdirSync(join(upper, name), { recursive: true });
+        writeFileSync(join(upper, name, 'secret'), 'x'.repeat(Buffer.byteLength(host.secret))); // the same size
+        symlinkSync(host.dir, join(upper, `${name}.swap`));
+      }
+      const swapper = startSwapper(upper, names);
+      const leaks: string[] = [];
+      const errors: string[] = [];
+      try {
+        await sleep(200);
+        for (let i = 0; i < 10; i++) {
+          try {
+            const { name } = await commitContainer(store, { upperDir: upper, newRef: `nutshell-test/swapped:${i}` });
+            leaks.push(...filesContaining(store.layerPath(store.getImage(name)!.layers.at(-1)!), host.secret));
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      } finally {
+        swapper.kill('SIGKILL');
+      }
+      assert.deepEqual(leaks, [], `the host file is in a committed layer (${errors.length} of 10 commits failed)`);
+      assert.deepEqual(errors, [], 'held by descriptors, nothing the swap does can trip the walk up');
+    });
+
+    test('commit freezes the container before it reads the upper dir, and thaws it after, also when the read fails', async () => {
+      // The freeze and thaw hooks write files: what the layer holds says when the upper dir was read.
+      const upper = fakeUpperDir();
+      const calls: string[] = [];
+      const pause = {
+        freeze: () => (calls.push('freeze'), writeFileSync(join(upper, 'etc/at-freeze'), 'x')),
+        thaw: () => (calls.push('thaw'), writeFileSync(join(upper, 'etc/at-thaw'), 'x')),
+      };
+      const { name } = await commitContainer(store, { upperDir: upper, baseRef: BASE, newRef: 'nutshell-test/paused:v1', pause });
+      assert.deepEqual(calls, ['freeze', 'thaw']);
+      const layer = store.layerPath(store.getImage(name)!.layers.at(-1)!);
+      assert.ok(existsSync(join(layer, 'etc/at-freeze')), 'read after freeze()');
+      assert.ok(!existsSync(join(layer, 'etc/at-thaw')), 'read before thaw()');
+
+      // A read that fails (here: the upper dir is gone once the container is frozen).
+      const before = readFileSync(join(main.root, 'images.json'), 'utf8');
+      const doomed = fakeUpperDir();
+      const failing = { freeze: () => (calls.push('freeze'), rmSync(doomed, { recursive: true })), thaw: () => calls.push('thaw') };
+      await assert.rejects(commitContainer(store, { upperDir: doomed, baseRef: BASE, newRef: 'x/y:z', pause: failing }), /ENOENT/);
+      assert.deepEqual(calls, ['freeze', 'thaw', 'freeze', 'thaw'], 'a failed commit never leaves the container frozen');
+      assert.equal(readFileSync(join(main.root, 'images.json'), 'utf8'), before);
+      assert.deepEqual(readdirSync(join(main.root, 'tmp')), []);
+    });
+
+    test('commit of a running container freezes it while its upper dir is read; --pause=false does not', async () => {
+      const env = main.env;
+      const started = await run(ch, ['run', '-d', '--name', 'pausable', '--cpus', '0.2', BASE, 'sh', '-c', 'head -c 64000000 /dev/zero > /big; while :; do :; done'], { env });
+      assert.equal(started.code, 0, started.stderr);
+      try {
+        const { dir, state } = JSON.parse((await run(ch, ['inspect', 'pausable'], { env })).stdout) as { dir: string; state: { pid: number; cgroupId: string } };
+        while (statSync(join(dir, 'upper/big'), { throwIfNoEntry: false })?.size !== 64_000_000) await sleep(50);
+        const frozen = CGROUP_V2
+          ? () => /^frozen 1$/m.test(readFileSync(`/sys/fs/cgroup/nutshell/${state.cgroupId}/cgroup.events`, 'utf8'))
+          : () => readFileSync(`/sys/fs/cgroup/freezer/nutshell/${state.cgroupId}/freezer.state`, 'utf8').trim() === 'FROZEN';
+        /** Commit, looking at the freezer every few ms meanwhile: was the container ever frozen? */
+        const commitWatching = async (args: string[]) => {
+          const committing = run(ch, ['commit', ...args, 'pausable', 'nutshell-test/pausable:v1'], { env });
+          let done = false;
+          void committing.finally(() => (done = true));
+          let sawFrozen = false;
+          while (!done) {
+            sawFrozen ||= frozen();
+            await sleep(2);
+          }
+          const r = await committing;
+          assert.equal(r.code, 0, r.stderr);
+          return sawFrozen;
+        };
+        assert.equal(await commitWatching([]), true, 'frozen while commit ran');
+        assert.equal(frozen(), false, 'thawed after');
+        const ticks = () => readFileSync(`/proc/${state.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+        const before = ticks();
+        await sleep(500);
+        assert.ok(ticks() > before, 'the container runs on');
+        assert.equal(await commitWatching(['--pause=false']), false, '--pause=false never froze it');
+        assertOneLineError(await run(ch, ['commit', '--pause=no', 'pausable', 'x/y:z'], { env }), /invalid --pause "no"/);
+      } finally {
+        await run(ch, ['rm', '-f', 'pausable'], { env });
+      }
     });
 
     test('push sends the committed image: base layers mounted, ours and the config pushed', async () => {

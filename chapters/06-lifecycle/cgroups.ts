@@ -35,7 +35,8 @@ export interface Cgroup {
   join(pid: number): void;
   /** Read the counters. Do it before remove(): they go away with the directory. */
   usage(): Usage;
-  /** Delete the cgroup; refuses while processes are still in it. */
+  /** Delete the cgroup, and the cgroups the container made inside it; refuses while
+   *  processes are still in any of them. */
   remove(): void;
 }
 
@@ -281,7 +282,7 @@ function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
     },
     usage: readUsage,
     remove() {
-      for (const dir of dirs) removeCgroupDir(dir);
+      removeCgroupTrees(dirs);
     },
   };
 }
@@ -309,12 +310,30 @@ function makeDir(dir: string, why: string): void {
   if (created) traceStep(`mkdir ${dir}`, why);
 }
 
-/** rmdir(2) a cgroup — never one with processes in it, and gone already is fine. */
-function removeCgroupDir(dir: string): void {
-  const procs = readProcs(dir);
-  if (procs.length > 0) {
-    throw new UserError(`cannot remove cgroup ${dir}: processes still in it (${procs.join(', ')}); stop them first`);
+/** rmdir(2) each cgroup and every cgroup below it. Root inside a container may mount cgroupfs
+ *  and mkdir cgroups of its own: its cgroup namespace shows the container's cgroup as the root,
+ *  so they land inside ours. rmdir(2) refuses a cgroup that still has children (EBUSY), so the
+ *  trees go deepest first, and only once no process is left anywhere in them. */
+function removeCgroupTrees(dirs: string[]): void {
+  const trees = dirs.map(cgroupTree);
+  for (const dir of trees.flat()) {
+    const procs = readProcs(dir);
+    if (procs.length > 0) {
+      throw new UserError(`cannot remove cgroup ${dir}: processes still in it (${procs.join(', ')}); stop them first`);
+    }
   }
+  for (const tree of trees) for (const dir of tree.reverse()) removeCgroupDir(dir);
+}
+
+/** A cgroup and the cgroups below it, parents first. Only real directories are walked, by
+ *  names readdir(2) gave (no "/", no ".."): a walk that starts in a container's cgroup never
+ *  leaves it. (cgroupfs has no symlinks; a fake tree in a test might.) */
+function cgroupTree(dir: string): string[] {
+  return [dir, ...childDirs(dir).flatMap((name) => cgroupTree(join(dir, name)))];
+}
+
+/** rmdir(2) one empty cgroup; gone already is fine. */
+function removeCgroupDir(dir: string): void {
   // The kernel lets go of an exited process's cgroup a moment after the process was reaped,
   // so rmdir(2) may still answer EBUSY just then. Retry for up to a second.
   const deadline = Date.now() + 1000;
@@ -333,22 +352,20 @@ function removeCgroupDir(dir: string): void {
 }
 
 /** The cgroups an engine left behind when it was killed (SIGKILL gives it no time to clean
- *  up). An id counts as stale only when none of its directories holds a process or a child
- *  cgroup — a detached container may still own it — and it is at least `minAgeMs` old:
- *  another engine may have just created it and not yet moved its process in. */
+ *  up). An id counts as stale only when no process is left in any of its directories or the
+ *  cgroups below them — a detached container may still own it — and it is at least
+ *  `minAgeMs` old: another engine may have just created it and not yet moved its process in. */
 function removeStaleCgroups(subtrees: string[], minAgeMs: number): string[] {
   const ids = new Set(subtrees.flatMap(childDirs));
   const removed: string[] = [];
   for (const id of ids) {
     const dirs = subtrees.map((s) => join(s, id)).filter((d) => existsSync(d));
     const stale = dirs.every(
-      (d) => readProcs(d).length === 0 && childDirs(d).length === 0 && Date.now() - statSync(d).mtimeMs >= minAgeMs,
+      (d) => Date.now() - statSync(d).mtimeMs >= minAgeMs && cgroupTree(d).every((below) => readProcs(below).length === 0),
     );
     if (!stale) continue;
-    for (const dir of dirs) {
-      removeCgroupDir(dir);
-      removed.push(dir);
-    }
+    removeCgroupTrees(dirs);
+    removed.push(...dirs);
   }
   return removed;
 }

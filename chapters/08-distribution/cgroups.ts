@@ -35,9 +35,18 @@ export interface Cgroup {
   join(pid: number): void;
   /** Read the counters. Do it before remove(): they go away with the directory. */
   usage(): Usage;
-  /** Delete the cgroup; refuses while processes are still in it. */
+  /** Delete the cgroup, and the cgroups the container made inside it; refuses while
+   *  processes are still in any of them. */
   remove(): void;
+  /** Stop every process in the cgroup, and in the cgroups below it, where it stands; return
+   *  once the kernel says all of them have stopped. They get no signal and cannot tell. */
+  freeze(): void;
+  /** Let them run on from where they stopped. */
+  thaw(): void;
 }
+
+/** What each driver writes to freeze and thaw a cgroup. */
+type Freezer = Pick<Cgroup, 'freeze' | 'thaw'>;
 
 export interface CgroupDriver {
   version: 1 | 2;
@@ -74,7 +83,9 @@ export function detectCgroups(mountRoot = DEFAULT_MOUNT_ROOT, subtree = DEFAULT_
 
 // ---------------------------------------------------------------- cgroup v1
 
-const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
+// freezer: `commit` stops a running container's processes while it reads their files. Like
+// the others, it holds the container from its start: a process outside it cannot be frozen.
+const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
@@ -89,11 +100,11 @@ function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
     version: 1,
     create(id, limits) {
       const dirOf = v1Dirs(id);
-      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf));
+      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
     },
     open(id) {
       const dirOf = v1Dirs(id);
-      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf));
+      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
     },
     removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups(roots.map((root) => join(root, subtree)), minAgeMs),
   };
@@ -150,6 +161,19 @@ function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
   };
 }
 
+/** v1: the freezer controller. After FROZEN is written, freezer.state reads FREEZING until
+ *  every task in the cgroup and below it has stopped, then FROZEN. */
+function v1Freezer(dir: string): Freezer {
+  const thaw = () => writeCgroupFile(dir, 'freezer.state', 'THAWED', 'let every task in here run on');
+  return {
+    freeze() {
+      writeCgroupFile(dir, 'freezer.state', 'FROZEN', 'stop every task in here and below, where it stands');
+      waitUntilFrozen(dir, () => readCgroupFile(dir, 'freezer.state')?.trim() === 'FROZEN', thaw);
+    },
+    thaw,
+  };
+}
+
 // ---------------------------------------------------------------- cgroup v2
 
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
@@ -175,12 +199,12 @@ function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
       makeDir(parent, "the engine's own sub-tree");
       enableControllers(parent, 'so each container below gets cpu.max, memory.max and pids.max');
       const dir = join(parent, id);
-      return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir));
+      return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir), v2Freezer(dir));
     },
     open(id) {
       checkId(id);
       const dir = join(parent, id);
-      return openCgroup([dir], () => readV2Usage(dir));
+      return openCgroup([dir], () => readV2Usage(dir), v2Freezer(dir));
     },
     removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups([parent], minAgeMs),
   };
@@ -218,6 +242,19 @@ function readV2Usage(dir: string): Usage {
   };
 }
 
+/** v2: cgroup.freeze, which every cgroup but the root has, with no controller to enable.
+ *  cgroup.events reads "frozen 1" once every process in the cgroup and below it has stopped. */
+function v2Freezer(dir: string): Freezer {
+  const thaw = () => writeCgroupFile(dir, 'cgroup.freeze', '0', 'let every process in here run on');
+  return {
+    freeze() {
+      writeCgroupFile(dir, 'cgroup.freeze', '1', 'stop every process in here and below, where it stands');
+      waitUntilFrozen(dir, () => readKeyed(dir, 'cgroup.events').get('frozen') === 1, thaw);
+    },
+    thaw,
+  };
+}
+
 // ---------------------------------------------------------------- shared by both versions
 
 /** Per CFS period, the cgroup may run this many µs of CPU time, summed over all its CPUs. */
@@ -227,6 +264,23 @@ function cfsQuota(cpus: number): number {
 
 function quotaWhy(cpus: number): string {
   return `${cfsQuota(cpus)} µs of CPU time per ${CFS_PERIOD_US} µs = ${cpus} CPU, then the cgroup waits for the next period`;
+}
+
+/** A task in the kernel's uninterruptible sleep (state D) stops only once it leaves it. */
+const FREEZE_TIMEOUT_MS = 5000;
+
+/** Poll until the kernel says the cgroup is frozen. If it never does, thaw it again: a
+ *  container is never left half stopped. */
+function waitUntilFrozen(dir: string, isFrozen: () => boolean, thaw: () => void): void {
+  const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+  while (!isFrozen()) {
+    if (Date.now() > deadline) {
+      thaw();
+      throw new UserError(`cgroup ${dir} did not freeze within ${FREEZE_TIMEOUT_MS / 1000} s (a process stuck in the kernel?); it was thawed again`);
+    }
+    sleepSync(10);
+  }
+  traceStep(`frozen ${dir}`, 'the kernel says every process in here has stopped');
 }
 
 function writePidsMax(dir: string, pidsMax: number): void {
@@ -243,7 +297,7 @@ function checkId(id: string): void {
 
 /** mkdir each cgroup directory (cgroupfs fills it with interface files), then set the limits.
  *  If a limit is refused, the directories made so far are removed again. */
-function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage): Cgroup {
+function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage, freezer: Freezer): Cgroup {
   const made: string[] = [];
   try {
     for (const dir of dirs) {
@@ -262,17 +316,17 @@ function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Us
     }
     throw err;
   }
-  return cgroupHandle(dirs, readUsage);
+  return cgroupHandle(dirs, readUsage, freezer);
 }
 
 /** An existing cgroup, or a one-line error saying there is none. */
-function openCgroup(dirs: string[], readUsage: () => Usage): Cgroup {
+function openCgroup(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
   const missing = dirs.find((dir) => !existsSync(dir));
   if (missing) throw new UserError(`no cgroup at ${missing}: has the container exited?`);
-  return cgroupHandle(dirs, readUsage);
+  return cgroupHandle(dirs, readUsage, freezer);
 }
 
-function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
+function cgroupHandle(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
   return {
     paths: dirs,
     join(pid) {
@@ -281,8 +335,9 @@ function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
     },
     usage: readUsage,
     remove() {
-      for (const dir of dirs) removeCgroupDir(dir);
+      removeCgroupTrees(dirs);
     },
+    ...freezer,
   };
 }
 
@@ -309,12 +364,30 @@ function makeDir(dir: string, why: string): void {
   if (created) traceStep(`mkdir ${dir}`, why);
 }
 
-/** rmdir(2) a cgroup — never one with processes in it, and gone already is fine. */
-function removeCgroupDir(dir: string): void {
-  const procs = readProcs(dir);
-  if (procs.length > 0) {
-    throw new UserError(`cannot remove cgroup ${dir}: processes still in it (${procs.join(', ')}); stop them first`);
+/** rmdir(2) each cgroup and every cgroup below it. Root inside a container may mount cgroupfs
+ *  and mkdir cgroups of its own: its cgroup namespace shows the container's cgroup as the root,
+ *  so they land inside ours. rmdir(2) refuses a cgroup that still has children (EBUSY), so the
+ *  trees go deepest first, and only once no process is left anywhere in them. */
+function removeCgroupTrees(dirs: string[]): void {
+  const trees = dirs.map(cgroupTree);
+  for (const dir of trees.flat()) {
+    const procs = readProcs(dir);
+    if (procs.length > 0) {
+      throw new UserError(`cannot remove cgroup ${dir}: processes still in it (${procs.join(', ')}); stop them first`);
+    }
   }
+  for (const tree of trees) for (const dir of tree.reverse()) removeCgroupDir(dir);
+}
+
+/** A cgroup and the cgroups below it, parents first. Only real directories are walked, by
+ *  names readdir(2) gave (no "/", no ".."): a walk that starts in a container's cgroup never
+ *  leaves it. (cgroupfs has no symlinks; a fake tree in a test might.) */
+function cgroupTree(dir: string): string[] {
+  return [dir, ...childDirs(dir).flatMap((name) => cgroupTree(join(dir, name)))];
+}
+
+/** rmdir(2) one empty cgroup; gone already is fine. */
+function removeCgroupDir(dir: string): void {
   // The kernel lets go of an exited process's cgroup a moment after the process was reaped,
   // so rmdir(2) may still answer EBUSY just then. Retry for up to a second.
   const deadline = Date.now() + 1000;
@@ -333,22 +406,20 @@ function removeCgroupDir(dir: string): void {
 }
 
 /** The cgroups an engine left behind when it was killed (SIGKILL gives it no time to clean
- *  up). An id counts as stale only when none of its directories holds a process or a child
- *  cgroup — a detached container may still own it — and it is at least `minAgeMs` old:
- *  another engine may have just created it and not yet moved its process in. */
+ *  up). An id counts as stale only when no process is left in any of its directories or the
+ *  cgroups below them — a detached container may still own it — and it is at least
+ *  `minAgeMs` old: another engine may have just created it and not yet moved its process in. */
 function removeStaleCgroups(subtrees: string[], minAgeMs: number): string[] {
   const ids = new Set(subtrees.flatMap(childDirs));
   const removed: string[] = [];
   for (const id of ids) {
     const dirs = subtrees.map((s) => join(s, id)).filter((d) => existsSync(d));
     const stale = dirs.every(
-      (d) => readProcs(d).length === 0 && childDirs(d).length === 0 && Date.now() - statSync(d).mtimeMs >= minAgeMs,
+      (d) => Date.now() - statSync(d).mtimeMs >= minAgeMs && cgroupTree(d).every((below) => readProcs(below).length === 0),
     );
     if (!stale) continue;
-    for (const dir of dirs) {
-      removeCgroupDir(dir);
-      removed.push(dir);
-    }
+    removeCgroupTrees(dirs);
+    removed.push(...dirs);
   }
   return removed;
 }

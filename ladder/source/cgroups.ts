@@ -36,9 +36,22 @@ export interface Cgroup {
   join(pid: number): void;
   /** Read the counters. Do it before remove(): they go away with the directory. */
   usage(): Usage;
-  /** Delete the cgroup; refuses while processes are still in it. */
+  /** Delete the cgroup, and the cgroups the container made inside it; refuses while
+   *  processes are still in any of them. */
   remove(): void;
+  //> distribution..
+  /** Stop every process in the cgroup, and in the cgroups below it, where it stands; return
+   *  once the kernel says all of them have stopped. They get no signal and cannot tell. */
+  freeze(): void;
+  /** Let them run on from where they stopped. */
+  thaw(): void;
+  //< distribution..
 }
+//> distribution..
+
+/** What each driver writes to freeze and thaw a cgroup. */
+type Freezer = Pick<Cgroup, 'freeze' | 'thaw'>;
+//< distribution..
 
 export interface CgroupDriver {
   version: 1 | 2;
@@ -75,7 +88,14 @@ export function detectCgroups(mountRoot = DEFAULT_MOUNT_ROOT, subtree = DEFAULT_
 
 // ---------------------------------------------------------------- cgroup v1
 
-const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
+//> ..terminals
+//| const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
+//< ..terminals
+//> distribution..
+// freezer: `commit` stops a running container's processes while it reads their files. Like
+// the others, it holds the container from its start: a process outside it cannot be frozen.
+const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
+//< distribution..
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
@@ -90,11 +110,21 @@ function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
     version: 1,
     create(id, limits) {
       const dirOf = v1Dirs(id);
-      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf));
+      //> ..terminals
+      //| return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf));
+      //< ..terminals
+      //> distribution..
+      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
+      //< distribution..
     },
     open(id) {
       const dirOf = v1Dirs(id);
-      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf));
+      //> ..terminals
+      //| return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf));
+      //< ..terminals
+      //> distribution..
+      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
+      //< distribution..
     },
     removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups(roots.map((root) => join(root, subtree)), minAgeMs),
   };
@@ -150,6 +180,21 @@ function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
     pids: readNumber(dirOf('pids'), 'pids.current'),
   };
 }
+//> distribution..
+
+/** v1: the freezer controller. After FROZEN is written, freezer.state reads FREEZING until
+ *  every task in the cgroup and below it has stopped, then FROZEN. */
+function v1Freezer(dir: string): Freezer {
+  const thaw = () => writeCgroupFile(dir, 'freezer.state', 'THAWED', 'let every task in here run on');
+  return {
+    freeze() {
+      writeCgroupFile(dir, 'freezer.state', 'FROZEN', 'stop every task in here and below, where it stands');
+      waitUntilFrozen(dir, () => readCgroupFile(dir, 'freezer.state')?.trim() === 'FROZEN', thaw);
+    },
+    thaw,
+  };
+}
+//< distribution..
 
 // ---------------------------------------------------------------- cgroup v2
 
@@ -176,12 +221,22 @@ function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
       makeDir(parent, "the engine's own sub-tree");
       enableControllers(parent, 'so each container below gets cpu.max, memory.max and pids.max');
       const dir = join(parent, id);
-      return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir));
+      //> ..terminals
+      //| return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir));
+      //< ..terminals
+      //> distribution..
+      return createCgroup([dir], () => setV2Limits(dir, limits), () => readV2Usage(dir), v2Freezer(dir));
+      //< distribution..
     },
     open(id) {
       checkId(id);
       const dir = join(parent, id);
-      return openCgroup([dir], () => readV2Usage(dir));
+      //> ..terminals
+      //| return openCgroup([dir], () => readV2Usage(dir));
+      //< ..terminals
+      //> distribution..
+      return openCgroup([dir], () => readV2Usage(dir), v2Freezer(dir));
+      //< distribution..
     },
     removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups([parent], minAgeMs),
   };
@@ -218,6 +273,21 @@ function readV2Usage(dir: string): Usage {
     pids: readNumber(dir, 'pids.current'),
   };
 }
+//> distribution..
+
+/** v2: cgroup.freeze, which every cgroup but the root has, with no controller to enable.
+ *  cgroup.events reads "frozen 1" once every process in the cgroup and below it has stopped. */
+function v2Freezer(dir: string): Freezer {
+  const thaw = () => writeCgroupFile(dir, 'cgroup.freeze', '0', 'let every process in here run on');
+  return {
+    freeze() {
+      writeCgroupFile(dir, 'cgroup.freeze', '1', 'stop every process in here and below, where it stands');
+      waitUntilFrozen(dir, () => readKeyed(dir, 'cgroup.events').get('frozen') === 1, thaw);
+    },
+    thaw,
+  };
+}
+//< distribution..
 
 // ---------------------------------------------------------------- shared by both versions
 
@@ -230,6 +300,25 @@ function quotaWhy(cpus: number): string {
   return `${cfsQuota(cpus)} µs of CPU time per ${CFS_PERIOD_US} µs = ${cpus} CPU, then the cgroup waits for the next period`;
 }
 
+//> distribution..
+/** A task in the kernel's uninterruptible sleep (state D) stops only once it leaves it. */
+const FREEZE_TIMEOUT_MS = 5000;
+
+/** Poll until the kernel says the cgroup is frozen. If it never does, thaw it again: a
+ *  container is never left half stopped. */
+function waitUntilFrozen(dir: string, isFrozen: () => boolean, thaw: () => void): void {
+  const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+  while (!isFrozen()) {
+    if (Date.now() > deadline) {
+      thaw();
+      throw new UserError(`cgroup ${dir} did not freeze within ${FREEZE_TIMEOUT_MS / 1000} s (a process stuck in the kernel?); it was thawed again`);
+    }
+    sleepSync(10);
+  }
+  traceStep(`frozen ${dir}`, 'the kernel says every process in here has stopped');
+}
+
+//< distribution..
 function writePidsMax(dir: string, pidsMax: number): void {
   const value = pidsMax < 0 ? 'max' : String(pidsMax);
   writeCgroupFile(dir, 'pids.max', value, 'fork(2) and clone(2) fail with EAGAIN once this many tasks are in here');
@@ -244,7 +333,12 @@ function checkId(id: string): void {
 
 /** mkdir each cgroup directory (cgroupfs fills it with interface files), then set the limits.
  *  If a limit is refused, the directories made so far are removed again. */
-function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage): Cgroup {
+//> ..terminals
+//| function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage): Cgroup {
+//< ..terminals
+//> distribution..
+function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage, freezer: Freezer): Cgroup {
+//< distribution..
   const made: string[] = [];
   try {
     for (const dir of dirs) {
@@ -263,17 +357,37 @@ function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Us
     }
     throw err;
   }
-  return cgroupHandle(dirs, readUsage);
+  //> ..terminals
+  //| return cgroupHandle(dirs, readUsage);
+  //< ..terminals
+  //> distribution..
+  return cgroupHandle(dirs, readUsage, freezer);
+  //< distribution..
 }
 
 /** An existing cgroup, or a one-line error saying there is none. */
-function openCgroup(dirs: string[], readUsage: () => Usage): Cgroup {
+//> ..terminals
+//| function openCgroup(dirs: string[], readUsage: () => Usage): Cgroup {
+//< ..terminals
+//> distribution..
+function openCgroup(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
+//< distribution..
   const missing = dirs.find((dir) => !existsSync(dir));
   if (missing) throw new UserError(`no cgroup at ${missing}: has the container exited?`);
-  return cgroupHandle(dirs, readUsage);
+  //> ..terminals
+  //| return cgroupHandle(dirs, readUsage);
+  //< ..terminals
+  //> distribution..
+  return cgroupHandle(dirs, readUsage, freezer);
+  //< distribution..
 }
 
-function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
+//> ..terminals
+//| function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
+//< ..terminals
+//> distribution..
+function cgroupHandle(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
+//< distribution..
   return {
     paths: dirs,
     join(pid) {
@@ -282,8 +396,11 @@ function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
     },
     usage: readUsage,
     remove() {
-      for (const dir of dirs) removeCgroupDir(dir);
+      removeCgroupTrees(dirs);
     },
+    //> distribution..
+    ...freezer,
+    //< distribution..
   };
 }
 
@@ -310,12 +427,30 @@ function makeDir(dir: string, why: string): void {
   if (created) traceStep(`mkdir ${dir}`, why);
 }
 
-/** rmdir(2) a cgroup — never one with processes in it, and gone already is fine. */
-function removeCgroupDir(dir: string): void {
-  const procs = readProcs(dir);
-  if (procs.length > 0) {
-    throw new UserError(`cannot remove cgroup ${dir}: processes still in it (${procs.join(', ')}); stop them first`);
+/** rmdir(2) each cgroup and every cgroup below it. Root inside a container may mount cgroupfs
+ *  and mkdir cgroups of its own: its cgroup namespace shows the container's cgroup as the root,
+ *  so they land inside ours. rmdir(2) refuses a cgroup that still has children (EBUSY), so the
+ *  trees go deepest first, and only once no process is left anywhere in them. */
+function removeCgroupTrees(dirs: string[]): void {
+  const trees = dirs.map(cgroupTree);
+  for (const dir of trees.flat()) {
+    const procs = readProcs(dir);
+    if (procs.length > 0) {
+      throw new UserError(`cannot remove cgroup ${dir}: processes still in it (${procs.join(', ')}); stop them first`);
+    }
   }
+  for (const tree of trees) for (const dir of tree.reverse()) removeCgroupDir(dir);
+}
+
+/** A cgroup and the cgroups below it, parents first. Only real directories are walked, by
+ *  names readdir(2) gave (no "/", no ".."): a walk that starts in a container's cgroup never
+ *  leaves it. (cgroupfs has no symlinks; a fake tree in a test might.) */
+function cgroupTree(dir: string): string[] {
+  return [dir, ...childDirs(dir).flatMap((name) => cgroupTree(join(dir, name)))];
+}
+
+/** rmdir(2) one empty cgroup; gone already is fine. */
+function removeCgroupDir(dir: string): void {
   // The kernel lets go of an exited process's cgroup a moment after the process was reaped,
   // so rmdir(2) may still answer EBUSY just then. Retry for up to a second.
   const deadline = Date.now() + 1000;
@@ -334,22 +469,20 @@ function removeCgroupDir(dir: string): void {
 }
 
 /** The cgroups an engine left behind when it was killed (SIGKILL gives it no time to clean
- *  up). An id counts as stale only when none of its directories holds a process or a child
- *  cgroup — a detached container may still own it — and it is at least `minAgeMs` old:
- *  another engine may have just created it and not yet moved its process in. */
+ *  up). An id counts as stale only when no process is left in any of its directories or the
+ *  cgroups below them — a detached container may still own it — and it is at least
+ *  `minAgeMs` old: another engine may have just created it and not yet moved its process in. */
 function removeStaleCgroups(subtrees: string[], minAgeMs: number): string[] {
   const ids = new Set(subtrees.flatMap(childDirs));
   const removed: string[] = [];
   for (const id of ids) {
     const dirs = subtrees.map((s) => join(s, id)).filter((d) => existsSync(d));
     const stale = dirs.every(
-      (d) => readProcs(d).length === 0 && childDirs(d).length === 0 && Date.now() - statSync(d).mtimeMs >= minAgeMs,
+      (d) => Date.now() - statSync(d).mtimeMs >= minAgeMs && cgroupTree(d).every((below) => readProcs(below).length === 0),
     );
     if (!stale) continue;
-    for (const dir of dirs) {
-      removeCgroupDir(dir);
-      removed.push(dir);
-    }
+    removeCgroupTrees(dirs);
+    removed.push(...dirs);
   }
   return removed;
 }

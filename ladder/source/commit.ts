@@ -10,6 +10,8 @@
  *  Each step publishes complete content by rename(2), and the name comes last: killed or
  *  failing at any point, commit leaves no image that names something missing. What it did
  *  publish before a failure is whole and named by its hash, so the next commit reuses it.
+ *  A running container is frozen while step 1 reads its upper dir, as `docker commit` pauses
+ *  it: no process in it can change a file, or swap a directory for a symlink, meanwhile.
  *  Lesson: docs/08-distribution.md */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
+import type { Cgroup } from './cgroups.ts';
 import { DEFAULT_PATH } from './container.ts';
 import { writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
@@ -35,6 +38,9 @@ export interface CommitOptions {
   comment?: string;
   /** Replaces the image's Cmd, like `docker commit --change 'CMD [...]'`. */
   cmd?: string[];
+  /** The cgroup of the container, if it runs: frozen while its upper dir is read, thawed
+   *  after (`docker commit --pause=false` is the same without one). */
+  pause?: Pick<Cgroup, 'freeze' | 'thaw'>;
 }
 
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -70,7 +76,14 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   let layer: Descriptor;
   let diffId: string;
   try {
-    diffId = writeLayerTar(opts.upperDir, join(work, 'layer.tar'));
+    // Frozen, the container cannot change what we read; its processes go on where they
+    // stopped once the tar is written — or the read failed: never leave a container frozen.
+    opts.pause?.freeze();
+    try {
+      diffId = writeLayerTar(opts.upperDir, join(work, 'layer.tar'));
+    } finally {
+      opts.pause?.thaw();
+    }
     const gzipped = await gzipFile(join(work, 'layer.tar'), join(work, 'layer.tar.gz'));
     layer = { mediaType: OCI_LAYER_GZIP, ...gzipped };
     traceStep(`layer ${diffId.slice(0, 19)} → blob ${layer.digest.slice(0, 19)}`, 'the diff id names the tar, the blob digest names its gzip: the config lists one, the manifest the other');

@@ -72,8 +72,9 @@
 //< terminals..terminals
 //> distribution..
 /** Chapter 08 · distribution: chapter 07's engine, which now also makes images and sends them.
- *  New here: commit.ts (a container's changes, or a directory, as a new image layer), push.ts
- *  (the push side of the registry protocol), and the `commit`, `import`, `tag` and `push` verbs.
+ *  New here: commit.ts (a container's changes, or a directory, as a new image layer; a running
+ *  container frozen meanwhile), push.ts (the push side of the registry protocol), and the
+ *  `commit`, `import`, `tag` and `push` verbs.
  *  Lesson: docs/08-distribution.md
  *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
  *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
@@ -644,14 +645,21 @@ const VERBS = {
     //| about: 'write the changes of the container as an OCI layer tar',
     //< lifecycle..terminals
   //> distribution..
-    args: '[-m MSG] <ctr> <image>',
-    about: 'make the container\'s changes a new image (one more layer)',
-    options: { message: { type: 'string', short: 'm' } },
+    args: '[-m MSG] [--pause=false] <ctr> <image>',
+    about: 'make the container\'s changes a new image (one more layer), pausing it meanwhile',
+    // docker's spelling, --pause=false: a string, since a boolean option takes no "=false".
+    options: { message: { type: 'string', short: 'm' }, pause: { type: 'string' } },
     positionals: ['container', 'image'],
     run: async ({ values, positionals: { container, image } }) => {
+      if (values.pause !== undefined && values.pause !== 'true' && values.pause !== 'false') {
+        throw new UserError(`invalid --pause "${values.pause}": use --pause=false to commit without pausing the container`);
+      }
       const dirs = findContainerDirs(container);
+      const state = readState(dirs);
+      // A running container is frozen while its upper dir is read (its cgroup, made by run).
+      const pause = values.pause !== 'false' && state.status === 'running' ? detectCgroups().open(state.cgroupId!) : undefined;
       const { name, manifestDigest } = await withStore((store) =>
-        commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message }));
+        commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message, pause }));
       process.stdout.write(`${name}\n${manifestDigest}\n`);
       return 0;
     },

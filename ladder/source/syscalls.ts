@@ -388,3 +388,18 @@ export function dup2(oldFd: number, newFd: number, why: string): void {
   sys('dup2', [oldFd, newFd], why, () => dup2_(oldFd, newFd));
 }
 //< terminals..
+//> distribution..
+
+// ---- new in chapter 08: reading a running container's upper dir for commit (overlay.ts) -----
+
+// ssize_t in the man page; koffi has no ssize_t, and long is the same size on Linux.
+const readlinkat_ = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'); // man 2 readlinkat
+
+/** The target of the symlink that `fd` holds (opened O_PATH|O_NOFOLLOW). With an empty path,
+ *  readlinkat(2) reads the link the descriptor refers to, not whatever bears its name now. */
+export function readlinkFd(fd: number, why: string): string {
+  const target = Buffer.alloc(4096); // PATH_MAX: no symlink target is longer
+  const size = sys('readlinkat', [fd, ''], why, () => Number(readlinkat_(fd, '', target, target.length)));
+  return target.subarray(0, size).toString('utf8');
+}
+//< distribution..
