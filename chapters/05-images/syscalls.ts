@@ -153,10 +153,11 @@ export function interfaceUp(name: string, why: string): void {
   }
 }
 
-// ---- new in chapter 04: reading the marks overlayfs leaves in an upper directory -----------
+// ---- new in chapter 04: the marks overlayfs leaves in an upper dir, read by descriptor -----
 
 // ssize_t in the man page; koffi has no ssize_t, and long is the same size on Linux.
 const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 lgetxattr
+const readlinkat_ = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'); // man 2 readlinkat
 
 /** The value of extended attribute `name` on `path` (not following a symlink), or null when
  *  the file has no such attribute (ENODATA) or its filesystem has no xattrs at all (ENOTSUP). */
@@ -169,6 +170,35 @@ export function lgetxattr(path: string, name: string, why: string): string | nul
     if (err instanceof SyscallError && (err.code === 'ENODATA' || err.code === 'ENOTSUP')) return null;
     throw err;
   }
+}
+
+/** open(2) flags that Node's fs.constants lacks (the values of x86_64, arm64 and riscv64). */
+export const O_PATH = 0o10000000; // a descriptor that only names a file: no read, no write
+export const O_CLOEXEC = 0o2000000; // closed by execve(2): no program we start inherits it
+/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
+const SYS_openat2 = 437;
+/** How openat2(2) may walk a path (open_how.resolve). */
+export const RESOLVE_NO_MAGICLINKS = 0x02; // no /proc/PID/fd/N-style jumps
+export const RESOLVE_NO_SYMLINKS = 0x04; // no symlink anywhere on the path: ELOOP instead
+export const RESOLVE_BENEATH = 0x08; // no "/" or ".." that would leave dirFd: EXDEV instead
+export const RESOLVE_IN_ROOT = 0x10; // "/" and ".." stop at dirFd, as if it were the root
+
+/** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
+ *  may be walked. The kernel checks every component as it walks, so nothing can be swapped
+ *  for a symlink between a check and the use, as it could between lstat(2) and open(2). */
+export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
+  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
+}
+
+/** The target of the symlink that `fd` holds (opened O_PATH|O_NOFOLLOW). With an empty path,
+ *  readlinkat(2) reads the link the descriptor refers to, not whatever bears its name now. */
+export function readlinkFd(fd: number, why: string): string {
+  const target = Buffer.alloc(4096); // PATH_MAX: no symlink target is longer
+  const size = sys('readlinkat', [fd, ''], why, () => Number(readlinkat_(fd, '', target, target.length)));
+  return target.subarray(0, size).toString('utf8');
 }
 
 // ---- new in chapter 05: unpacking image layers, sharing a store, and the image's User -------
@@ -186,27 +216,6 @@ export function lsetxattr(path: string, name: string, value: string, why: string
   sys('lsetxattr', [path, name, value], why, () => lsetxattr_(path, name, bytes, bytes.length, 0), {
     hint: name.startsWith('trusted.') ? 'trusted.* attributes need root (CAP_SYS_ADMIN)' : undefined,
   });
-}
-
-/** Not in Node's fs.constants: close this descriptor in execve(2), so no program we start
- *  inherits it (the value of x86_64, arm64 and riscv64). */
-export const O_CLOEXEC = 0o2000000;
-/** openat2(2) has the same number on every architecture (it came after the numbers were unified). */
-const SYS_openat2 = 437;
-/** How openat2(2) may walk a path (open_how.resolve). */
-export const RESOLVE_NO_MAGICLINKS = 0x02; // no /proc/PID/fd/N-style jumps
-export const RESOLVE_NO_SYMLINKS = 0x04; // no symlink anywhere on the path: ELOOP instead
-export const RESOLVE_BENEATH = 0x08; // no "/" or ".." that would leave dirFd: EXDEV instead
-export const RESOLVE_IN_ROOT = 0x10; // "/" and ".." stop at dirFd, as if it were the root
-
-/** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
- *  may be walked. The kernel checks every component as it walks, so nothing can be swapped
- *  for a symlink between a check and the use, as it could between lstat(2) and open(2). */
-export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
-  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
-  how.writeBigUInt64LE(BigInt(flags), 0);
-  how.writeBigUInt64LE(BigInt(resolve), 16);
-  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
 }
 
 const LOCK_SH = 1;

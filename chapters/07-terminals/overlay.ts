@@ -6,13 +6,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
+  constants,
   existsSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   readSync,
   realpathSync,
   renameSync,
@@ -25,7 +26,7 @@ import { posix } from 'node:path';
 import { Header, Pax, type HeaderData } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
-import { lgetxattr, mount, umount2 } from './syscalls.ts';
+import { lgetxattr, mount, O_CLOEXEC, O_PATH, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
 
 /** The directories of one overlay mount. */
 export interface OverlayDirs {
@@ -186,17 +187,42 @@ interface UpperEntry {
   whiteout: boolean;
   /** A directory that replaced the lower one: nothing of the lowers shows through it. */
   opaque: boolean;
+  /** An O_PATH descriptor of the entry itself, open until the walk moves on: the very file
+   *  that was fstat'ed, whatever its name is made to point to meanwhile. */
+  fd: number;
 }
 
 /** The upper dir depth first, each directory's names sorted: parents before their contents,
- *  and the same order every time, so the same upper gives the same layer. */
-function* walkUpper(upperDir: string, dir = ''): Generator<UpperEntry> {
-  for (const name of readdirSync(posix.join(upperDir, dir)).sort()) {
+ *  and the same order every time, so the same upper gives the same layer.
+ *  A running container can rename anything in its upper dir while we read it. Looked up by
+ *  path again at each step, a directory listed as a directory, then swapped for a symlink to a
+ *  host path, would be read on the HOST, into the image. So every name is opened once, in the
+ *  directory we hold open, by openat2(2) refusing any symlink, and only that descriptor is
+ *  stat'ed, listed and read. A symlink is held as itself, and becomes a symlink in the tar. */
+function* walkUpper(upperDir: string): Generator<UpperEntry> {
+  const upperFd = openSync(upperDir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    yield* walkDir(upperFd, '');
+  } finally {
+    closeSync(upperFd);
+  }
+}
+
+function* walkDir(dirFd: number, dir: string): Generator<UpperEntry> {
+  for (const name of readdirSync(`/proc/self/fd/${dirFd}`).sort()) {
     const path = dir ? `${dir}/${name}` : name;
-    const stat = lstatSync(posix.join(upperDir, path));
-    const opaque = stat.isDirectory() && isOpaque(posix.join(upperDir, path));
-    yield { path, stat, whiteout: isWhiteout(stat), opaque };
-    if (stat.isDirectory()) yield* walkUpper(upperDir, path);
+    const fd = openat2(dirFd, name, O_PATH | constants.O_NOFOLLOW | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, 'hold the entry itself, never what a symlink points to', {
+      target: `${dirFd} (${JSON.stringify(dir || '.')}), ${JSON.stringify(name)}, {O_PATH|O_NOFOLLOW|O_CLOEXEC, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
+    });
+    try {
+      const stat = fstatSync(fd);
+      // The trailing "/" makes the kernel follow the magic link to the directory we hold.
+      const opaque = stat.isDirectory() && isOpaque(`/proc/self/fd/${fd}/`);
+      yield { path, stat, whiteout: isWhiteout(stat), opaque, fd };
+      if (stat.isDirectory()) yield* walkDir(fd, path);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
@@ -309,7 +335,7 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
   // A file with several names in upper is stored once; its other names are hard links to the
   // first name written (tar refers back, so the target must come earlier in the archive).
   const firstNameOf = new Map<string, string>();
-  for (const { path, stat, whiteout, opaque } of walkUpper(upperDir)) {
+  for (const { path, stat, whiteout, opaque, fd: held } of walkUpper(upperDir)) {
     const full = posix.join(upperDir, path);
     if (whiteout) {
       write(markerHeader(posix.join(posix.dirname(path), WHITEOUT_PREFIX + posix.basename(path)), stat));
@@ -326,10 +352,11 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
       write(tarHeader({ ...ownerAndTime(`${path}/`, stat), type: 'Directory' }));
       if (opaque) write(markerHeader(`${path}/${OPAQUE_MARKER}`, stat));
     } else if (stat.isSymbolicLink()) {
-      write(tarHeader({ ...ownerAndTime(path, stat), type: 'SymbolicLink', linkpath: readlinkSync(full) }));
+      write(tarHeader({ ...ownerAndTime(path, stat), type: 'SymbolicLink', linkpath: readlinkFd(held, 'the target of the symlink we hold') }));
     } else if (stat.isFile()) {
       write(tarHeader({ ...ownerAndTime(path, stat), type: 'File', size: stat.size }));
-      copyFileBody(full, stat.size, write);
+      // Reopened for reading through its O_PATH descriptor: the very file that was fstat'ed.
+      copyFileBody(`/proc/self/fd/${held}`, stat.size, write, full);
     } else if (stat.isFIFO() || stat.isCharacterDevice() || stat.isBlockDevice()) {
       const type = stat.isFIFO() ? 'FIFO' : stat.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice';
       write(tarHeader({ ...ownerAndTime(path, stat), type, ...deviceNumbers(stat.rdev) }));
@@ -361,13 +388,13 @@ function tarHeader(data: HeaderData): Buffer {
 }
 
 /** Copy a file's bytes into the tar, then pad to a whole number of 512-byte blocks. */
-function copyFileBody(file: string, size: number, write: (bytes: Buffer) => void): void {
+function copyFileBody(file: string, size: number, write: (bytes: Buffer) => void, shown = file): void {
   const fd = openSync(file, 'r');
   try {
     const chunk = Buffer.alloc(Math.min(size, 1 << 20));
     for (let done = 0; done < size; ) {
       const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - done), null);
-      if (n === 0) throw new UserError(`${file} shrank while it was archived — stop the container before committing`);
+      if (n === 0) throw new UserError(`${shown} shrank while it was archived — stop the container before committing`);
       write(chunk.subarray(0, n));
       done += n;
     }

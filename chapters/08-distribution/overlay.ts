@@ -26,7 +26,7 @@ import { posix } from 'node:path';
 import { Header, Pax, type HeaderData } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
-import { lgetxattr, mount, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
+import { lgetxattr, mount, O_CLOEXEC, O_PATH, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
 
 /** The directories of one overlay mount. */
 export interface OverlayDirs {
@@ -191,10 +191,6 @@ interface UpperEntry {
    *  that was fstat'ed, whatever its name is made to point to meanwhile. */
   fd: number;
 }
-
-// Two open(2) flags that Node's fs.constants lacks.
-const O_PATH = 0o10000000; // a handle on the entry itself: nothing is read, no device is opened
-const O_CLOEXEC = 0o2000000;
 
 /** The upper dir depth first, each directory's names sorted: parents before their contents,
  *  and the same order every time, so the same upper gives the same layer.

@@ -7,21 +7,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
-  //> distribution..
   constants,
-  //< distribution..
   existsSync,
-  //> distribution..
   fstatSync,
-  //< distribution..
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
-  //> ..terminals
-  //| readlinkSync,
-  //< ..terminals
   readSync,
   realpathSync,
   renameSync,
@@ -34,12 +27,7 @@ import { posix } from 'node:path';
 import { Header, Pax, type HeaderData } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
-//> ..terminals
-//| import { lgetxattr, mount, umount2 } from './syscalls.ts';
-//< ..terminals
-//> distribution..
-import { lgetxattr, mount, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
-//< distribution..
+import { lgetxattr, mount, O_CLOEXEC, O_PATH, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
 
 /** The directories of one overlay mount. */
 export interface OverlayDirs {
@@ -200,33 +188,11 @@ interface UpperEntry {
   whiteout: boolean;
   /** A directory that replaced the lower one: nothing of the lowers shows through it. */
   opaque: boolean;
-  //> distribution..
   /** An O_PATH descriptor of the entry itself, open until the walk moves on: the very file
    *  that was fstat'ed, whatever its name is made to point to meanwhile. */
   fd: number;
-  //< distribution..
 }
-//> distribution..
 
-// Two open(2) flags that Node's fs.constants lacks.
-const O_PATH = 0o10000000; // a handle on the entry itself: nothing is read, no device is opened
-const O_CLOEXEC = 0o2000000;
-//< distribution..
-
-//> ..terminals
-//| /** The upper dir depth first, each directory's names sorted: parents before their contents,
-//|  *  and the same order every time, so the same upper gives the same layer. */
-//| function* walkUpper(upperDir: string, dir = ''): Generator<UpperEntry> {
-//|   for (const name of readdirSync(posix.join(upperDir, dir)).sort()) {
-//|     const path = dir ? `${dir}/${name}` : name;
-//|     const stat = lstatSync(posix.join(upperDir, path));
-//|     const opaque = stat.isDirectory() && isOpaque(posix.join(upperDir, path));
-//|     yield { path, stat, whiteout: isWhiteout(stat), opaque };
-//|     if (stat.isDirectory()) yield* walkUpper(upperDir, path);
-//|   }
-//| }
-//< ..terminals
-//> distribution..
 /** The upper dir depth first, each directory's names sorted: parents before their contents,
  *  and the same order every time, so the same upper gives the same layer.
  *  A running container can rename anything in its upper dir while we read it. Looked up by
@@ -260,7 +226,6 @@ function* walkDir(dirFd: number, dir: string): Generator<UpperEntry> {
     }
   }
 }
-//< distribution..
 
 function isWhiteout(stat: Stats): boolean {
   return stat.isCharacterDevice() && stat.rdev === 0;
@@ -371,12 +336,7 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
   // A file with several names in upper is stored once; its other names are hard links to the
   // first name written (tar refers back, so the target must come earlier in the archive).
   const firstNameOf = new Map<string, string>();
-  //> ..terminals
-  //| for (const { path, stat, whiteout, opaque } of walkUpper(upperDir)) {
-  //< ..terminals
-  //> distribution..
   for (const { path, stat, whiteout, opaque, fd: held } of walkUpper(upperDir)) {
-  //< distribution..
     const full = posix.join(upperDir, path);
     if (whiteout) {
       write(markerHeader(posix.join(posix.dirname(path), WHITEOUT_PREFIX + posix.basename(path)), stat));
@@ -393,21 +353,11 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
       write(tarHeader({ ...ownerAndTime(`${path}/`, stat), type: 'Directory' }));
       if (opaque) write(markerHeader(`${path}/${OPAQUE_MARKER}`, stat));
     } else if (stat.isSymbolicLink()) {
-      //> ..terminals
-      //| write(tarHeader({ ...ownerAndTime(path, stat), type: 'SymbolicLink', linkpath: readlinkSync(full) }));
-      //< ..terminals
-      //> distribution..
       write(tarHeader({ ...ownerAndTime(path, stat), type: 'SymbolicLink', linkpath: readlinkFd(held, 'the target of the symlink we hold') }));
-      //< distribution..
     } else if (stat.isFile()) {
       write(tarHeader({ ...ownerAndTime(path, stat), type: 'File', size: stat.size }));
-      //> ..terminals
-      //| copyFileBody(full, stat.size, write);
-      //< ..terminals
-      //> distribution..
       // Reopened for reading through its O_PATH descriptor: the very file that was fstat'ed.
       copyFileBody(`/proc/self/fd/${held}`, stat.size, write, full);
-      //< distribution..
     } else if (stat.isFIFO() || stat.isCharacterDevice() || stat.isBlockDevice()) {
       const type = stat.isFIFO() ? 'FIFO' : stat.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice';
       write(tarHeader({ ...ownerAndTime(path, stat), type, ...deviceNumbers(stat.rdev) }));
@@ -439,23 +389,13 @@ function tarHeader(data: HeaderData): Buffer {
 }
 
 /** Copy a file's bytes into the tar, then pad to a whole number of 512-byte blocks. */
-//> ..terminals
-//| function copyFileBody(file: string, size: number, write: (bytes: Buffer) => void): void {
-//< ..terminals
-//> distribution..
 function copyFileBody(file: string, size: number, write: (bytes: Buffer) => void, shown = file): void {
-//< distribution..
   const fd = openSync(file, 'r');
   try {
     const chunk = Buffer.alloc(Math.min(size, 1 << 20));
     for (let done = 0; done < size; ) {
       const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - done), null);
-      //> ..terminals
-      //| if (n === 0) throw new UserError(`${file} shrank while it was archived — stop the container before committing`);
-      //< ..terminals
-      //> distribution..
       if (n === 0) throw new UserError(`${shown} shrank while it was archived — stop the container before committing`);
-      //< distribution..
       write(chunk.subarray(0, n));
       done += n;
     }
