@@ -28,8 +28,10 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../lib/errors.ts';
 import type { Change } from '../chapters/04-unionfs/overlay.ts';
+import { hostOnlyDir, startSwapper } from './helpers/hostile.ts';
 import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 
 type Overlay = typeof import('../chapters/04-unionfs/overlay.ts');
@@ -351,6 +353,54 @@ for (const ch of chaptersFrom('04')) {
         { kind: 'A', path: '/odir/old' },
       ]);
       unmountOverlay(merged);
+    });
+
+    test('a symlink in the upper dir goes into the layer as a symlink, never as the host file it points to', () => {
+      const host = hostOnlyDir();
+      const upper = join(scratch(), 'upper');
+      mkdirSync(join(upper, 'srv'), { recursive: true });
+      symlinkSync(join(host.dir, 'secret'), join(upper, 'srv/to-file'));
+      symlinkSync(host.dir, join(upper, 'srv/to-dir'));
+      const layer = join(scratch(), 'layer.tar');
+      writeLayerTar(upper, layer);
+      const listing = execFileSync('tar', ['-tvf', layer], { encoding: 'utf8' });
+      assert.match(listing, new RegExp(`^l.* srv/to-file -> ${join(host.dir, 'secret')}$`, 'm'));
+      assert.match(listing, new RegExp(`^l.* srv/to-dir -> ${host.dir}$`, 'm'));
+      assert.ok(!readFileSync(layer).includes(host.secret), 'the host file is in the layer');
+    });
+
+    test('a directory swapped for a symlink to the host while the upper dir is read: no host file gets into the layer', async () => {
+      // The upper dir of a running container that keeps swapping d0…d7 (a directory holding a
+      // file "secret") with d0.swap…d7.swap (a symlink to a host directory holding its own
+      // "secret"). Read by path, "d3" can be a directory when listed and a symlink when
+      // d3/secret is opened: the engine would then read the host's file.
+      const host = hostOnlyDir();
+      const upper = join(scratch(), 'upper');
+      const names = Array.from({ length: 8 }, (_, i) => `d${i}`);
+      for (const name of names) {
+        mkdirSync(join(upper, name), { recursive: true });
+        writeFileSync(join(upper, name, 'secret'), 'x'.repeat(Buffer.byteLength(host.secret))); // the same size
+        symlinkSync(host.dir, join(upper, `${name}.swap`));
+      }
+      const swapper = startSwapper(upper, names);
+      const leaks: number[] = [];
+      const errors: string[] = [];
+      try {
+        await sleep(200);
+        for (let i = 0; i < 10; i++) {
+          const layer = join(scratch(), `layer-${i}.tar`);
+          try {
+            writeLayerTar(upper, layer);
+            if (readFileSync(layer).includes(host.secret)) leaks.push(i);
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      } finally {
+        swapper.kill('SIGKILL');
+      }
+      assert.deepEqual(leaks, [], `the host file is in layers ${leaks.join(', ')} (${errors.length} of 10 reads failed)`);
+      assert.deepEqual(errors, [], 'held by descriptors, nothing the swap does can trip the walk up');
     });
   });
 }
