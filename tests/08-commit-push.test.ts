@@ -197,6 +197,20 @@ for (const ch of chaptersFrom('08')) {
       }
     });
 
+    test('a container left frozen (its commit was killed half-way) still ends on rm -f', async () => {
+      const env = main.env;
+      const started = await run(ch, ['run', '-d', '--name', 'left-frozen', BASE, 'sh', '-c', 'trap "" TERM; while :; do sleep 1; done'], { env });
+      assert.equal(started.code, 0, started.stderr);
+      const { state } = JSON.parse((await run(ch, ['inspect', 'left-frozen'], { env })).stdout) as { state: { pid: number; cgroupId: string } };
+      // What a commit does first, as a commit whose engine was then killed would leave it.
+      if (CGROUP_V2) writeFileSync(`/sys/fs/cgroup/nutshell/${state.cgroupId}/cgroup.freeze`, '1');
+      else writeFileSync(`/sys/fs/cgroup/freezer/nutshell/${state.cgroupId}/freezer.state`, 'FROZEN');
+      const removed = await run(ch, ['rm', '-f', 'left-frozen'], { env });
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(existsSync(`/proc/${state.pid}`), false, 'the container\'s PID 1 is gone');
+      assert.doesNotMatch((await run(ch, ['ps', '-a'], { env })).stdout, /left-frozen/);
+    });
+
     test('push sends the committed image: base layers mounted, ours and the config pushed', async () => {
       const image = store.getImage(COMMITTED)!;
       let digest = '';

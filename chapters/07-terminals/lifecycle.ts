@@ -7,7 +7,7 @@ import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
-import { detectCgroups } from './cgroups.ts';
+import { detectCgroups, type Cgroup } from './cgroups.ts';
 import { isAlive, readRecordedState, readState, recordExited, type ContainerState } from './state.ts';
 import { listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
 
@@ -52,11 +52,16 @@ async function settle(dirs: ContainerDirs, state: ContainerState, exitCode: numb
 }
 
 function removeCgroup(state: ContainerState): void {
-  if (!state.cgroupId) return;
+  if (state.cgroupId) openCgroup(state.cgroupId)?.remove();
+}
+
+/** The container's cgroup, or undefined once whoever saw the container end has removed it. */
+function openCgroup(cgroupId: string): Cgroup | undefined {
   try {
-    detectCgroups().open(state.cgroupId).remove();
+    return detectCgroups().open(cgroupId);
   } catch (err) {
     if (!(err instanceof UserError && /no cgroup/.test(err.message))) throw err;
+    return undefined;
   }
 }
 

@@ -8,7 +8,7 @@ import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
-import { detectCgroups } from './cgroups.ts';
+import { detectCgroups, type Cgroup } from './cgroups.ts';
 import { isAlive, readRecordedState, readState, recordExited, type ContainerState } from './state.ts';
 import { listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
 
@@ -28,6 +28,11 @@ export function killContainer(dirs: ContainerDirs, signal: NodeJS.Signals): void
   if (state.status !== 'running') throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" is not running`);
   traceStep(`kill(${state.pid}, ${signal})`, 'signal the container\'s PID 1, as the host sees it');
   process.kill(state.pid!, signal);
+  //> distribution..
+  // A frozen task acts on no signal, SIGKILL included, until it is thawed; a commit whose
+  // engine was killed half-way leaves its container frozen. Thawing one that is not is harmless.
+  if (state.cgroupId) openCgroup(state.cgroupId)?.thaw();
+  //< distribution..
 }
 
 /** `docker stop`: SIGTERM, then SIGKILL after `timeout` seconds — a PID 1 without a SIGTERM
@@ -53,11 +58,16 @@ async function settle(dirs: ContainerDirs, state: ContainerState, exitCode: numb
 }
 
 function removeCgroup(state: ContainerState): void {
-  if (!state.cgroupId) return;
+  if (state.cgroupId) openCgroup(state.cgroupId)?.remove();
+}
+
+/** The container's cgroup, or undefined once whoever saw the container end has removed it. */
+function openCgroup(cgroupId: string): Cgroup | undefined {
   try {
-    detectCgroups().open(state.cgroupId).remove();
+    return detectCgroups().open(cgroupId);
   } catch (err) {
     if (!(err instanceof UserError && /no cgroup/.test(err.message))) throw err;
+    return undefined;
   }
 }
 
