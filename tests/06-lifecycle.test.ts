@@ -3,15 +3,17 @@
  *  and nothing (mount, cgroup, process, state) left behind. From chapter 06 on, each chapter
  *  with an engine root and a registry of its own. */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { engineCgroups } from './helpers/cgroups.ts';
-import { assertOneLineError, engineFor, ROOTFS, run, tempDir } from './helpers/chapter.ts';
+import { assertOneLineError, engineFor, ROOTFS, run, start, tempDir } from './helpers/chapter.ts';
 import { buildTestImage, pushImage } from './helpers/images.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
 import { startRegistry } from './helpers/registry.ts';
+import { secretFilesOthersCanRead, watchCommandLines } from './helpers/secrets.ts';
 
 const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
 const LOOP = ['sh', '-c', 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done'];
@@ -93,6 +95,30 @@ for (const ch of chaptersFrom('06')) {
       await sleep(500);
       assert.equal(await psLine(removed.stdout.trim(), true), undefined, 'run -d --rm: gone once stopped');
       void started;
+    });
+
+    test('a secret given with -e to run -d never shows on a command line (the monitor\'s, the child stages\'), and its records are root\'s only', async () => {
+      const secret = `hunter2-${randomBytes(6).toString('hex')}`;
+      // The `run -d` we start has the secret on its own command line, as typed; it is gone once
+      // it has printed the id. The monitor it leaves behind lives as long as the container.
+      const args = ['run', '-d', '--name', 'secretive', '-e', `SECRET=${secret}`, IMAGE, 'sleep', '60'];
+      const watcher = watchCommandLines(secret, args);
+      const typed = start(ch, args, { env });
+      let id = '';
+      typed.stdout!.on('data', (d: Buffer) => (id += d));
+      let readable: string[] = [];
+      let shown: string[] = [];
+      try {
+        assert.equal(await new Promise((resolve) => typed.once('close', resolve)), 0);
+        assert.match(id, /^[0-9a-f]{12}\n$/);
+        const inside = await run(ch, ['exec', 'secretive', 'sh', '-c', 'echo "$SECRET"'], { env });
+        assert.equal(inside.stdout.trim(), secret, `exec runs with the container's env: ${inside.stderr}`);
+        readable = secretFilesOthersCanRead(root, secret);
+      } finally {
+        await run(ch, ['rm', '-f', 'secretive'], { env });
+        shown = watcher.stop();
+      }
+      assert.deepEqual({ shown, readable }, { shown: [], readable: [] }, 'no host process showed the secret on its command line, no file others can read holds it');
     });
 
     test('bad input: one line and a non-zero exit', async () => {
