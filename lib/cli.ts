@@ -1,6 +1,7 @@
 /** Plumbing: command lines like docker's. Options come before the positionals; everything
  *  after the last positional the verb expects belongs to the command run in the container,
  *  so `run ./rootfs ls -l` passes `-l` to ls, not to us. */
+import { readSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from './errors.ts';
 
@@ -68,7 +69,8 @@ export interface Program {
   verbs: Record<string, Verb>;
   /** Options every verb takes, before or after it (--trace is always one), shown as `[...]`. */
   globalOptions?: Record<string, Options[string] & { shown: string; apply(value: string | boolean): void | Promise<void> }>;
-  /** The child stages: this same program re-executed by the engine, given one JSON argument. */
+  /** The child stages: this same program re-executed by the engine, given its configuration as
+   *  one JSON argument, or as one JSON line on fd 3 (see readStageConfig). */
   stages?: Record<string, (config: never) => number | Promise<number>>;
   /** Lines after the verbs in the usage text. */
   footer?: string;
@@ -84,7 +86,33 @@ export function usageOf(program: Program): string {
   return [...lines, ...(program.footer ? [program.footer] : [])].join('\n');
 }
 
-/** Run the verb that `argv` names, or the child stage it names (`__init '{...}'`). */
+/** The sync socket that the engine gives a child stage as its fd 3 (chapter 02 on). */
+const SYNC_FD = 3;
+
+/** A child stage's configuration: its one JSON argument when the engine gave one (a stage
+ *  without a sync socket: chapter 01's, chapter 02's exec, the escape demo), or else the first
+ *  line on the sync socket. A command line is public, every user of the host reads it in ps,
+ *  and from chapter 05 on the configuration holds the -e environment: passwords, tokens. A word
+ *  after the stage's name that is not JSON is only a label for ps (the monitor's container id). */
+function readStageConfig(args: string[]): unknown {
+  return JSON.parse(args[0]?.startsWith('{') ? args[0] : readLine(SYNC_FD));
+}
+
+/** Blocking reads up to the first newline. What a read returns after the newline would be
+ *  lost, but there is nothing: the engine writes no more until the stage has answered. */
+function readLine(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(64 * 1024);
+  for (;;) {
+    const n = readSync(fd, buffer);
+    if (n === 0) throw new UserError('the engine went away before it sent the configuration');
+    const end = buffer.subarray(0, n).indexOf('\n');
+    chunks.push(Buffer.from(buffer.subarray(0, end === -1 ? n : end)));
+    if (end !== -1) return Buffer.concat(chunks).toString('utf8');
+  }
+}
+
+/** Run the verb that `argv` names, or the child stage it names (`__init`, `__init '{...}'`). */
 export async function runProgram(program: Program, argv: string[], enableTrace: () => Promise<void>): Promise<number> {
   const globals = { trace: { type: 'boolean' }, ...program.globalOptions } as const satisfies Options;
   const apply = async (values: Record<string, unknown>) => {
@@ -101,7 +129,7 @@ export async function runProgram(program: Program, argv: string[], enableTrace: 
   const [name] = before.positionals;
   const rest = before.command;
   const stage = name?.startsWith('__') ? program.stages?.[name.slice(2)] : undefined;
-  if (stage) return stage(JSON.parse(rest[0]!) as never);
+  if (stage) return stage(readStageConfig(rest) as never);
   if (name === undefined || name === 'help') {
     process.stdout.write(usageOf(program) + '\n');
     return name === undefined ? 2 : 0;

@@ -12,6 +12,7 @@ import { assertOneLineError, engineFor, ROOTFS, run, start, tempDir } from './he
 import { buildTestImage, pushImage, pushMultiArchIndex, TEST_IMAGE, writeOciLayout } from './helpers/images.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
 import { blobPath, freePort, startRegistry, type TestRegistry } from './helpers/registry.ts';
+import { secretFilesOthersCanRead, watchCommandLines } from './helpers/secrets.ts';
 import { tarOf } from './helpers/tar.ts';
 
 const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
@@ -62,6 +63,38 @@ for (const ch of chaptersFrom('05')) {
       assert.equal((await run(ch, ['rmi', ref], { env })).code, 0);
       assert.doesNotMatch((await run(ch, ['images'], { env })).stdout, /test\/busybox/);
       assert.deepEqual(readdirSync(join(root, 'layers', 'sha256')), [], 'its layers are gone');
+    });
+
+    test('a secret given with -e never shows on a host command line, and what records it is root\'s only', async () => {
+      // Every user of the host reads every command line (ps). The child stages once had the whole
+      // configuration, env included, as a JSON argument: visible until they exec the command.
+      const { env, root, stateDir } = engineFor(ch);
+      const secret = `hunter2-${randomBytes(6).toString('hex')}`;
+      const ref = `${registry.host}/test/busybox:v1`;
+      const pulled = await run(ch, ['pull', '-q', ref], { env });
+      assert.equal(pulled.code, 0, pulled.stderr);
+      const watcher = watchCommandLines(secret);
+      // -e NAME takes the value from the engine's environment: then not even the engine's own
+      // command line holds it. The container waits for a line on its stdin.
+      const box = `secret-${randomBytes(3).toString('hex')}`;
+      const engine = start(ch, ['run', '--name', box, '-e', 'SECRET', ref, 'sh', '-c', 'read line; echo "done $line"'], { env: { ...env, SECRET: secret } });
+      let out = '';
+      engine.stdout!.on('data', (d: Buffer) => (out += d));
+      const ended = new Promise<number | null>((resolve) => engine.once('close', resolve));
+      let readable: string[] = [];
+      let shown: string[] = [];
+      try {
+        let inside = await run(ch, ['exec', box, 'sh', '-c', 'echo "$SECRET"'], { env });
+        for (let i = 0; i < 100 && inside.code !== 0; i++) inside = await run(ch, ['exec', box, 'sh', '-c', 'echo "$SECRET"'], { env });
+        assert.equal(inside.stdout.trim(), secret, `exec runs with the container's env: ${inside.stderr}`);
+        readable = [...secretFilesOthersCanRead(root, secret), ...secretFilesOthersCanRead(stateDir, secret)];
+      } finally {
+        engine.stdin!.end('bye\n');
+        await ended;
+        shown = watcher.stop();
+      }
+      assert.equal(out, 'done bye\n');
+      assert.deepEqual({ shown, readable }, { shown: [], readable: [] }, 'no host process showed the secret on its command line, no file others can read holds it');
     });
 
     test('a Docker schema 2 image pulls and runs too', async () => {

@@ -56,7 +56,9 @@ export function findContainer(name: string): ContainerRecord {
 export function recordContainer(record: ContainerRecord): void {
   mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
   const tmp = `${recordPath(record.name)}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ ...record, startTime: processStartTime(record.pid) }));
+  // 0600, whatever the directory's mode: mkdir(2) leaves one that existed as it was. The
+  // record is root's alone: from chapter 05 on it holds the env, where -e puts passwords.
+  writeFileSync(tmp, JSON.stringify({ ...record, startTime: processStartTime(record.pid) }), { mode: 0o600 });
   renameSync(tmp, recordPath(record.name));
 }
 

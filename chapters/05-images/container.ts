@@ -26,7 +26,7 @@ export interface ProcessSpec {
   user?: string;
 }
 
-/** What the engine hands to the child stage (as JSON on its command line). */
+/** What the engine hands to the child stage (as a JSON line on the sync socket, fd 3). */
 export interface ContainerConfig extends ProcessSpec {
   /** The merged view of the layers: the overlay's mount point, and the container's "/". */
   rootfs: string;
@@ -99,16 +99,23 @@ export function generateId(): string {
 /** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
  *  multi-threaded process copies only the calling thread, so we start a fresh process
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
- *  with `sync`, fd 3 is a socket pair that the two stages talk over. */
+ *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
+ *  goes over it too. */
 export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
-  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
+  // Not on the command line when there is a socket: every user of the host reads command lines
+  // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
+  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
-  return spawn(process.execPath, argv, {
+  const child = spawn(process.execPath, argv, {
     stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
     // The child stage makes no TLS connection: spare it the reading of extra CA
     // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
     env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
   });
+  // The first line on the socket, which only the two stages hold: the stage reads it before
+  // anything else (lib/cli.ts), then "ready" and "go" follow as before.
+  if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
+  return child;
 }
 
 /** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead

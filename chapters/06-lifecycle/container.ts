@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { SyscallError, UserError } from '../../lib/errors.ts';
@@ -29,7 +30,7 @@ export interface ProcessSpec {
   user?: string;
 }
 
-/** What the engine hands to the child stage (as JSON on its command line). */
+/** What the engine hands to the child stage (as a JSON line on the sync socket, fd 3). */
 export interface ContainerConfig extends ProcessSpec {
   /** The merged view of the layers: the overlay's mount point, and the container's "/". */
   rootfs: string;
@@ -109,16 +110,23 @@ export function generateId(): string {
 /** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
  *  multi-threaded process copies only the calling thread, so we start a fresh process
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
- *  with `sync`, fd 3 is a socket pair that the two stages talk over. */
+ *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
+ *  goes over it too. */
 export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
-  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
+  // Not on the command line when there is a socket: every user of the host reads command lines
+  // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
+  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
-  return spawn(process.execPath, argv, {
+  const child = spawn(process.execPath, argv, {
     stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
     // The child stage makes no TLS connection: spare it the reading of extra CA
     // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
     env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
   });
+  // The first line on the socket, which only the two stages hold: the stage reads it before
+  // anything else (lib/cli.ts), then "ready" and "go" follow as before.
+  if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
+  return child;
 }
 
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
@@ -126,10 +134,17 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
  *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
   const log = openSync(dirs.logFile, 'a');
-  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', JSON.stringify({ config, id: dirs.spec.id })];
-  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor (detached)`, 'a background engine that waits for the container and records how it ends');
-  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  // Its command line names the container, for ps; the configuration, -e values and all, goes
+  // over a socket on its fd 3, as a child stage's does: a command line is everybody's to read.
+  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', dirs.spec.id];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor ${dirs.spec.id} (detached)`, 'a background engine that waits for the container and records how it ends');
+  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
   closeSync(log);
+  const socket = monitor.stdio[SYNC_FD] as Socket;
+  socket.end(`${JSON.stringify({ config, id: dirs.spec.id })}\n`);
+  // Neither the monitor nor our socket to it may keep `run -d` waiting. The line is sent all the
+  // same: runDetached() waits until the container runs, and the monitor has read it by then.
+  socket.unref();
   monitor.unref();
   return monitor;
 }

@@ -64,6 +64,9 @@ import { randomBytes } from 'node:crypto';
 //> lifecycle..
 import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 //< lifecycle..
+//> lifecycle..
+import type { Socket } from 'node:net';
+//< lifecycle..
 import { constants as os } from 'node:os';
 //> ..unionfs
 //| import { extname, resolve } from 'node:path';
@@ -128,7 +131,12 @@ export interface ProcessSpec {
 }
 
 //< images..
-/** What the engine hands to the child stage (as JSON on its command line). */
+//> ..chroot
+//| /** What the engine hands to the child stage (as JSON on its command line). */
+//< ..chroot
+//> namespaces..
+/** What the engine hands to the child stage (as a JSON line on the sync socket, fd 3). */
+//< namespaces..
 //> ..unionfs
 //| export interface ContainerConfig {
 //< ..unionfs
@@ -356,12 +364,25 @@ export function generateId(): string {
 /** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
  *  multi-threaded process copies only the calling thread, so we start a fresh process
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
- *  with `sync`, fd 3 is a socket pair that the two stages talk over. */
+ *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
+ *  goes over it too. */
 export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
 //< namespaces..
-  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
+  //> ..chroot
+  //| const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
+  //< ..chroot
+  //> namespaces..
+  // Not on the command line when there is a socket: every user of the host reads command lines
+  // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
+  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
+  //< namespaces..
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
-  return spawn(process.execPath, argv, {
+  //> ..chroot
+  //| return spawn(process.execPath, argv, {
+  //< ..chroot
+  //> namespaces..
+  const child = spawn(process.execPath, argv, {
+  //< namespaces..
     //> ..chroot
     //| stdio: 'inherit',
     //< ..chroot
@@ -372,6 +393,12 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
     // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
     env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
   });
+  //> namespaces..
+  // The first line on the socket, which only the two stages hold: the stage reads it before
+  // anything else (lib/cli.ts), then "ready" and "go" follow as before.
+  if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
+  return child;
+  //< namespaces..
 }
 
 //> ..chroot
@@ -384,10 +411,17 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
  *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
   const log = openSync(dirs.logFile, 'a');
-  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', JSON.stringify({ config, id: dirs.spec.id })];
-  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor (detached)`, 'a background engine that waits for the container and records how it ends');
-  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  // Its command line names the container, for ps; the configuration, -e values and all, goes
+  // over a socket on its fd 3, as a child stage's does: a command line is everybody's to read.
+  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', dirs.spec.id];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor ${dirs.spec.id} (detached)`, 'a background engine that waits for the container and records how it ends');
+  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
   closeSync(log);
+  const socket = monitor.stdio[SYNC_FD] as Socket;
+  socket.end(`${JSON.stringify({ config, id: dirs.spec.id })}\n`);
+  // Neither the monitor nor our socket to it may keep `run -d` waiting. The line is sent all the
+  // same: runDetached() waits until the container runs, and the monitor has read it by then.
+  socket.unref();
   monitor.unref();
   return monitor;
 }
