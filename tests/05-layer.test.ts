@@ -31,6 +31,7 @@ import { UserError } from '../lib/errors.ts';
 import { tempDir } from './helpers/chapter.ts';
 import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 import { tarOf, type TarEntry } from './helpers/tar.ts';
+import { traceOf } from './helpers/trace.ts';
 
 const OCI_TAR = 'application/vnd.oci.image.layer.v1.tar';
 const OCI_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -146,6 +147,15 @@ const HOSTILE: { hazard: string; entries: (host: string) => TarEntry[]; error: R
   {
     hazard: 'hardlink to an absolute host path',
     entries: () => [{ path: 'pw', type: 'Link', linkpath: '/etc/passwd' }],
+    error: /hardlink "pw" to "\/etc\/passwd": the target is not in the layer/,
+  },
+  {
+    hazard: 'hardlink to a host file after whiteouts that carry link names',
+    entries: () => [
+      { path: '.wh.a', mode: 0 },
+      { path: '.wh.b', mode: 0, linkpath: 'a' },
+      { path: 'pw', type: 'Link', linkpath: '/etc/passwd' },
+    ],
     error: /hardlink "pw" to "\/etc\/passwd": the target is not in the layer/,
   },
   {
@@ -376,6 +386,53 @@ for (const ch of chaptersFrom('05')) {
       assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'mine\n');
       assert.equal(readFileSync(join(host, 'etc/passwd'), 'utf8'), PASSWD);
       assert.ok(existsSync(join(dest, 'abs/file')), 'absolute entry names are taken from the layer root, as docker does');
+    });
+
+    test('a whiteout written as a regular file that carries a link name (buildah\'s second deletion) is applied', async () => {
+      // What buildah 1.28 writes for `RUN rm /bin/a /bin/b /bin/c` on overlayfs: the whiteouts
+      // are hard links to one inode, and the 2nd and later come out as type '0', mode 0, with
+      // the link name of the first deleted file.
+      const dest = join(tempDir(), 'layer');
+      const tar = tarOf([
+        { path: 'bin/', type: 'Directory' },
+        { path: 'bin/.wh.a', mode: 0 },
+        { path: 'bin/.wh.b', mode: 0, linkpath: 'bin/a' },
+        { path: 'bin/.wh.c', mode: 0, linkpath: 'bin/a' },
+      ]);
+      const trace = await traceOf(() => extractLayer(streamOf(tar), OCI_TAR, dest));
+      for (const name of ['a', 'b', 'c']) {
+        const whiteout = lstatSync(join(dest, 'bin', name));
+        assert.ok(whiteout.isCharacterDevice() && whiteout.rdev === 0, `bin/${name} is an overlayfs whiteout`);
+      }
+      assert.deepEqual(readdirSync(join(dest, 'bin')).sort(), ['a', 'b', 'c']);
+      assert.match(trace, /ignore the link name "bin\/a" of "bin\/\.wh\.b"/);
+    });
+
+    test('a regular file, directory or FIFO with a stray link name is what its type says, the link name ignored', async () => {
+      const { host, dest } = makeHost();
+      const before = snapshot(host, dest);
+      const tar = tarOf([
+        { path: 'file', body: 'mine\n', linkpath: '/etc/passwd' },
+        { path: 'up', body: 'mine too\n', linkpath: '../../../etc/passwd' },
+        { path: 'dir/', type: 'Directory', linkpath: join(host, 'etc') },
+        { path: 'dir/inside', body: 'in\n' },
+        { path: 'fifo', type: 'FIFO', linkpath: '/etc/passwd' },
+      ]);
+      await extractLayer(streamOf(tar), OCI_TAR, dest);
+      const file = lstatSync(join(dest, 'file'));
+      assert.ok(file.isFile() && file.nlink === 1, 'a file of its own, not a link');
+      assert.equal(readFileSync(join(dest, 'file'), 'utf8'), 'mine\n');
+      assert.equal(readFileSync(join(dest, 'up'), 'utf8'), 'mine too\n');
+      assert.ok(lstatSync(join(dest, 'dir')).isDirectory());
+      assert.equal(readFileSync(join(dest, 'dir/inside'), 'utf8'), 'in\n');
+      assert.ok(lstatSync(join(dest, 'fifo')).isFIFO());
+      assert.deepEqual(snapshot(host, dest), before, 'the link names reached nothing on the host');
+    });
+
+    test('a damaged header that carries a link name is still refused (its checksum is not remade)', async () => {
+      const tar = tarOf([{ path: 'bin/.wh.b', linkpath: 'bin/a' }]);
+      tar.writeUInt8(tar[0]! ^ 0x01, 0); // "bin" becomes "cin": the checksum no longer holds
+      await assert.rejects(extractLayer(streamOf(tar), OCI_TAR, join(tempDir(), 'layer')), /TAR_ENTRY_INVALID.*checksum/);
     });
 
     for (const { hazard, entries, error } of HOSTILE) {

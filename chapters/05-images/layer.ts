@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { Header, Parser, type ReadEntry } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { streamed } from '../../lib/memory.ts';
 import { traceStep } from '../../lib/trace.ts';
@@ -111,7 +111,9 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
 /** The last stage of the pipeline: every byte of the tar goes into the diff id and into
  *  node-tar's parser, whose entries writeEntry() puts on disk as they come. */
 async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extraction: Extraction): Promise<void> {
-  const parser = new Parser({ strict: true }); // strict: a damaged header is an error, not a warning
+  const parser = new LayerParser((path, linkName) =>
+    traceStep(`ignore the link name ${JSON.stringify(linkName)} of ${JSON.stringify(path)}`, 'only hardlinks and symlinks have one (buildah writes it on whiteouts)'),
+  );
   let onlyZeros = true;
   let size = 0;
   parser.on('error', (err: Error & { tarCode?: string }) => {
@@ -136,6 +138,62 @@ async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extrac
   }
   parser.end();
   if (extraction.failure) throw extraction.failure;
+}
+
+/** Entry types that have no link name: '0' and NUL (regular file), '7' (contiguous file),
+ *  '5' (directory), '6' (FIFO), '3' and '4' (devices). A whiteout is a regular file. */
+const NO_LINK_NAME_TYPES = new Set(['0', '\0', '7', '5', '6', '3', '4'].map((c) => c.charCodeAt(0)));
+/** Where the link name sits in a ustar header block, and its checksum field. */
+const LINK_NAME = { start: 157, end: 257 };
+const CHECKSUM = { start: 148, end: 156 };
+
+/** node-tar's method that reads one 512-byte header block: private, so found by its name. */
+const CONSUME_HEADER = Object.getOwnPropertySymbols(Parser.prototype).find((s) => s.description === 'consumeHeader');
+if (CONSUME_HEADER === undefined) throw new Error('node-tar has no Parser consumeHeader method: check layer.ts against this node-tar version');
+
+/** node-tar's parser in strict mode (a damaged header is an error, not a warning), except
+ *  for one thing real layers contain: a link name on an entry type that has none. Overlayfs
+ *  stores a layer's whiteouts as hard links to one inode, and buildah writes the second and
+ *  later `.wh.` entries as regular files that still name the first one; umoci and containerd
+ *  ignore that link name, node-tar's strict mode refuses the layer. We blank it in the header
+ *  block before node-tar reads it, so that every other check of its still applies. */
+class LayerParser extends Parser {
+  constructor(onIgnoredLinkName: (path: string, linkName: string) => void) {
+    super({ strict: true });
+    const consumeHeader = (Parser.prototype as unknown as Record<symbol, (chunk: Buffer, position: number) => void>)[CONSUME_HEADER!]!;
+    Object.defineProperty(this, CONSUME_HEADER!, {
+      value: (chunk: Buffer, position: number) => {
+        const block = chunk.subarray(position, position + 512);
+        const header = headerWithStrayLinkName(block);
+        if (header === null) return consumeHeader.call(this, chunk, position);
+        onIgnoredLinkName(header.path ?? '', header.linkpath ?? '');
+        return consumeHeader.call(this, withoutLinkName(block), 0);
+      },
+    });
+  }
+}
+
+/** The header in `block` if it is a sound one (its checksum holds) whose type has no link
+ *  name yet which carries one; null for anything else, which node-tar judges as usual. */
+function headerWithStrayLinkName(block: Buffer): Header | null {
+  if (block.length < 512 || !NO_LINK_NAME_TYPES.has(block[156]!) || block[LINK_NAME.start] === 0) return null;
+  try {
+    const header = new Header(block);
+    return header.cksumValid ? header : null;
+  } catch {
+    return null; // node-tar will say what is wrong with it
+  }
+}
+
+/** A copy of the header block with its link name zeroed and its checksum made to match: the
+ *  checksum is the sum of the block's bytes, its own 8 counted as spaces. */
+function withoutLinkName(block: Buffer): Buffer {
+  const copy = Buffer.from(block);
+  copy.fill(0, LINK_NAME.start, LINK_NAME.end);
+  copy.fill(0x20, CHECKSUM.start, CHECKSUM.end);
+  const sum = copy.reduce((total, byte) => total + byte, 0);
+  copy.write(`${sum.toString(8).padStart(6, '0')}\0 `, CHECKSUM.start, 'latin1');
+  return copy;
 }
 
 function checkMediaType(mediaType: string, name: string): void {

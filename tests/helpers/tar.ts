@@ -4,7 +4,8 @@ import { Header } from 'tar';
 
 export interface TarEntry {
   path: string;
-  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link';
+  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'FIFO';
+  /** Set on any type: real archivers leave one on entries that have none (buildah's whiteouts). */
   linkpath?: string;
   body?: string | Buffer;
   /** 0755 for a directory, 0644 otherwise, owned by 0:0 and dated MTIME, unless given. */
