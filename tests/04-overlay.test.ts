@@ -319,8 +319,8 @@ for (const ch of chaptersFrom('04')) {
       );
       umount2(tmpfs, 0, 'test cleanup');
 
-      // Sixty layers with long names: more than the one page mount(2) takes.
-      const many = Array.from({ length: 60 }, (_, i) => makeTree(join(root, `layer-${String(i).padStart(3, '0')}-${'x'.repeat(80)}`), {}));
+      // 300 layers: even as short /proc/self/fd/N names, more than the one page mount(2) takes.
+      const many = Array.from({ length: 300 }, (_, i) => makeTree(join(root, `layer-${String(i).padStart(3, '0')}`), {}));
       assertOneLineUserError(() => mountOverlay({ lowerDirs: many, ...dirsIn('c') }), /too many layers.*4096 bytes/);
 
       // The kernel's own refusal (a work dir inside the upper dir) comes back as one helpful line.
@@ -328,6 +328,24 @@ for (const ch of chaptersFrom('04')) {
       assertOneLineUserError(() => mountOverlay({ lowerDirs: [lower], ...d, workDir: join(d.upperDir, 'work') }), /EINVAL .*dmesg/);
 
       assert.deepEqual(mountPointsUnder(root), []);
+    });
+
+    test('128 layers with long paths, as an image store has them, mount in one page of options', () => {
+      // Paths as long as the store's (…/layers/sha256/<64 hex>): ~90 bytes each, 11 KB spelled out.
+      const root = join(scratch(), 'nutshell-root', 'layers', 'sha256');
+      const lowerDirs = Array.from({ length: 128 }, (_, i) =>
+        makeTree(join(root, createHash('sha256').update(String(i)).digest('hex')), { [`layer-${i}.txt`]: `${i}\n`, 'top.txt': `${i}\n` }));
+      const d = { upperDir: join(root, '..', 'upper'), workDir: join(root, '..', 'work'), target: join(root, '..', 'merged') };
+      mountOverlay({ lowerDirs, ...d });
+      try {
+        for (let i = 0; i < 128; i++) assert.equal(readFileSync(join(d.target, `layer-${i}.txt`), 'utf8'), `${i}\n`);
+        assert.equal(readFileSync(join(d.target, 'top.txt'), 'utf8'), '127\n', 'the last layer is the top one');
+        writeFileSync(join(d.target, 'layer-0.txt'), 'changed\n');
+        assert.equal(readFileSync(join(d.upperDir, 'layer-0.txt'), 'utf8'), 'changed\n', 'writes land in upper');
+        assert.equal(readFileSync(join(lowerDirs[0]!, 'layer-0.txt'), 'utf8'), '0\n', 'the layer is untouched');
+      } finally {
+        unmountOverlay(d.target);
+      }
     });
 
     test('readChanges looks through the lowers as overlay does: their own whiteouts and opaque dirs hide what is below', () => {

@@ -110,6 +110,19 @@ for (const ch of chaptersFrom('04')) {
       assert.deepEqual(engine.containerRecords(), records);
     });
 
+    // From 05 on the layers come from an image; 128 of them are tested with real tools there.
+    if (ch === '04') test('128 layers: run takes them all, each layer\'s file visible', async () => {
+      const many = Array.from({ length: 127 }, (_, i) => {
+        const dir = join(tempDir(), `layer-${i}-${'x'.repeat(60)}`);
+        mkdirSync(join(dir, 'layers'), { recursive: true });
+        writeFileSync(join(dir, 'layers', `${i}`), '');
+        return dir;
+      });
+      const r = await engine.runContainer([], [bottom, ...many], ['sh', '-c', 'ls /layers | wc -l']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), '127');
+    });
+
     test('bad input: one line on stderr and a non-zero exit', async () => {
       for (const verb of ['diff', 'rm']) assertOneLineError(await run(ch, [verb, 'ghost'], { env }), /no container named "ghost"/);
     });

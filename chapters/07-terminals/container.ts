@@ -397,34 +397,53 @@ export function execCommand(spec: ProcessSpec): never {
   chdir(spec.workdir, 'the image\'s WorkingDir (or -w)');
   const path = spec.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   const program = findProgram(spec.argv[0]!, path);
-  if (spec.user) {
-    const { uid, gid } = lookUpUser(spec.user);
-    becomeUser(uid, gid, `the image runs as "${spec.user}"`);
-  }
+  // As runc does, always: even root gets the groups /etc/group gives it, not the engine's.
+  const user = lookUpUser(spec.user ?? '');
+  becomeUser(user.uid, user.gid, user.groups, spec.user ? `the image runs as "${spec.user}"` : 'the image names no User: root, as the image sees it');
+  // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
+  const env = spec.env.some((e) => /^HOME=./.test(e)) ? spec.env : [...spec.env.filter((e) => !e.startsWith('HOME=')), `HOME=${user.home}`];
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
   // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
   // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
   // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
   // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
   closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
-  return execve(program, spec.argv, spec.env, 'become the command: same PID, new program');
+  return execve(program, spec.argv, env, 'become the command: same PID, new program');
 }
 
-/** "name", "uid", "name:group" or "uid:gid", looked up in the image's /etc/passwd and /etc/group. */
-export function lookUpUser(user: string): { uid: number; gid: number } {
-  const [who, group] = user.split(':') as [string, string | undefined];
-  const entry = (file: string, key: string) =>
-    readFileOr(file).split('\n').map((line) => line.split(':')).find((f) => f[0] === key || (/^\d+$/.test(key) && f[2] === key));
-  const account = entry('/etc/passwd', who);
-  if (!account && !/^\d+$/.test(who)) throw new UserError(`user "${who}" not found in the image's /etc/passwd`);
-  const uid = Number(account?.[2] ?? who);
-  let gid = Number(account?.[3] ?? uid);
-  if (group !== undefined) {
-    const g = entry('/etc/group', group);
-    if (!g && !/^\d+$/.test(group)) throw new UserError(`group "${group}" not found in the image's /etc/group`);
+/** Who the process becomes, resolved as runc does (libcontainer/user, GetExecUser). */
+export interface ExecUser {
+  uid: number;
+  gid: number;
+  /** Supplementary groups: what umoci writes as additionalGids, and runc gives setgroups(2). */
+  groups: number[];
+  home: string;
+}
+
+/** "name", "uid", "name:group", "uid:gid" or "" (root), looked up in the image's /etc/passwd
+ *  and /etc/group. A number is always an id, never a name. */
+export function lookUpUser(user: string): ExecUser {
+  const [who = '', group = ''] = user.split(':');
+  const isId = (s: string) => /^\d+$/.test(s);
+  const lines = (file: string) => readFileOr(file).split('\n').map((line) => line.split(':'));
+  // "name:x:uid:gid:comment:home:shell" (man 5 passwd); no user at all means uid 0.
+  const account = lines('/etc/passwd').find((f) => (isId(who || '0') ? f[2] !== undefined && Number(f[2]) === Number(who || 0) : f[0] === who));
+  if (!account && !isId(who || '0')) throw new UserError(`user "${who}" not found in the image's /etc/passwd`);
+  // A uid with no entry gets gid 0 and HOME=/, as with runc and docker.
+  const uid = Number(account?.[2] ?? (who || 0));
+  let gid = Number(account?.[3] ?? 0);
+  const home = account ? (account[5] ?? '') : '/';
+  // "name:x:gid:member,member" (man 5 group).
+  const groupLines = lines('/etc/group');
+  if (group) {
+    const g = groupLines.find((f) => (isId(group) ? f[2] !== undefined && Number(f[2]) === Number(group) : f[0] === group));
+    if (!g && !isId(group)) throw new UserError(`group "${group}" not found in the image's /etc/group`);
     gid = Number(g?.[2] ?? group);
+    return { uid, gid, groups: [], home }; // an explicit group is the only one: no supplementary groups
   }
-  return { uid, gid };
+  // Supplementary groups: every group that lists the user's name as a member.
+  const groups = account ? groupLines.filter((f) => (f[3] ?? '').split(',').includes(account[0]!)).map((f) => Number(f[2])) : [];
+  return { uid, gid, groups, home };
 }
 
 function readFileOr(path: string): string {

@@ -156,7 +156,8 @@ export function runSpec(config: ImageConfig, command: string[], overrides: { env
   const argv = [...(settings.Entrypoint ?? []), ...(command.length > 0 ? command : (settings.Cmd ?? []))];
   if (argv.length === 0) throw new UserError('no command: the image has no Entrypoint or Cmd, so give one after the image name');
   const env = new Map<string, string>();
-  for (const entry of [`PATH=${DEFAULT_PATH}`, 'HOME=/root', ...(settings.Env ?? [])]) env.set(entry.split('=')[0]!, entry);
+  // No HOME here: it comes from the user's /etc/passwd line, readable only inside the container.
+  for (const entry of [`PATH=${DEFAULT_PATH}`, ...(settings.Env ?? [])]) env.set(entry.split('=')[0]!, entry);
   for (const entry of overrides.env ?? []) {
     const [key] = entry.split('=');
     if (!key || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UserError(`invalid environment variable "${entry}": use -e NAME=value`);

@@ -49,6 +49,8 @@ export interface Change {
 // mount(2) copies its data argument into one page of kernel memory, terminating NUL included,
 // and cuts a longer string there: overlay then fails on a truncated path with a puzzling ENOENT.
 // 4096 is the page size on x86_64 and the smallest one anywhere, so it is the safe limit.
+// Spelled out, a store's layer paths take ~90 bytes each and fill the page at about 41 layers;
+// as /proc/self/fd/N names (see mountOverlay) they take ~18, and 128 layers fit in 2.4 KB.
 const MOUNT_DATA_MAX = 4096;
 // Overlay's own marks in the upper dir (user.overlay.* instead when mounted without root).
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
@@ -71,8 +73,19 @@ export function mountOverlay(dirs: OverlayDirs): void {
     return realpathSync(dir);
   }) as [string, string, string];
   checkUpperDir(upperDir, workDir);
-  const options = overlayOptions(lowerDirs, upperDir, workDir);
+  // Name each dir by a descriptor instead of its path: the kernel follows the magic link
+  // /proc/self/fd/N to the directory itself while it mounts, and ~18 bytes a layer keep even
+  // 128 layers inside mount(2)'s one page. (Docker's overlay2 makes short symlinks instead.)
+  // /proc is still the host's here: the child stage mounts before pivot_root(2).
+  const fds: number[] = [];
+  const byFd = (dir: string) => {
+    const fd = openSync(dir, O_PATH | O_CLOEXEC | constants.O_DIRECTORY);
+    fds.push(fd);
+    traceStep(`open(${JSON.stringify(dir)}, O_PATH|O_CLOEXEC|O_DIRECTORY) = ${fd}`, 'a short name for the overlay options: /proc/self/fd/N');
+    return `/proc/self/fd/${fd}`;
+  };
   try {
+    const options = overlayOptions(lowerDirs.map(byFd), byFd(upperDir), byFd(workDir));
     mount('overlay', target, 'overlay', 0, options, 'stack the layers: reads fall through to the lowers, writes land in upper');
   } catch (err) {
     // EINVAL is all mount(2) says for every option overlay dislikes; the reason goes to the kernel log.
@@ -83,6 +96,8 @@ export function mountOverlay(dirs: OverlayDirs): void {
       );
     }
     throw err;
+  } finally {
+    for (const fd of fds) closeSync(fd); // the mount holds the dirs now, not the descriptors
   }
 }
 
@@ -108,8 +123,8 @@ export function overlayOptions(lowerDirs: string[], upperDir: string, workDir: s
   const size = Buffer.byteLength(options) + 1;
   if (size > MOUNT_DATA_MAX) {
     throw new UserError(
-      `too many layers for one mount: the overlay options take ${size} bytes, but mount(2) copies at most ` +
-        `one page (${MOUNT_DATA_MAX} bytes) — use fewer layers or shorter paths (docker links each layer as a short name)`,
+      `too many layers for one mount (${lowerDirs.length}): the overlay options take ${size} bytes, but mount(2) copies at most ` +
+        `one page (${MOUNT_DATA_MAX} bytes) — use fewer layers (docker's limit is 125)`,
     );
   }
   return options;

@@ -246,8 +246,9 @@ export function syncfs(fd: number, why: string): void {
 
 /** Drop root for the image's User: supplementary groups first, then gid, then uid — after
  *  setuid(2) we would no longer be allowed to change the other two. */
-export function becomeUser(uid: number, gid: number, why: string): void {
-  sys('setgroups', [0], why, () => setgroups_(0, null), { target: '0, []' });
+export function becomeUser(uid: number, gid: number, groups: number[], why: string): void {
+  const list = groups.length > 0 ? Uint32Array.from(groups) : null;
+  sys('setgroups', [groups.length, groups], why, () => setgroups_(groups.length, list), { target: `${groups.length}, [${groups.join(', ')}]` });
   sys('setgid', [gid], why, () => setgid_(gid));
   sys('setuid', [uid], why, () => setuid_(uid));
 }
