@@ -1,0 +1,243 @@
+/** Test helper: images made by a real build tool (buildah, from a Containerfile), and what the
+ *  reference tools make of them: `skopeo copy` + `umoci unpack` for the files, `runc run` for
+ *  the process. A test pulls the same image with a chapter and compares, path by path and line
+ *  by line (issue 14: "unpack exactly as umoci does, run exactly as runc does").
+ *
+ *  buildah runs offline, with private configuration files, its storage in a temp dir, and
+ *  inside `unshare -m --propagation private` so that its overlay mounts never show on the host
+ *  (see /work/shared/tools-notes.md). Its storage driver is overlay, as on a real build host:
+ *  that is what makes the whiteouts of one layer hard links to one inode. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { buildRootfs } from '../../scripts/build-rootfs.ts';
+import { chapterModule } from './ladder.ts';
+
+let workDir: string | undefined;
+let buildahEnv: NodeJS.ProcessEnv | undefined;
+let counter = 0;
+
+/** A directory for this process's builds, bundles and buildah's storage, removed at exit. */
+function work(): string {
+  if (!workDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'nutshell-real-images-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    workDir = dir;
+  }
+  return workDir;
+}
+
+function tool(program: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): string {
+  try {
+    return execFileSync(program, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...opts });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${program} ${args.join(' ')} failed: ${e.stderr?.trim() || e.stdout?.trim() || e.message}`);
+  }
+}
+
+/** buildah's private configuration: storage in our temp dir, no network, cgroupfs, runc, and
+ *  rlimits this sandbox allows (it lacks CAP_SYS_RESOURCE). Made once per process. */
+function buildah(args: string[], cwd?: string): string {
+  if (!buildahEnv) {
+    const dir = join(work(), 'buildah');
+    mkdirSync(join(dir, 'storage'), { recursive: true });
+    mkdirSync(join(dir, 'run'), { recursive: true });
+    const nofile = Math.min(Number(execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024, 1024);
+    writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/run"\n`);
+    writeFileSync(
+      join(dir, 'containers.conf'),
+      `[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=${nofile}:${nofile}", "nproc=32768:32768"]\n` +
+        `[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n`,
+    );
+    writeFileSync(join(dir, 'registries.conf'), 'unqualified-search-registries = []\n');
+    buildahEnv = {
+      ...process.env,
+      CONTAINERS_CONF: join(dir, 'containers.conf'),
+      CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'),
+      CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
+      BUILDAH_ISOLATION: 'chroot',
+    };
+  }
+  return tool('unshare', ['-m', '--propagation', 'private', 'buildah', ...args], { env: buildahEnv, cwd });
+}
+
+/** A file of the build context: its text, and a mode if not 0644. */
+export type ContextFile = string | { content: string | Buffer; mode: number };
+
+/** Build `containerfile` with buildah (the busybox rootfs is in the context as `rootfs/`, for
+ *  `FROM scratch` + `COPY rootfs/ /`), push it to `host` as `repo:tag`, and return the
+ *  reference. Steps are cached (--layers) across the builds of one process, so images that
+ *  start alike share their base layers, as they do in real registries. */
+export function buildImage(host: string, repo: string, containerfile: string, files: Record<string, ContextFile> = {}, tag = 'latest'): string {
+  const context = join(work(), `context-${++counter}`);
+  mkdirSync(context, { recursive: true });
+  cpSync(buildRootfs(), join(context, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  writeFileSync(join(context, 'Containerfile'), containerfile);
+  for (const [path, file] of Object.entries(files)) {
+    const full = join(context, path);
+    mkdirSync(dirname(full), { recursive: true });
+    writeFileSync(full, typeof file === 'string' ? file : file.content);
+    chmodSync(full, typeof file === 'string' ? 0o644 : file.mode);
+  }
+  const local = `localhost/${repo}:${tag}`;
+  buildah(['bud', '--isolation', 'chroot', '--layers', '--pull=never', '--quiet', '-f', 'Containerfile', '-t', local, '.'], context);
+  const ref = `${host}/${repo}:${tag}`;
+  buildah(['push', '--quiet', '--tls-verify=false', local, `docker://${ref}`]);
+  rmSync(context, { recursive: true, force: true });
+  return ref;
+}
+
+/** What the reference tools make of `ref`: `skopeo copy` to an OCI layout, then `umoci unpack`
+ *  to a runtime bundle (rootfs/ and a config.json made from the image config). */
+export function umociUnpack(ref: string): string {
+  const dir = join(work(), `umoci-${++counter}`);
+  const layout = join(dir, 'layout');
+  const bundle = join(dir, 'bundle');
+  mkdirSync(dir, { recursive: true });
+  tool('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:image`]);
+  tool('umoci', ['unpack', '--image', `${layout}:image`, bundle]);
+  return bundle;
+}
+
+export interface RuncResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `runc run` of umoci's bundle, with `argv` instead of the image's command and no terminal:
+ *  everything else (user, groups, env, cwd) as umoci wrote it from the image config. */
+export function runWithRunc(bundle: string, argv: string[]): RuncResult {
+  const configPath = join(bundle, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8'));
+  config.process.terminal = false;
+  config.process.args = argv;
+  // umoci adds TERM=xterm to every config it writes, for a terminal: the image did not ask for
+  // it, and a process without a terminal gets no TERM from runc, docker or us.
+  config.process.env = (config.process.env as string[]).filter((e) => e !== 'TERM=xterm');
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const state = join(work(), `runc-${++counter}`);
+  const id = `nutshell-real-${process.pid}-${counter}`;
+  try {
+    const stdout = execFileSync('runc', ['--root', state, 'run', '--bundle', bundle, id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: 0, stdout, stderr: '' };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string; stderr?: string };
+    return { code: e.status ?? 128, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  } finally {
+    try {
+      execFileSync('runc', ['--root', state, 'delete', '--force', id], { stdio: 'ignore' });
+    } catch {
+      // gone with its process already
+    }
+  }
+}
+
+/** A shell script (for busybox sh) that prints what a process was started with: ids, groups,
+ *  HOME, cwd, argv and the sorted environment. `bin` prefixes each tool ("/busybox " for an
+ *  image with nothing but the binary). Run it as `[sh, -c, script, arg0, args...]`. */
+export function identityScript(bin = ''): string {
+  return [
+    `echo "uid=$(${bin}id -u)"`,
+    `echo "gid=$(${bin}id -g)"`,
+    `echo "groups=$(${bin}id -G)"`,
+    'echo "home=$HOME"',
+    `echo "pwd=$(${bin}pwd)"`,
+    'echo "argv=$0|$*"',
+    `${bin}env | ${bin}sort`,
+  ].join('; ');
+}
+
+/** The environment variables the shell itself sets or changes in what `env` prints
+ *  (busybox sh exports PWD and SHLVL), and nothing else is dropped. */
+export function identityLines(out: string): string[] {
+  return out.split('\n').filter((line) => line !== '' && !/^(PWD|SHLVL|OLDPWD)=/.test(line));
+}
+
+// ---------------------------------------------------------------- trees
+
+/** The listing of a directory tree, one line per path (sorted, the root is "/"):
+ *    /etc/passwd file 0644 0:0 size=123 sha256=… 
+ *    /bin/sh symlink 0777 0:0 -> busybox
+ *    /srv/links/b file 0644 0:0 size=2 sha256=… link=/srv/links/a
+ *  Type, mode with setuid/setgid/sticky, owner, size and content hash of regular files,
+ *  symlink targets, device numbers, and hard links: each member of a group of paths that
+ *  share an inode names the group's first path. Directory sizes and times are left out
+ *  (they depend on the filesystem and the moment). Paths under `skip` are left out, but the
+ *  skipped directories themselves are listed. */
+export function treeOf(root: string, skip: string[] = []): string[] {
+  interface Entry { path: string; line: string; inode?: string }
+  const entries: Entry[] = [];
+  const walk = (rel: string) => {
+    const full = rel === '/' ? root : join(root, rel);
+    const st = lstatSync(full, { bigint: true });
+    const mode = (Number(st.mode) & 0o7777).toString(8).padStart(4, '0');
+    const owner = `${st.uid}:${st.gid}`;
+    let line: string;
+    let inode: string | undefined;
+    if (st.isDirectory()) line = `dir ${mode} ${owner}`;
+    else if (st.isSymbolicLink()) line = `symlink ${mode} ${owner} -> ${readlinkSync(full)}`;
+    else if (st.isFile()) {
+      const hash = createHash('sha256').update(readFileSync(full)).digest('hex');
+      line = `file ${mode} ${owner} size=${st.size} sha256=${hash}`;
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const kind = st.isCharacterDevice() ? 'char' : 'block';
+      line = `${kind} ${mode} ${owner} ${Number(st.rdev) >> 8}:${Number(st.rdev) & 0xff}`;
+    } else if (st.isFIFO()) line = `fifo ${mode} ${owner}`;
+    else line = `socket ${mode} ${owner}`;
+    if (!st.isDirectory() && st.nlink > 1n) inode = `${st.dev}:${st.ino}`;
+    entries.push({ path: rel, line, inode });
+    if (st.isDirectory() && !skip.includes(rel)) {
+      for (const name of readdirSync(full).sort()) walk(rel === '/' ? `/${name}` : `${rel}/${name}`);
+    }
+  };
+  walk('/');
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // A hard link group is named by its first path; a lone file whose other links are outside
+  // the tree (nlink > 1 all the same) is not a group here.
+  const firstOf = new Map<string, string>();
+  const members = new Map<string, number>();
+  for (const e of entries) {
+    if (!e.inode) continue;
+    if (!firstOf.has(e.inode)) firstOf.set(e.inode, e.path);
+    members.set(e.inode, (members.get(e.inode) ?? 0) + 1);
+  }
+  return entries.map((e) => {
+    const grouped = e.inode && members.get(e.inode)! > 1 ? ` link=${firstOf.get(e.inode)}` : '';
+    return `${e.path} ${e.line}${grouped}`;
+  });
+}
+
+/** Assert two listings are the same, reporting only the lines that differ (a rootfs has
+ *  hundreds: a whole deepEqual diff would bury the one that matters). */
+export function assertSameTree(actual: string[], expected: string[], message: string): void {
+  const want = new Set(expected);
+  const got = new Set(actual);
+  const extra = actual.filter((line) => !want.has(line));
+  const missing = expected.filter((line) => !got.has(line));
+  assert.deepEqual({ extra, missing }, { extra: [], missing: [] }, `${message}: lines only in ours (extra) or only in umoci's (missing)`);
+}
+
+/** The merged view of an image a chapter pulled into the store at `root`: its layer
+ *  directories stacked with the chapter's own overlay (an empty upper, in a temp dir),
+ *  listed with treeOf, and unmounted again. */
+export async function pulledTreeOf(chapter: string, root: string, ref: string, skip: string[] = []): Promise<string[]> {
+  const images = JSON.parse(readFileSync(join(root, 'images.json'), 'utf8')) as Record<string, { layers: string[] }>;
+  const record = images[ref] ?? Object.entries(images).find(([key]) => key.startsWith(ref))?.[1];
+  assert.ok(record, `${ref} is in the store (it has ${Object.keys(images).join(', ')})`);
+  const lowerDirs = record.layers.map((diffId) => join(root, 'layers', 'sha256', diffId.slice('sha256:'.length)));
+  const { mountOverlay, unmountOverlay } = await chapterModule<typeof import('../../chapters/05-images/overlay.ts')>(chapter, 'overlay.ts');
+  const dir = mkdtempSync(join(work(), 'merged-'));
+  const target = join(dir, 'merged');
+  mountOverlay({ lowerDirs, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), target });
+  try {
+    return treeOf(target, skip);
+  } finally {
+    unmountOverlay(target);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
