@@ -17,18 +17,23 @@ const host = registry?.host ?? '';
 /** A busybox base, as the first layer of every image but the static one. */
 const BASE = 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n';
 
-/** How many layers the many-layers image has: the busybox base and 127 COPY steps. */
-const MANY = Number(process.env.MANY ?? 128);
+/** How many layers the many-layers image has: the busybox base and 47 COPY steps, past the 41
+ *  at which the overlay options used to fill their page. (128 layers are mounted in chapter 04's
+ *  tests; a push of 128 layers to the test registry, by buildah or by skopeo, stalls here.) */
+const MANY = 48;
 
 interface Case {
   ref: string;
   bundle: string;
+  /** umoci's rootfs as unpacked, listed before runc runs on it (runc makes /proc, /dev, /sys). */
+  tree: ReturnType<typeof treeOf>;
 }
 
 /** Build, push and unpack with umoci, once for the file. */
 function prepare(repo: string, containerfile: string, files: Parameters<typeof buildImage>[3] = {}): Case {
   const ref = buildImage(host, repo, containerfile, files, 'v1');
-  return { ref, bundle: umociUnpack(ref) };
+  const bundle = umociUnpack(ref);
+  return { ref, bundle, tree: treeOf(`${bundle}/rootfs`) };
 }
 
 const images = chapters.length === 0 ? undefined : {
@@ -97,7 +102,7 @@ for (const ch of chapters) {
     const { env, root } = engineFor(ch);
     const pulled = await run(ch, ['pull', c.ref], { env });
     assert.equal(pulled.code, 0, pulled.stderr);
-    assertSameTree(await pulledTreeOf(ch, root, c.ref), treeOf(`${c.bundle}/rootfs`), `${c.ref} unpacked`);
+    assertSameTree(await pulledTreeOf(ch, root, c.ref), c.tree, `${c.ref} unpacked`);
   }
 
   /** Run `argv` in `c` with this chapter and with runc on umoci's bundle: the same lines. */
