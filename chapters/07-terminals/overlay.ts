@@ -73,10 +73,11 @@ export function mountOverlay(dirs: OverlayDirs): void {
     return realpathSync(dir);
   }) as [string, string, string];
   checkUpperDir(upperDir, workDir);
-  // Name each dir by a descriptor instead of its path: the kernel follows the magic link
+  // Name each layer by a descriptor instead of its path: the kernel follows the magic link
   // /proc/self/fd/N to the directory itself while it mounts, and ~18 bytes a layer keep even
   // 128 layers inside mount(2)'s one page. (Docker's overlay2 makes short symlinks instead.)
-  // /proc is still the host's here: the child stage mounts before pivot_root(2).
+  // /proc is still the host's here: the child stage mounts before pivot_root(2). Upper and
+  // work keep their paths: two of them fit, and /proc/PID/mountinfo then says whose overlay it is.
   const fds: number[] = [];
   const byFd = (dir: string) => {
     const fd = openSync(dir, O_PATH | O_CLOEXEC | constants.O_DIRECTORY);
@@ -85,7 +86,7 @@ export function mountOverlay(dirs: OverlayDirs): void {
     return `/proc/self/fd/${fd}`;
   };
   try {
-    const options = overlayOptions(lowerDirs.map(byFd), byFd(upperDir), byFd(workDir));
+    const options = overlayOptions(lowerDirs.map(byFd), upperDir, workDir);
     mount('overlay', target, 'overlay', 0, options, 'stack the layers: reads fall through to the lowers, writes land in upper');
   } catch (err) {
     // EINVAL is all mount(2) says for every option overlay dislikes; the reason goes to the kernel log.
