@@ -477,8 +477,10 @@ function removeStaleCgroups(subtrees: string[], minAgeMs: number): string[] {
   const removed: string[] = [];
   for (const id of ids) {
     const dirs = subtrees.map((s) => join(s, id)).filter((d) => existsSync(d));
+    // mtimeMs has a fraction and Date.now() none: floored, a cgroup made this very millisecond
+    // is 0 ms old, never -0.4.
     const stale = dirs.every(
-      (d) => Date.now() - statSync(d).mtimeMs >= minAgeMs && cgroupTree(d).every((below) => readProcs(below).length === 0),
+      (d) => Date.now() - Math.floor(statSync(d).mtimeMs) >= minAgeMs && cgroupTree(d).every((below) => readProcs(below).length === 0),
     );
     if (!stale) continue;
     removeCgroupTrees(dirs);
