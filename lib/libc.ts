@@ -22,6 +22,12 @@ export interface SysOptions {
   noReturn?: boolean;
 }
 
+/** A path for a `const char *` parameter. A string is passed as UTF-8 by koffi; a Buffer is a
+ *  name as the kernel keeps it (bytes, maybe not UTF-8) and needs the NUL that ends a C string. */
+export function cPath(path: string | Buffer): string | Buffer {
+  return typeof path === 'string' ? path : Buffer.concat([path, Buffer.alloc(1)]);
+}
+
 /** Call `fn` (a libc function declared with koffi), trace it and throw on -1. */
 export function sys(name: string, args: readonly unknown[], why: string, fn: () => number, opts: SysOptions = {}): number {
   const target = opts.target ?? formatArgs(args);

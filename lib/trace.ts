@@ -1,6 +1,7 @@
 /** Plumbing: the --trace printer. Every chapter prints each syscall it makes, with its
  *  arguments, its result and one line saying why, so a learner can watch the recipe run.
  *  The flag travels to the child stage through the environment. */
+import { isUtf8 } from 'node:buffer';
 import type { ChalkInstance } from 'chalk';
 
 const TRACE_ENV = 'NUTSHELL_TRACE';
@@ -58,8 +59,22 @@ export function traceStep(what: string, why: string): void {
 /** Format call arguments the way strace does: strings quoted, flags by name. */
 export function formatArgs(args: readonly unknown[]): string {
   return args
-    .map((a) => (typeof a === 'string' ? JSON.stringify(a) : a === null || a === undefined ? 'NULL' : String(a)))
+    .map((a) => (typeof a === 'string' ? JSON.stringify(a) : Buffer.isBuffer(a) ? quoteBytes(a) : a === null || a === undefined ? 'NULL' : String(a)))
     .join(', ');
+}
+
+/** A name that is bytes (a path as the kernel keeps it), quoted for humans: as text when it is
+ *  valid UTF-8, else with every byte that is not printable ASCII as \xNN, so that two
+ *  different names never look alike. A C string's closing NUL is left out. */
+export function quoteBytes(bytes: Buffer): string {
+  const name = bytes.at(-1) === 0 ? bytes.subarray(0, -1) : bytes;
+  if (isUtf8(name)) return JSON.stringify(name.toString('utf8'));
+  let text = '';
+  for (const byte of name) {
+    const printable = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c; // not " or \
+    text += printable ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `"${text}"`;
 }
 
 /** `MS_REC|MS_PRIVATE` from a number and a table of flag names. */

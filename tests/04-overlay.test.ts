@@ -33,6 +33,7 @@ import { UserError } from '../lib/errors.ts';
 import type { Change } from '../chapters/04-unionfs/overlay.ts';
 import { hostOnlyDir, startSwapper } from './helpers/hostile.ts';
 import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
+import { CAP_NET_RAW_EP, getXattr, setXattr } from './helpers/xattrs.ts';
 
 type Overlay = typeof import('../chapters/04-unionfs/overlay.ts');
 
@@ -253,6 +254,50 @@ for (const ch of chaptersFrom('04')) {
 
       assert.deepEqual(rebuildFromLayers(root, lowerDirs, layer), seen, 'the layers applied by GNU tar look like the merged view');
 
+      unmountOverlay(merged);
+    });
+
+    test('names that are not UTF-8 and xattrs (file capabilities too) go into the layer as they are; overlay\'s trusted.* do not', () => {
+      const latin1 = (text: string) => Buffer.from(text, 'latin1'); // 0xE9 alone is not UTF-8
+      const { root, lowerDirs, upper, merged } = mountTwoLayers(overlay, BOTTOM, TOP);
+      const at = (base: string, ...parts: (string | Buffer)[]) => Buffer.concat([Buffer.from(base), ...parts.flatMap((part) => [Buffer.from('/'), Buffer.from(part)])]);
+      // A capability set on a lower file before the mount: touching the file copies it up, with
+      // its xattrs. (A write would drop the capability: the kernel clears it on a changed binary.)
+      setXattr(at(lowerDirs[0]!, 'bin/sh'), 'security.capability', CAP_NET_RAW_EP);
+      utimesSync(join(merged, 'bin/sh'), 1e9, 1e9);
+      mkdirSync(at(merged, latin1('d\xe9j\xe0')));
+      writeFileSync(at(merged, latin1('d\xe9j\xe0'), latin1('caf\xe9')), 'latin-1\n');
+      writeFileSync(at(merged, 'café'), 'utf-8\n');
+      linkSync(at(merged, 'café'), at(merged, latin1('caf\xe9-link')));
+      symlinkSync(latin1('d\xe9j\xe0/caf\xe9'), at(merged, latin1('s\xefm')));
+      setXattr(at(merged, 'café'), 'user.binary', Buffer.from([0, 0xff, 0]));
+      setXattr(at(merged, latin1('d\xe9j\xe0')), 'user.dir', 'yes');
+      rmSync(join(merged, 'olddir'), { recursive: true });
+      mkdirSync(join(merged, 'olddir')); // an opaque directory: overlay marks it trusted.overlay.opaque
+      assert.deepEqual(getXattr(join(upper, 'olddir'), 'trusted.overlay.opaque'), Buffer.from('y'), 'overlay\'s own mark is there to leave out');
+
+      const changes = readChanges(upper, lowerDirs).map(({ kind, path }) => `${kind} ${path}`);
+      for (const line of ['A "/caf\\xe9-link"', 'A /café', 'A "/d\\xe9j\\xe0"', 'A "/d\\xe9j\\xe0/caf\\xe9"', 'A "/s\\xefm"', 'C /bin/sh']) {
+        assert.ok(changes.includes(line), `docker diff shows ${line}: ${changes.join(', ')}`);
+      }
+
+      const layer = join(root, 'layer.tar');
+      writeLayerTar(upper, layer);
+      const bytes = readFileSync(layer);
+      assert.ok(!bytes.includes('trusted.'), 'no trusted.* record in the layer');
+      // GNU tar, the reference, reads the layer back: the same names, links and xattrs.
+      const out = join(root, 'extracted');
+      mkdirSync(out);
+      execFileSync('tar', ['-C', out, '--xattrs', '--xattrs-include=*', '--numeric-owner', '-xf', layer]);
+      const names = (dir: Buffer) => readdirSync(dir, { encoding: 'buffer' }).map((name) => name.toString('hex')).sort();
+      assert.deepEqual(names(at(out, latin1('d\xe9j\xe0'))), names(at(upper, latin1('d\xe9j\xe0'))));
+      assert.equal(readFileSync(at(out, latin1('d\xe9j\xe0'), latin1('caf\xe9')), 'utf8'), 'latin-1\n');
+      assert.equal(readFileSync(at(out, 'café'), 'utf8'), 'utf-8\n');
+      assert.equal(lstatSync(at(out, latin1('caf\xe9-link'))).ino, lstatSync(at(out, 'café')).ino, 'the hard link');
+      assert.deepEqual(readlinkSync(at(out, latin1('s\xefm')), { encoding: 'buffer' }), latin1('d\xe9j\xe0/caf\xe9'));
+      assert.deepEqual(getXattr(at(out, 'bin/sh'), 'security.capability'), CAP_NET_RAW_EP, 'the copied-up file kept its capability');
+      assert.deepEqual(getXattr(at(out, 'café'), 'user.binary'), Buffer.from([0, 0xff, 0]));
+      assert.deepEqual(getXattr(at(out, latin1('d\xe9j\xe0')), 'user.dir'), Buffer.from('yes'));
       unmountOverlay(merged);
     });
 

@@ -21,7 +21,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -32,6 +32,7 @@ import { tempDir } from './helpers/chapter.ts';
 import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 import { tarOf, type TarEntry } from './helpers/tar.ts';
 import { traceOf } from './helpers/trace.ts';
+import { CAP_NET_RAW_EP, getXattr, setXattr } from './helpers/xattrs.ts';
 
 const OCI_TAR = 'application/vnd.oci.image.layer.v1.tar';
 const OCI_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -316,6 +317,88 @@ for (const ch of chaptersFrom('05')) {
       assert.deepEqual(readdirSync(join(dest, 'var/cache')), ['new'], 'the layer\'s own files stay');
     });
 
+    test('names that are not UTF-8, and xattrs with file capabilities, come back as GNU tar packed them; trusted.* is skipped', async () => {
+      const src = join(tempDir(), 'src');
+      const latin1 = (text: string) => Buffer.from(text, 'latin1'); // "café" as Latin-1: 0xE9, not UTF-8
+      const at = (...parts: (string | Buffer)[]) => Buffer.concat([Buffer.from(src), ...parts.flatMap((part) => [Buffer.from('/'), Buffer.from(part)])]);
+      mkdirSync(at(latin1('d\xe9j\xe0')), { recursive: true });
+      writeFileSync(at(latin1('caf\xe9')), 'latin-1\n');
+      writeFileSync(at('café'), 'utf-8\n');
+      writeFileSync(at(latin1('d\xe9j\xe0'), latin1('\xfcber')), 'inside\n');
+      linkSync(at(latin1('caf\xe9')), at(latin1('caf\xe9-link')));
+      symlinkSync(latin1('d\xe9j\xe0/\xfcber'), at(latin1('s\xefmlink')));
+      writeFileSync(at('ping'), 'pretend ping\n', { mode: 0o755 });
+      setXattr(at('ping'), 'security.capability', CAP_NET_RAW_EP);
+      setXattr(at('café'), 'user.binary', Buffer.from([0, 1, 2, 0xff, 0]));
+      setXattr(at('café'), 'user.empty', '');
+      setXattr(at(latin1('d\xe9j\xe0')), 'user.on-a-dir', 'yes');
+      setXattr(at('ping'), 'trusted.overlay.opaque', 'y'); // what a layer must not be able to set
+      // GNU tar writes xattrs only in the POSIX (PAX) format, and only those it is told to.
+      const tar = execFileSync('tar', ['-C', src, '--format=posix', '--xattrs', '--xattrs-include=*', '--numeric-owner', '-cf', '-', '.'], { maxBuffer: 64 << 20 });
+      assert.ok(tar.includes('SCHILY.xattr.security.capability='), 'GNU tar wrote the capability as a PAX record');
+      assert.ok(tar.includes(latin1('caf\xe9')), 'and the Latin-1 name as its bytes');
+
+      const dest = join(tempDir(), 'layer');
+      const trace = await traceOf(() => extractLayer(streamOf(tar, 100), OCI_TAR, dest));
+      const out = (...parts: (string | Buffer)[]) => Buffer.concat([Buffer.from(dest), ...parts.flatMap((part) => [Buffer.from('/'), Buffer.from(part)])]);
+      const names = (dir: Buffer) => readdirSync(dir, { encoding: 'buffer' }).map((name) => name.toString('hex')).sort();
+      assert.deepEqual(names(out()), names(at()), 'the same names, byte for byte');
+      assert.deepEqual(names(out(latin1('d\xe9j\xe0'))), names(at(latin1('d\xe9j\xe0'))));
+      assert.equal(readFileSync(out(latin1('caf\xe9')), 'utf8'), 'latin-1\n');
+      assert.equal(readFileSync(out('café'), 'utf8'), 'utf-8\n');
+      assert.equal(lstatSync(out(latin1('caf\xe9-link'))).ino, lstatSync(out(latin1('caf\xe9'))).ino, 'the hard link');
+      assert.deepEqual(readlinkSync(out(latin1('s\xefmlink')), { encoding: 'buffer' }), latin1('d\xe9j\xe0/\xfcber'), 'the symlink target, as bytes');
+      assert.deepEqual(getXattr(out('ping'), 'security.capability'), CAP_NET_RAW_EP, 'the file capability');
+      assert.deepEqual(getXattr(out('café'), 'user.binary'), Buffer.from([0, 1, 2, 0xff, 0]), 'a binary value, NULs and all');
+      assert.deepEqual(getXattr(out('café'), 'user.empty'), Buffer.alloc(0), 'an empty value');
+      assert.deepEqual(getXattr(out(latin1('d\xe9j\xe0')), 'user.on-a-dir'), Buffer.from('yes'), 'a directory\'s, set with its late metadata');
+      assert.equal(getXattr(out('ping'), 'trusted.overlay.opaque'), null, 'trusted.* never reaches the layer');
+      assert.match(trace, /skip the xattr trusted\.overlay\.opaque of "\.\/ping"/);
+      assert.equal((lstatSync(out('ping')).mode & 0o7777).toString(8), '755');
+    });
+
+    test('GNU and PAX extensions: long names and link targets, ids past 8 octal digits (base-256 in GNU tar)', async () => {
+      const src = join(tempDir(), 'src');
+      const deep = `${'long-directory-name-'.repeat(8)}/${'x'.repeat(120)}`;
+      mkdirSync(join(src, dirname(deep)), { recursive: true });
+      writeFileSync(join(src, deep), 'deep\n');
+      chownSync(join(src, deep), 3_000_000, 3_000_001); // past 07777777: no room in the ustar field
+      symlinkSync(`/${deep}`, join(src, 'to-deep'));
+      for (const format of ['gnu', 'posix']) {
+        const tar = execFileSync('tar', ['-C', src, `--format=${format}`, '--numeric-owner', '-cf', '-', '.'], { maxBuffer: 64 << 20 });
+        const dest = join(tempDir(), 'layer');
+        await extractLayer(streamOf(tar, 333), OCI_TAR, dest);
+        assert.equal(readFileSync(join(dest, deep), 'utf8'), 'deep\n', `${format}: the long path`);
+        assert.deepEqual([lstatSync(join(dest, deep)).uid, lstatSync(join(dest, deep)).gid], [3_000_000, 3_000_001], `${format}: the big ids`);
+        assert.equal(readlinkSync(join(dest, 'to-deep')), `/${deep}`, `${format}: the long link target`);
+      }
+    });
+
+    test('a damaged archive is refused in one line: truncated, a bad checksum later on, a malformed or oversized PAX header', async () => {
+      const tar = tarOf([{ path: 'first', body: 'a'.repeat(1000) }, { path: 'second', body: 'b' }]);
+      const refused = async (bytes: Buffer, pattern: RegExp) => {
+        const dest = join(tempDir(), 'layer');
+        await assert.rejects(extractLayer(streamOf(bytes), OCI_TAR, dest, 'layer sha256:0123'), (err: Error) => {
+          assert.ok(err instanceof UserError, String(err));
+          assert.match(err.message, pattern);
+          return !err.message.includes('\n');
+        });
+      };
+      await refused(tar.subarray(0, 1000), /^layer sha256:0123: truncated: the archive ends inside the entry "first"$/);
+      await refused(tar.subarray(0, 300), /^layer sha256:0123: truncated: the archive ends inside a header block$/);
+      const damaged = Buffer.from(tar);
+      damaged[1536] = 0x7a; // the second header's name: its checksum no longer holds
+      await refused(damaged, /^layer sha256:0123: damaged tar header at byte 1536: its checksum does not hold$/);
+      const pax = (records: string) => tarOf([{ path: 'PaxHeader', type: 'ExtendedHeader', body: records }, { path: 'file', body: 'x' }]);
+      await refused(pax('99 path=short\n'), /damaged PAX header at byte 0: a record is malformed/);
+      await refused(pax('12 noequals\n'), /damaged PAX header at byte 0: a record is malformed/);
+      await refused(pax('12 uid=-1x2\n'), /uid="-1x2" is not a number/);
+      const huge = tarOf([{ path: 'PaxHeader', type: 'ExtendedHeader', body: Buffer.alloc(2 << 20, 'a') }]);
+      await refused(huge, /an extended header of 2097152 bytes \(more than 1048576\)/);
+      // A PAX path replaces the header's own name, and is checked like any path.
+      await refused(pax('21 path=../../escape\n'), /entry "\.\.\/\.\.\/escape" escapes the layer \(path traversal\)/);
+    });
+
     test('the diff id is the sha256 of the uncompressed tar, gzipped or not, whatever the label says', async () => {
       const tar = tarOf([{ path: 'hello', body: 'hello, layer\n'.repeat(1000) }, { path: 'dir/', type: 'Directory' }]);
       const gzipped = gzipSync(tar);
@@ -338,7 +421,7 @@ for (const ch of chaptersFrom('05')) {
       const { diffId } = await extractLayer(streamOf(gzipSync(Buffer.alloc(1024))), DOCKER_GZIP, join(tempDir(), 'layer'));
       // The diff id docker gives every build step that changes no file.
       assert.equal(diffId, 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
-      await assert.rejects(extractLayer(Readable.from([]), OCI_TAR, join(tempDir(), 'layer')), /Unrecognized archive format/);
+      await assert.rejects(extractLayer(Readable.from([]), OCI_TAR, join(tempDir(), 'layer')), /not a tar archive: the stream is empty/);
     });
 
     test('a layer streams through: a 256 MiB file does not need 256 MiB of memory', async () => {
@@ -367,7 +450,7 @@ for (const ch of chaptersFrom('05')) {
       await assert.rejects(extractLayer(streamOf(tar), 'application/json', dest()), /unsupported layer media type "application\/json"/);
       await assert.rejects(extractLayer(streamOf(Buffer.alloc(2000, 'x')), OCI_TAR, dest(), 'layer sha256:abc'), (err: Error) => {
         assert.ok(err instanceof UserError);
-        assert.match(err.message, /^layer sha256:abc: .*TAR_/);
+        assert.match(err.message, /^layer sha256:abc: not a tar archive \(the first header block has no valid checksum\)$/);
         return !err.message.includes('\n');
       });
       const truncatedGzip = gzipSync(tar).subarray(0, 30);
@@ -432,7 +515,7 @@ for (const ch of chaptersFrom('05')) {
     test('a damaged header that carries a link name is still refused (its checksum is not remade)', async () => {
       const tar = tarOf([{ path: 'bin/.wh.b', linkpath: 'bin/a' }]);
       tar.writeUInt8(tar[0]! ^ 0x01, 0); // "bin" becomes "cin": the checksum no longer holds
-      await assert.rejects(extractLayer(streamOf(tar), OCI_TAR, join(tempDir(), 'layer')), /TAR_ENTRY_INVALID.*checksum/);
+      await assert.rejects(extractLayer(streamOf(tar), OCI_TAR, join(tempDir(), 'layer')), /has no valid checksum/);
     });
 
     for (const { hazard, entries, error } of HOSTILE) {

@@ -1,7 +1,7 @@
 /** The syscalls this program makes, declared from their man pages (new ones at the bottom).
  *  Each wrapper takes a `why`: it is printed by --trace, so the trace reads as the recipe. */
 import { SyscallError } from '../../lib/errors.ts';
-import { libc, sys, type SysOptions } from '../../lib/libc.ts';
+import { cPath, libc, sys, type SysOptions } from '../../lib/libc.ts';
 import { flagNames } from '../../lib/trace.ts';
 
 const chroot_ = libc.func('int chroot(const char *path)'); // man 2 chroot
@@ -160,18 +160,51 @@ export function interfaceUp(name: string, why: string): void {
 // ---- new in chapter 04: the marks overlayfs leaves in an upper dir, read by descriptor -----
 
 // ssize_t in the man page; koffi has no ssize_t, and long is the same size on Linux.
-const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 lgetxattr
+const getxattr_ = libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 getxattr
+const listxattr_ = libc.func('long listxattr(const char *path, void *list, size_t size)'); // man 2 listxattr
 const readlinkat_ = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'); // man 2 readlinkat
 
-/** The value of extended attribute `name` on `path` (not following a symlink), or null when
- *  the file has no such attribute (ENODATA) or its filesystem has no xattrs at all (ENOTSUP). */
-export function lgetxattr(path: string, name: string, why: string): string | null {
-  const value = Buffer.alloc(256); // overlay's marks are a few bytes: "y", a short path at most
+/** The value of extended attribute `name` of the file `path` leads to, or null when the file
+ *  has no such attribute (ENODATA) or its filesystem has no xattrs at all (ENOTSUP). A value
+ *  is bytes: `security.capability` is a binary struct. We read through /proc/self/fd/N names
+ *  of descriptors we hold, which only the following getxattr(2) resolves to the file. */
+export function getxattr(path: string | Buffer, name: string, why: string): Buffer | null {
+  const cName = cPath(path);
   try {
-    const size = sys('lgetxattr', [path, name], why, () => Number(lgetxattr_(path, name, value, value.length)));
-    return value.subarray(0, size).toString('utf8');
+    // Asked with size 0, the call says how big the value is (it may grow before the second call:
+    // then ERANGE, and we ask again).
+    for (;;) {
+      const size = sys('getxattr', [path, name, null, 0], `${why} (its size)`, () => Number(getxattr_(cName, name, null, 0)));
+      const value = Buffer.alloc(size);
+      try {
+        return value.subarray(0, sys('getxattr', [path, name], why, () => Number(getxattr_(cName, name, value, value.length))));
+      } catch (err) {
+        if (!(err instanceof SyscallError && err.code === 'ERANGE')) throw err;
+      }
+    }
   } catch (err) {
     if (err instanceof SyscallError && (err.code === 'ENODATA' || err.code === 'ENOTSUP')) return null;
+    throw err;
+  }
+}
+
+/** The names of the extended attributes of the file `path` leads to (none if its filesystem
+ *  has no xattrs): listxattr(2) fills a buffer with NUL-terminated names. */
+export function listxattr(path: string | Buffer, why: string): string[] {
+  const cName = cPath(path);
+  try {
+    for (;;) {
+      const size = sys('listxattr', [path, null, 0], `${why} (the list's size)`, () => Number(listxattr_(cName, null, 0)));
+      const list = Buffer.alloc(size);
+      try {
+        const filled = sys('listxattr', [path], why, () => Number(listxattr_(cName, list, list.length)));
+        return list.toString('utf8', 0, filled).split('\0').filter((name) => name !== '');
+      } catch (err) {
+        if (!(err instanceof SyscallError && err.code === 'ERANGE')) throw err;
+      }
+    }
+  } catch (err) {
+    if (err instanceof SyscallError && err.code === 'ENOTSUP') return [];
     throw err;
   }
 }
@@ -190,17 +223,19 @@ export const RESOLVE_IN_ROOT = 0x10; // "/" and ".." stop at dirFd, as if it wer
 /** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
  *  may be walked. The kernel checks every component as it walks, so nothing can be swapped
  *  for a symlink between a check and the use, as it could between lstat(2) and open(2). */
-export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
+export function openat2(dirFd: number, path: string | Buffer, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
   const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
   how.writeBigUInt64LE(BigInt(flags), 0);
   how.writeBigUInt64LE(BigInt(resolve), 16);
-  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
+  const name = cPath(Buffer.from(path)); // a name is bytes: a Buffer passes them as they are
+  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'uint8_t *', name, 'uint8_t *', how, 'size_t', how.length)), opts);
 }
 
-/** The target of the symlink that `fd` holds (opened O_PATH|O_NOFOLLOW). With an empty path,
- *  readlinkat(2) reads the link the descriptor refers to, not whatever bears its name now. */
-export function readlinkFd(fd: number, why: string): string {
+/** The target of the symlink that `fd` holds (opened O_PATH|O_NOFOLLOW), as bytes. With an
+ *  empty path, readlinkat(2) reads the link the descriptor refers to, not whatever bears its
+ *  name now. */
+export function readlinkFd(fd: number, why: string): Buffer {
   const target = Buffer.alloc(4096); // PATH_MAX: no symlink target is longer
   const size = sys('readlinkat', [fd, ''], why, () => Number(readlinkat_(fd, '', target, target.length)));
-  return target.subarray(0, size).toString('utf8');
+  return target.subarray(0, size);
 }

@@ -12,6 +12,8 @@
  *    inside the destination: no "..", no symlink on the way, or the layer is refused.
  *    Directory metadata, set at the very end, goes through openat2(2), which follows no
  *    symlink at all: by then a later entry may have swapped a parent for one.
+ *  Names stay bytes from the tar header to the filesystem (an image may hold names that are
+ *  not UTF-8), and the xattrs a layer carries, file capabilities among them, are set again.
  *  Lesson: docs/05-images.md */
 import {
   chmodSync,
@@ -31,17 +33,16 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Header, Parser, type ReadEntry } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { streamed } from '../../lib/memory.ts';
-import { traceStep } from '../../lib/trace.ts';
+import { quoteBytes, traceStep } from '../../lib/trace.ts';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './overlay.ts'; // OCI's whiteout names, which chapter 04's commit writes
 import { Digester } from './registry.ts';
-import { lsetxattr, mknod, O_CLOEXEC, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFIFO } from './syscalls.ts';
+import { fsetxattr, lsetxattr, mknod, O_CLOEXEC, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFIFO } from './syscalls.ts';
+import { pathBytes, pathComponents, TarReader, TYPE, type BodySink, type TarHeader } from './tar.ts';
 
 export interface ExtractedLayer {
   /** `sha256:<hex>` of the uncompressed tar: what the config's `rootfs.diff_ids` must list. */
@@ -65,12 +66,14 @@ interface Extraction {
   name: string;
   /** Directory metadata is applied last: writing into a directory changes its mtime, and
    *  a read-only mode would stop a non-root caller from filling it. Keyed by the path inside
-   *  the layer ("." for its root), since it is looked up again from the root at the end. */
-  directories: Map<string, ReadEntry>;
+   *  the layer ("" for its root) read as latin1, one character a byte: a Map needs a string,
+   *  and this one turns back into the same bytes. Looked up again from the root at the end. */
+  directories: Map<string, TarHeader>;
   skipped: string[];
   /** The file whose body is being written, so that it is closed if extraction stops. */
   openFd?: number;
-  /** The first error: node-tar calls us from inside its parser, so we record it and stop. */
+  /** Why we stopped: pipeline() then aborts the streams upstream, and the error it rejects
+   *  with may be theirs ("The operation was aborted"), not our reason. */
   failure?: unknown;
 }
 
@@ -98,7 +101,7 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
     else await pipeline(body, untar);
     finishDirectories(extraction);
   } catch (caught) {
-    // When we stop, pipeline() aborts the streams upstream; our own reason is the one to tell.
+    // A refused entry, a damaged tar (TarFormatError) or gzip stream: one line naming the layer.
     const err = extraction.failure ?? caught;
     if (err instanceof UserError || err instanceof SyscallError) throw err;
     throw new UserError(`${name}: ${(err as Error).message.split('\n')[0]}`);
@@ -108,92 +111,21 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
   return { diffId: diffId.digest(), skipped: extraction.skipped };
 }
 
-/** The last stage of the pipeline: every byte of the tar goes into the diff id and into
- *  node-tar's parser, whose entries writeEntry() puts on disk as they come. */
+/** The last stage of the pipeline: every byte of the tar goes into the diff id and into our
+ *  tar reader (tar.ts), whose entries writeEntry() puts on disk as they come. */
 async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extraction: Extraction): Promise<void> {
-  const parser = new LayerParser((path, linkName) =>
-    traceStep(`ignore the link name ${JSON.stringify(linkName)} of ${JSON.stringify(path)}`, 'only hardlinks and symlinks have one (buildah writes it on whiteouts)'),
-  );
-  let onlyZeros = true;
-  let size = 0;
-  parser.on('error', (err: Error & { tarCode?: string }) => {
-    // Nothing but the zero blocks that end an archive: an empty layer, which is valid (docker
-    // writes one for a build step that changes no file), though node-tar calls it unrecognized.
-    if (err.tarCode === 'TAR_BAD_ARCHIVE' && onlyZeros && size >= 1024) return;
-    extraction.failure ??= err;
-  });
-  parser.on('entry', (entry: ReadEntry) => {
-    guarded(extraction, () => writeEntry(extraction, entry));
-    // The parser moves on once an entry's body is consumed: drain whatever we did not read.
-    if (!entry.flowing) entry.resume();
-  });
-  parser.on('ignoredEntry', (entry: ReadEntry) => skip(extraction, entry, `${entry.type} entries are not supported`));
-  for await (const chunk of tar) {
-    diffId.update(chunk); // every byte of the tar, its padding too, is part of the diff id
-    size += chunk.length;
-    onlyZeros &&= chunk.every((byte) => byte === 0);
-    parser.write(chunk);
-    streamed(chunk.length);
-    if (extraction.failure) throw extraction.failure;
-  }
-  parser.end();
-  if (extraction.failure) throw extraction.failure;
-}
-
-/** Entry types that have no link name: '0' and NUL (regular file), '7' (contiguous file),
- *  '5' (directory), '6' (FIFO), '3' and '4' (devices). A whiteout is a regular file. */
-const NO_LINK_NAME_TYPES = new Set(['0', '\0', '7', '5', '6', '3', '4'].map((c) => c.charCodeAt(0)));
-/** Where the link name sits in a ustar header block, and its checksum field. */
-const LINK_NAME = { start: 157, end: 257 };
-const CHECKSUM = { start: 148, end: 156 };
-
-/** node-tar's method that reads one 512-byte header block: private, so found by its name. */
-const CONSUME_HEADER = Object.getOwnPropertySymbols(Parser.prototype).find((s) => s.description === 'consumeHeader');
-if (CONSUME_HEADER === undefined) throw new Error('node-tar has no Parser consumeHeader method: check layer.ts against this node-tar version');
-
-/** node-tar's parser in strict mode (a damaged header is an error, not a warning), except
- *  for one thing real layers contain: a link name on an entry type that has none. Overlayfs
- *  stores a layer's whiteouts as hard links to one inode, and buildah writes the second and
- *  later `.wh.` entries as regular files that still name the first one; umoci and containerd
- *  ignore that link name, node-tar's strict mode refuses the layer. We blank it in the header
- *  block before node-tar reads it, so that every other check of its still applies. */
-class LayerParser extends Parser {
-  constructor(onIgnoredLinkName: (path: string, linkName: string) => void) {
-    super({ strict: true });
-    const consumeHeader = (Parser.prototype as unknown as Record<symbol, (chunk: Buffer, position: number) => void>)[CONSUME_HEADER!]!;
-    Object.defineProperty(this, CONSUME_HEADER!, {
-      value: (chunk: Buffer, position: number) => {
-        const block = chunk.subarray(position, position + 512);
-        const header = headerWithStrayLinkName(block);
-        if (header === null) return consumeHeader.call(this, chunk, position);
-        onIgnoredLinkName(header.path ?? '', header.linkpath ?? '');
-        return consumeHeader.call(this, withoutLinkName(block), 0);
-      },
-    });
-  }
-}
-
-/** The header in `block` if it is a sound one (its checksum holds) whose type has no link
- *  name yet which carries one; null for anything else, which node-tar judges as usual. */
-function headerWithStrayLinkName(block: Buffer): Header | null {
-  if (block.length < 512 || !NO_LINK_NAME_TYPES.has(block[156]!) || block[LINK_NAME.start] === 0) return null;
+  const reader = new TarReader((header) => writeEntry(extraction, header));
   try {
-    const header = new Header(block);
-    return header.cksumValid ? header : null;
-  } catch {
-    return null; // node-tar will say what is wrong with it
+    for await (const chunk of tar) {
+      diffId.update(chunk); // every byte of the tar, its padding too, is part of the diff id
+      reader.write(chunk);
+      streamed(chunk.length);
+    }
+    reader.end();
+  } catch (err) {
+    extraction.failure = err;
+    throw err;
   }
-}
-
-/** A copy of the header block with its link name zeroed and its checksum made to match: the
- *  checksum is the sum of the block's bytes, its own 8 counted as spaces. */
-function withoutLinkName(block: Buffer): Buffer {
-  const copy = Buffer.from(block);
-  copy.fill(0, LINK_NAME.start, LINK_NAME.end);
-  copy.fill(0x20, CHECKSUM.start, CHECKSUM.end);
-  const sum = copy.reduce((total, byte) => total + byte, 0);
-  copy.write(`${sum.toString(8).padStart(6, '0')}\0 `, CHECKSUM.start, 'latin1');
-  return copy;
 }
 
 function checkMediaType(mediaType: string, name: string): void {
@@ -228,20 +160,11 @@ async function peek(source: Readable, n: number): Promise<{ head: Buffer; body: 
   return { head: Buffer.concat(seen), body: Readable.from(everything(), { objectMode: false }) };
 }
 
-/** Run one step of the extraction unless an earlier one failed; keep the first error. */
-function guarded(extraction: Extraction, step: () => void): void {
-  if (extraction.failure) return;
-  try {
-    step();
-  } catch (err) {
-    extraction.failure = err;
-  }
-}
-
-function skip(extraction: Extraction, entry: ReadEntry, why: string): void {
-  const line = `${JSON.stringify(entry.path)}: ${why}`;
+function skip(extraction: Extraction, header: TarHeader, why: string): undefined {
+  const line = `${quoteBytes(header.path)}: ${why}`;
   extraction.skipped.push(line);
   traceStep(`skip ${line}`, 'not unpacked');
+  return undefined;
 }
 
 /** Refuse the layer: one line that names the layer, the entry and the hazard. */
@@ -251,74 +174,87 @@ function refuse(extraction: Extraction, what: string): UserError {
 
 // ---------------------------------------------------------------- one entry
 
-/** Write one tar entry into the layer directory. */
-function writeEntry(extraction: Extraction, entry: ReadEntry): void {
-  const subject = `entry ${JSON.stringify(entry.path)}`;
-  const parts = layerComponents(extraction, entry.path, subject);
+/** Entry types that carry a link name: only hard links and symlinks. */
+const LINK_TYPES: string[] = [TYPE.hardlink, TYPE.symlink];
+const WHITEOUT = Buffer.from(WHITEOUT_PREFIX);
+const OPAQUE = Buffer.from(OPAQUE_MARKER);
+
+/** Write one tar entry into the layer directory; a regular file returns where its body goes. */
+function writeEntry(extraction: Extraction, header: TarHeader): BodySink | undefined {
+  const subject = `entry ${quoteBytes(header.path)}`;
+  if (header.linkPath.length > 0 && !LINK_TYPES.includes(header.type)) {
+    // Overlayfs stores a layer's whiteouts as hard links to one inode, and buildah writes the
+    // second and later `.wh.` entries as regular files that still name the first one. umoci
+    // and containerd ignore a link name on a type that has none; so do we.
+    traceStep(`ignore the link name ${quoteBytes(header.linkPath)} of ${quoteBytes(header.path)}`, 'only hardlinks and symlinks have one (buildah writes it on whiteouts)');
+  }
+  const parts = layerComponents(extraction, header.path, subject);
   const base = parts.at(-1);
   if (base === undefined) {
     // "./" itself: the entry describes the layer's root directory.
-    if (entry.type !== 'Directory') throw refuse(extraction, `${subject} has no name`);
-    extraction.directories.set('.', entry);
-    return;
+    if (header.type !== TYPE.directory) throw refuse(extraction, `${subject} has no name`);
+    extraction.directories.set('', header);
+    return undefined;
   }
-  if (base.startsWith(WHITEOUT_PREFIX)) return writeWhiteout(extraction, entry, parts);
+  if (base.subarray(0, WHITEOUT.length).equals(WHITEOUT)) return writeWhiteout(extraction, header, parts);
 
   const parent = walkDirectories(extraction, parts.slice(0, -1), subject, true)!;
-  const target = join(parent, base);
-  switch (entry.type) {
-    case 'File':
-    case 'OldFile':
-    case 'ContiguousFile':
-      return writeFile(extraction, entry, target);
-    case 'Directory':
-    case 'GNUDumpDir':
+  const target = pathBytes(parent, base);
+  switch (header.type) {
+    case TYPE.file:
+    case '\0': // a regular file, as the oldest tars write it
+    case '7': // a contiguous file: a regular file everywhere but on one long-gone system
+      return writeFile(extraction, header, target);
+    case TYPE.directory:
+    case 'D': // GNU's dump directory: a directory with a listing we do not need
       if (!removeExisting(target, true)?.isDirectory()) mkdirSync(target, { mode: 0o700 });
-      extraction.directories.set(parts.join('/'), entry);
-      return;
-    case 'SymbolicLink':
+      extraction.directories.set(pathBytes(...parts).toString('latin1'), header);
+      return undefined;
+    case TYPE.symlink:
       // The link is stored as is, "/bin/busybox" included: it is resolved inside the
       // container, where "/" is the rootfs. The danger is only an entry written *through*
       // it, and walkDirectories refuses those.
       removeExisting(target, false);
-      symlinkSync(entry.linkpath!, target);
-      setOwnerAndTimes(target, entry);
-      return;
-    case 'Link':
-      return writeHardlink(extraction, entry, target);
-    case 'FIFO':
+      symlinkSync(header.linkPath, target);
+      setOwnerAndTimes(extraction, target, header);
+      return undefined;
+    case TYPE.hardlink:
+      return writeHardlink(extraction, header, target);
+    case TYPE.fifo:
       removeExisting(target, false);
-      mknod(target, S_IFIFO | (entry.mode ?? 0o644), 0, 0, 'a named pipe from the layer');
-      setOwnerAndTimes(target, entry);
-      chmodSync(target, entry.mode ?? 0o644); // after chown, which clears setuid bits
-      return;
-    case 'CharacterDevice':
-    case 'BlockDevice':
+      mknod(target, S_IFIFO | header.mode, 0, 0, 'a named pipe from the layer');
+      setOwnerAndTimes(extraction, target, header);
+      chmodSync(target, header.mode); // after chown, which clears setuid bits
+      return undefined;
+    case TYPE.charDevice:
+    case TYPE.blockDevice:
       // A device node would give whoever reaches the store's files a door to host hardware;
       // containers get their devices from the engine instead.
-      return skip(extraction, entry, 'device nodes are not unpacked (the engine creates /dev)');
+      return skip(extraction, header, 'device nodes are not unpacked (the engine creates /dev)');
     default:
-      return skip(extraction, entry, `${entry.type} entries are not supported`);
+      return skip(extraction, header, `entries of type ${JSON.stringify(header.type)} are not supported`);
   }
 }
 
 /** The components of a path inside the layer. A leading "/" is dropped, as docker does: in a
  *  layer, "/etc/passwd" can only mean the layer's own etc/passwd. ".." is never allowed, even
  *  where it would stay inside: a layer has no reason to walk upwards. */
-function layerComponents(extraction: Extraction, path: string, subject: string): string[] {
-  const parts = path.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw refuse(extraction, `${subject} escapes the layer (path traversal)`);
+function layerComponents(extraction: Extraction, path: Buffer, subject: string): Buffer[] {
+  const parts = pathComponents(path);
+  if (parts.some((part) => part.equals(DOT_DOT))) throw refuse(extraction, `${subject} escapes the layer (path traversal)`);
   return parts;
 }
+
+const DOT_DOT = Buffer.from('..');
 
 /** Walk from the layer's root through `dirs` with lstat(2) and return the directory reached.
  *  Each component must be a real directory: a symlink is refused, since following it could
  *  lead anywhere on the host. A missing one is created (`create`), or null is returned. */
-function walkDirectories(extraction: Extraction, dirs: string[], subject: string, create: boolean): string | null {
-  let path = extraction.dest;
+function walkDirectories(extraction: Extraction, dirs: Buffer[], subject: string, create: boolean): Buffer | null {
+  let path: Buffer = Buffer.from(extraction.dest);
   for (let i = 0; i < dirs.length; i++) {
-    path = join(path, dirs[i]!);
-    const shown = JSON.stringify(dirs.slice(0, i + 1).join('/'));
+    path = pathBytes(path, dirs[i]!);
+    const shown = quoteBytes(pathBytes(...dirs.slice(0, i + 1)));
     const stats = lstatOrNull(path);
     if (stats === null) {
       if (!create) return null;
@@ -332,19 +268,14 @@ function walkDirectories(extraction: Extraction, dirs: string[], subject: string
   return path;
 }
 
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+function lstatOrNull(path: Buffer): Stats | null {
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
 /** A later entry replaces an earlier one of the same name. Removing a symlink removes the
  *  link, never what it points to, and nothing is ever opened through it. A directory is kept
  *  when the new entry is a directory too (`keepDirectory`); its stats are returned then. */
-function removeExisting(target: string, keepDirectory: boolean): Stats | null {
+function removeExisting(target: Buffer, keepDirectory: boolean): Stats | null {
   const stats = lstatOrNull(target);
   if (stats === null || (keepDirectory && stats.isDirectory())) return stats;
   rmSync(target, { recursive: true, force: true });
@@ -352,65 +283,87 @@ function removeExisting(target: string, keepDirectory: boolean): Stats | null {
 }
 
 /** A regular file: created new (O_EXCL|O_NOFOLLOW: it cannot be an existing file or a
- *  link), filled as its body streams by, then given its owner, mode and mtime. */
-function writeFile(extraction: Extraction, entry: ReadEntry, target: string): void {
+ *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime. */
+function writeFile(extraction: Extraction, header: TarHeader, target: Buffer): BodySink {
   removeExisting(target, false);
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
   const fd = openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   extraction.openFd = fd;
-  entry.on('data', (chunk: Buffer) => guarded(extraction, () => writeSync(fd, chunk)));
-  entry.on('end', () =>
-    guarded(extraction, () => {
-      if (AS_ROOT) fchownSync(fd, entry.uid ?? 0, entry.gid ?? 0);
-      fchmodSync(fd, entry.mode ?? 0o644); // after fchown, which clears setuid and setgid bits
-      if (entry.mtime) futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
+  return {
+    data: (chunk) => writeSync(fd, chunk),
+    end: () => {
+      if (AS_ROOT) fchownSync(fd, header.uid, header.gid);
+      fchmodSync(fd, header.mode); // after fchown, which clears setuid and setgid bits
+      // After fchown too, which clears security.capability.
+      setXattrs(extraction, header, (name, value, why) => fsetxattr(fd, name, value, why));
+      futimesSync(fd, header.mtime, header.mtime);
       extraction.openFd = undefined;
       closeSync(fd);
-    }),
-  );
+    },
+  };
 }
 
 /** A hardlink names an earlier entry of the same layer. Its target is resolved inside the
  *  layer like any entry path, and must already be there: a link to a host file would let the
- *  container read or change it through the link. */
-function writeHardlink(extraction: Extraction, entry: ReadEntry, target: string): void {
-  const subject = `hardlink ${JSON.stringify(entry.path)} to ${JSON.stringify(entry.linkpath)}`;
-  const parts = layerComponents(extraction, entry.linkpath ?? '', subject);
+ *  container read or change it through the link. The inode has its owner, mode and xattrs
+ *  already, from the entry that made it. */
+function writeHardlink(extraction: Extraction, header: TarHeader, target: Buffer): undefined {
+  const subject = `hardlink ${quoteBytes(header.path)} to ${quoteBytes(header.linkPath)}`;
+  const parts = layerComponents(extraction, header.linkPath, subject);
   const dir = walkDirectories(extraction, parts.slice(0, -1), subject, false);
-  const existing = dir === null || parts.length === 0 ? null : join(dir, parts.at(-1)!);
+  const existing = dir === null || parts.length === 0 ? null : pathBytes(dir, parts.at(-1)!);
   const stats = existing === null ? null : lstatOrNull(existing);
   if (existing === null || stats === null) throw refuse(extraction, `${subject}: the target is not in the layer`);
   if (stats.isDirectory()) throw refuse(extraction, `${subject}: the target is a directory`);
-  if (existing === target) return; // a link to itself: nothing to do
+  if (existing.equals(target)) return undefined; // a link to itself: nothing to do
   removeExisting(target, false);
   // link(2) does not follow a symlink target: linking to a symlink links the symlink itself.
   linkSync(existing, target);
+  return undefined;
 }
 
 /** Translate an OCI whiteout into overlayfs's own mark. */
-function writeWhiteout(extraction: Extraction, entry: ReadEntry, parts: string[]): void {
-  const subject = `whiteout ${JSON.stringify(entry.path)}`;
+function writeWhiteout(extraction: Extraction, header: TarHeader, parts: Buffer[]): undefined {
+  const subject = `whiteout ${quoteBytes(header.path)}`;
   const base = parts.at(-1)!;
   const dir = walkDirectories(extraction, parts.slice(0, -1), subject, true)!;
-  if (base === OPAQUE_MARKER) {
+  if (base.equals(OPAQUE)) {
     // "Everything below this directory in lower layers is gone": overlay's opaque directory.
     lsetxattr(dir, 'trusted.overlay.opaque', 'y', 'opaque: overlayfs shows nothing of lower layers in here');
-    return;
+    return undefined;
   }
-  const hidden = base.slice(WHITEOUT_PREFIX.length);
-  if (hidden.startsWith(WHITEOUT_PREFIX)) {
-    return skip(extraction, entry, 'other .wh..wh. names are aufs bookkeeping, meaningless to overlayfs');
+  const hidden = base.subarray(WHITEOUT.length);
+  if (hidden.subarray(0, WHITEOUT.length).equals(WHITEOUT)) {
+    return skip(extraction, header, 'other .wh..wh. names are aufs bookkeeping, meaningless to overlayfs');
   }
-  if (hidden === '' || hidden === '.' || hidden === '..') throw refuse(extraction, `${subject} names no file`);
-  const target = join(dir, hidden);
+  if (hidden.length === 0 || hidden.equals(Buffer.from('.')) || hidden.equals(DOT_DOT)) throw refuse(extraction, `${subject} names no file`);
+  const target = pathBytes(dir, hidden);
   removeExisting(target, false);
   mknod(target, S_IFCHR, 0, 0, 'whiteout: overlayfs reads a 0/0 character device as "deleted here"');
+  return undefined;
 }
 
-/** Owner and times of something that is not opened (symlinks, FIFOs), without following it. */
-function setOwnerAndTimes(target: string, entry: ReadEntry): void {
-  if (AS_ROOT) lchownSync(target, entry.uid ?? 0, entry.gid ?? 0);
-  if (entry.mtime) lutimesSync(target, entry.atime ?? entry.mtime, entry.mtime);
+/** Apply the entry's extended attributes (PAX `SCHILY.xattr.*` records) with `set`. Not
+ *  trusted.*: overlayfs keeps its own marks there (an image could otherwise make a directory
+ *  opaque, or redirect it, by hand), and only root may set them anyway. Not security.* unless
+ *  we are root: setting a file capability takes CAP_SETFCAP. */
+function setXattrs(extraction: Extraction, header: TarHeader, set: (name: string, value: Buffer, why: string) => void): void {
+  for (const [name, value] of header.xattrs) {
+    if (name.startsWith('trusted.') || (!AS_ROOT && !name.startsWith('user.'))) {
+      const why = name.startsWith('trusted.') ? 'trusted.* is overlayfs\'s own namespace: a layer may not set it' : 'only root may set it';
+      traceStep(`skip the xattr ${name} of ${quoteBytes(header.path)}`, why);
+      continue;
+    }
+    set(name, value, `an xattr from ${extraction.name}${name === 'security.capability' ? ': a file capability' : ''}`);
+  }
+}
+
+/** Owner, xattrs and times of something that is not opened (symlinks, FIFOs), without
+ *  following it. */
+function setOwnerAndTimes(extraction: Extraction, target: Buffer, header: TarHeader): void {
+  if (AS_ROOT) lchownSync(target, header.uid, header.gid);
+  setXattrs(extraction, header, (name, value, why) => lsetxattr(target, name, value, why));
+  lutimesSync(target, header.mtime, header.mtime);
 }
 
 /** Give every directory the owner, mode and mtime its entry asked for, now that nothing more
@@ -422,13 +375,14 @@ function finishDirectories(extraction: Extraction): void {
   const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
   const rootFd = openSync(extraction.dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   try {
-    for (const [path, entry] of extraction.directories) {
-      const fd = openLayerDirectory(rootFd, path);
+    for (const [path, header] of extraction.directories) {
+      const fd = openLayerDirectory(rootFd, Buffer.from(path || '.', 'latin1'));
       if (fd === null) continue;
       try {
-        if (AS_ROOT) fchownSync(fd, entry.uid ?? 0, entry.gid ?? 0);
-        fchmodSync(fd, entry.mode ?? 0o755);
-        if (entry.mtime) futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
+        if (AS_ROOT) fchownSync(fd, header.uid, header.gid);
+        fchmodSync(fd, header.mode);
+        setXattrs(extraction, header, (name, value, why) => fsetxattr(fd, name, value, why));
+        futimesSync(fd, header.mtime, header.mtime);
       } finally {
         closeSync(fd);
       }
@@ -442,17 +396,17 @@ function finishDirectories(extraction: Extraction): void {
  *  entry replaced it or a directory above it (with a symlink, a file, a whiteout). Its entry's
  *  metadata then describes something the layer no longer has, so it is skipped, not refused:
  *  a later entry may replace an earlier one of the same name, in any honest layer too. */
-function openLayerDirectory(rootFd: number, path: string): number | null {
+function openLayerDirectory(rootFd: number, path: Buffer): number | null {
   const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
   try {
     // RESOLVE_NO_SYMLINKS: ELOOP on a symlink anywhere on the path, checked by the kernel as it
     // walks, so nothing can be swapped between a check and the use. RESOLVE_BENEATH: no way out.
     return openat2(rootFd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, 'late directory metadata: open it without following any symlink', {
-      target: `${rootFd}, ${JSON.stringify(path)}, {O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
+      target: `${rootFd}, ${quoteBytes(path)}, {O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
     });
   } catch (err) {
     if (!(err instanceof SyscallError) || !['ELOOP', 'ENOTDIR', 'ENOENT'].includes(err.code)) throw err;
-    traceStep(`skip the owner, mode and times of ${JSON.stringify(path)}`, 'a later entry of the layer replaced it or a directory above it');
+    traceStep(`skip the owner, mode and times of ${quoteBytes(path)}`, 'a later entry of the layer replaced it or a directory above it');
     return null;
   }
 }

@@ -1,8 +1,8 @@
 /** The syscalls this program makes, declared from their man pages (new ones at the bottom).
  *  Each wrapper takes a `why`: it is printed by --trace, so the trace reads as the recipe. */
 import { SyscallError } from '../../lib/errors.ts';
-import { libc, sys, type SysOptions } from '../../lib/libc.ts';
-import { flagNames, traceStep } from '../../lib/trace.ts';
+import { cPath, libc, sys, type SysOptions } from '../../lib/libc.ts';
+import { flagNames, formatArgs, traceStep } from '../../lib/trace.ts';
 
 const chdir_ = libc.func('int chdir(const char *path)'); // man 2 chdir
 const fcntl_ = libc.func('int fcntl(int fd, int cmd, int arg)'); // man 2 fcntl
@@ -118,10 +118,10 @@ export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 
 /** Create a device node (or a FIFO): `mode` holds the type and the permissions. */
-export function mknod(path: string, mode: number, major: number, minor: number, why: string): void {
+export function mknod(path: string | Buffer, mode: number, major: number, minor: number, why: string): void {
   const dev = (BigInt(major) << 8n) | BigInt(minor); // makedev() for the small numbers of /dev
   const type = (mode & S_IFCHR) === S_IFCHR ? 'S_IFCHR' : 'S_IFIFO';
-  sys('mknod', [path], why, () => mknod_(path, mode, dev), { target: `${JSON.stringify(path)}, ${type}|0${(mode & 0o7777).toString(8)}, ${major}:${minor}` });
+  sys('mknod', [path], why, () => mknod_(cPath(path), mode, dev), { target: `${formatArgs([path])}, ${type}|0${(mode & 0o7777).toString(8)}, ${major}:${minor}` });
 }
 
 /** pivot_root(2) has no glibc wrapper, so it goes through syscall(2) with its number. */
@@ -157,18 +157,51 @@ export function interfaceUp(name: string, why: string): void {
 // ---- new in chapter 04: the marks overlayfs leaves in an upper dir, read by descriptor -----
 
 // ssize_t in the man page; koffi has no ssize_t, and long is the same size on Linux.
-const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 lgetxattr
+const getxattr_ = libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 getxattr
+const listxattr_ = libc.func('long listxattr(const char *path, void *list, size_t size)'); // man 2 listxattr
 const readlinkat_ = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'); // man 2 readlinkat
 
-/** The value of extended attribute `name` on `path` (not following a symlink), or null when
- *  the file has no such attribute (ENODATA) or its filesystem has no xattrs at all (ENOTSUP). */
-export function lgetxattr(path: string, name: string, why: string): string | null {
-  const value = Buffer.alloc(256); // overlay's marks are a few bytes: "y", a short path at most
+/** The value of extended attribute `name` of the file `path` leads to, or null when the file
+ *  has no such attribute (ENODATA) or its filesystem has no xattrs at all (ENOTSUP). A value
+ *  is bytes: `security.capability` is a binary struct. We read through /proc/self/fd/N names
+ *  of descriptors we hold, which only the following getxattr(2) resolves to the file. */
+export function getxattr(path: string | Buffer, name: string, why: string): Buffer | null {
+  const cName = cPath(path);
   try {
-    const size = sys('lgetxattr', [path, name], why, () => Number(lgetxattr_(path, name, value, value.length)));
-    return value.subarray(0, size).toString('utf8');
+    // Asked with size 0, the call says how big the value is (it may grow before the second call:
+    // then ERANGE, and we ask again).
+    for (;;) {
+      const size = sys('getxattr', [path, name, null, 0], `${why} (its size)`, () => Number(getxattr_(cName, name, null, 0)));
+      const value = Buffer.alloc(size);
+      try {
+        return value.subarray(0, sys('getxattr', [path, name], why, () => Number(getxattr_(cName, name, value, value.length))));
+      } catch (err) {
+        if (!(err instanceof SyscallError && err.code === 'ERANGE')) throw err;
+      }
+    }
   } catch (err) {
     if (err instanceof SyscallError && (err.code === 'ENODATA' || err.code === 'ENOTSUP')) return null;
+    throw err;
+  }
+}
+
+/** The names of the extended attributes of the file `path` leads to (none if its filesystem
+ *  has no xattrs): listxattr(2) fills a buffer with NUL-terminated names. */
+export function listxattr(path: string | Buffer, why: string): string[] {
+  const cName = cPath(path);
+  try {
+    for (;;) {
+      const size = sys('listxattr', [path, null, 0], `${why} (the list's size)`, () => Number(listxattr_(cName, null, 0)));
+      const list = Buffer.alloc(size);
+      try {
+        const filled = sys('listxattr', [path], why, () => Number(listxattr_(cName, list, list.length)));
+        return list.toString('utf8', 0, filled).split('\0').filter((name) => name !== '');
+      } catch (err) {
+        if (!(err instanceof SyscallError && err.code === 'ERANGE')) throw err;
+      }
+    }
+  } catch (err) {
+    if (err instanceof SyscallError && err.code === 'ENOTSUP') return [];
     throw err;
   }
 }
@@ -187,24 +220,27 @@ export const RESOLVE_IN_ROOT = 0x10; // "/" and ".." stop at dirFd, as if it wer
 /** openat2(2): open `path` below the directory `dirFd`, with `resolve` saying how the path
  *  may be walked. The kernel checks every component as it walks, so nothing can be swapped
  *  for a symlink between a check and the use, as it could between lstat(2) and open(2). */
-export function openat2(dirFd: number, path: string, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
+export function openat2(dirFd: number, path: string | Buffer, flags: number, resolve: number, why: string, opts: SysOptions = {}): number {
   const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
   how.writeBigUInt64LE(BigInt(flags), 0);
   how.writeBigUInt64LE(BigInt(resolve), 16);
-  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'str', path, 'uint8_t *', how, 'size_t', how.length)), opts);
+  const name = cPath(Buffer.from(path)); // a name is bytes: a Buffer passes them as they are
+  return sys('openat2', [dirFd, path], why, () => Number(syscall_(SYS_openat2, 'int', dirFd, 'uint8_t *', name, 'uint8_t *', how, 'size_t', how.length)), opts);
 }
 
-/** The target of the symlink that `fd` holds (opened O_PATH|O_NOFOLLOW). With an empty path,
- *  readlinkat(2) reads the link the descriptor refers to, not whatever bears its name now. */
-export function readlinkFd(fd: number, why: string): string {
+/** The target of the symlink that `fd` holds (opened O_PATH|O_NOFOLLOW), as bytes. With an
+ *  empty path, readlinkat(2) reads the link the descriptor refers to, not whatever bears its
+ *  name now. */
+export function readlinkFd(fd: number, why: string): Buffer {
   const target = Buffer.alloc(4096); // PATH_MAX: no symlink target is longer
   const size = sys('readlinkat', [fd, ''], why, () => Number(readlinkat_(fd, '', target, target.length)));
-  return target.subarray(0, size).toString('utf8');
+  return target.subarray(0, size);
 }
 
 // ---- new in chapter 05: unpacking image layers, sharing a store, and the image's User -------
 
 const lsetxattr_ = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'); // man 2 lsetxattr
+const fsetxattr_ = libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'); // man 2 fsetxattr
 const flock_ = libc.func('int flock(int fd, int operation)'); // man 2 flock
 const syncfs_ = libc.func('int syncfs(int fd)'); // man 2 syncfs
 const setgroups_ = libc.func('int setgroups(size_t size, const uint32_t *list)'); // man 2 setgroups
@@ -212,11 +248,21 @@ const setgid_ = libc.func('int setgid(uint32_t gid)'); // man 2 setgid
 const setuid_ = libc.func('int setuid(uint32_t uid)'); // man 2 setuid
 
 /** Set extended attribute `name` on `path` itself, never on what a symlink points to. */
-export function lsetxattr(path: string, name: string, value: string, why: string): void {
-  const bytes = Buffer.from(value, 'utf8');
-  sys('lsetxattr', [path, name, value], why, () => lsetxattr_(path, name, bytes, bytes.length, 0), {
-    hint: name.startsWith('trusted.') ? 'trusted.* attributes need root (CAP_SYS_ADMIN)' : undefined,
-  });
+export function lsetxattr(path: string | Buffer, name: string, value: string | Buffer, why: string): void {
+  const bytes = Buffer.from(value);
+  sys('lsetxattr', [path, name, value], why, () => lsetxattr_(cPath(path), name, bytes, bytes.length, 0), { hint: xattrHint(name) });
+}
+
+/** Set extended attribute `name` on the file open as `fd`. */
+export function fsetxattr(fd: number, name: string, value: Buffer, why: string): void {
+  sys('fsetxattr', [fd, name, value], why, () => fsetxattr_(fd, name, value, value.length, 0), { hint: xattrHint(name) });
+}
+
+function xattrHint(name: string): string | undefined {
+  if (name.startsWith('trusted.')) return 'trusted.* attributes need root (CAP_SYS_ADMIN)';
+  if (name.startsWith('security.')) return 'security.* attributes need root (CAP_SETFCAP for security.capability)';
+  if (name.startsWith('user.')) return 'user.* attributes exist only on regular files and directories, on a filesystem that allows them';
+  return undefined;
 }
 
 const LOCK_SH = 1;

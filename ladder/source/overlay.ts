@@ -4,6 +4,7 @@
  *  dir and nowhere else. readChanges() lists those changes the way `docker diff` does, and
  *  writeLayerTar() turns them into a new OCI layer: the heart of `docker commit`.
  *  Lesson: docs/04-unionfs.md */
+import { isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
@@ -23,11 +24,10 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { posix } from 'node:path';
-import { Header, Pax, type HeaderData } from 'tar';
 import { SyscallError, UserError } from '../../lib/errors.ts';
-import { traceStep } from '../../lib/trace.ts';
-import { lgetxattr, mount, O_CLOEXEC, O_PATH, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
+import { quoteBytes, traceStep } from '../../lib/trace.ts';
+import { getxattr, listxattr, mount, O_CLOEXEC, O_PATH, openat2, readlinkFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, umount2 } from './syscalls.ts';
+import { encodeHeader, END_OF_ARCHIVE, padding, pathBytes, pathComponents, TYPE, type TarHeader } from './tar.ts';
 
 /** The directories of one overlay mount. */
 export interface OverlayDirs {
@@ -197,8 +197,9 @@ function mountHolding(path: string): MountInfo {
 
 /** One thing in the upper dir, with overlay's two marks decoded. */
 interface UpperEntry {
-  /** Relative to the upper dir, without a leading slash: `etc/passwd`. */
-  path: string;
+  /** Relative to the upper dir, without a leading slash: `etc/passwd`. Bytes, as the kernel
+   *  keeps names: a name need not be valid UTF-8, and a string would change it. */
+  path: Buffer;
   stat: Stats;
   /** A 0/0 character device: overlay's mark that the lower file of that name is deleted. */
   whiteout: boolean;
@@ -219,17 +220,17 @@ interface UpperEntry {
 function* walkUpper(upperDir: string): Generator<UpperEntry> {
   const upperFd = openSync(upperDir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    yield* walkDir(upperFd, '');
+    yield* walkDir(upperFd, Buffer.alloc(0));
   } finally {
     closeSync(upperFd);
   }
 }
 
-function* walkDir(dirFd: number, dir: string): Generator<UpperEntry> {
-  for (const name of readdirSync(`/proc/self/fd/${dirFd}`).sort()) {
-    const path = dir ? `${dir}/${name}` : name;
+function* walkDir(dirFd: number, dir: Buffer): Generator<UpperEntry> {
+  for (const name of readdirSync(`/proc/self/fd/${dirFd}`, { encoding: 'buffer' }).sort(Buffer.compare)) {
+    const path = dir.length > 0 ? pathBytes(dir, name) : name;
     const fd = openat2(dirFd, name, O_PATH | constants.O_NOFOLLOW | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, 'hold the entry itself, never what a symlink points to', {
-      target: `${dirFd} (${JSON.stringify(dir || '.')}), ${JSON.stringify(name)}, {O_PATH|O_NOFOLLOW|O_CLOEXEC, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
+      target: `${dirFd} (${dir.length > 0 ? quoteBytes(dir) : '"."'}), ${quoteBytes(name)}, {O_PATH|O_NOFOLLOW|O_CLOEXEC, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}`,
     });
     try {
       const stat = fstatSync(fd);
@@ -247,8 +248,8 @@ function isWhiteout(stat: Stats): boolean {
   return stat.isCharacterDevice() && stat.rdev === 0;
 }
 
-function isOpaque(dir: string): boolean {
-  return lgetxattr(dir, OPAQUE_XATTR, 'is this directory opaque? overlay marks one that replaced a lower directory with "y"') === 'y';
+function isOpaque(dir: string | Buffer): boolean {
+  return getxattr(dir, OPAQUE_XATTR, 'is this directory opaque? overlay marks one that replaced a lower directory with "y"')?.toString() === 'y';
 }
 
 /** What the container changed, as `docker diff` shows it, sorted by path:
@@ -258,29 +259,38 @@ function isOpaque(dir: string): boolean {
  *  - A: the path is in upper only.
  *  An opaque directory (`rm -rf dir; mkdir dir`) is where we part from docker: docker reports
  *  it as D although it still exists. We report what a look inside shows: the directory C, each
- *  name the lowers had in it and that is gone D, and its new contents A or C as anywhere else. */
+ *  name the lowers had in it and that is gone D, and its new contents A or C as anywhere else.
+ *  Paths are looked up as bytes; a name that is not valid UTF-8 is shown quoted, with \xNN. */
 export function readChanges(upperDir: string, lowerDirs: string[]): Change[] {
-  const changes: Change[] = [];
+  const changes: { kind: Change['kind']; path: Buffer }[] = [];
   for (const entry of walkUpper(upperDir)) {
     if (entry.whiteout) {
-      changes.push({ kind: 'D', path: `/${entry.path}` });
+      changes.push({ kind: 'D', path: entry.path });
       continue;
     }
     const inLowers = visibleInLowers(lowerDirs, entry.path);
-    changes.push({ kind: inLowers ? 'C' : 'A', path: `/${entry.path}` });
+    changes.push({ kind: inLowers ? 'C' : 'A', path: entry.path });
     if (!entry.opaque || !inLowers) continue;
     for (const name of namesInLowers(lowerDirs, entry.path)) {
-      if (!lstatOrNull(posix.join(upperDir, entry.path, name))) changes.push({ kind: 'D', path: `/${entry.path}/${name}` });
+      const path = pathBytes(entry.path, name);
+      if (!lstatOrNull(pathBytes(upperDir, path))) changes.push({ kind: 'D', path });
     }
   }
-  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return changes
+    .sort((a, b) => Buffer.compare(a.path, b.path))
+    .map(({ kind, path }) => ({ kind, path: shownPath(pathBytes('', path)) }));
+}
+
+/** A path for `docker diff`'s listing: as it is when it is valid UTF-8, quoted with \xNN otherwise. */
+function shownPath(path: Buffer): string {
+  return isUtf8(path) ? path.toString('utf8') : quoteBytes(path);
 }
 
 /** Whether the lowers alone show `path`, looked up the way overlay does: from the top layer
  *  down, until a layer has the name (a whiteout there means deleted) or hides what is below. */
-function visibleInLowers(lowerDirs: string[], path: string): boolean {
+function visibleInLowers(lowerDirs: string[], path: Buffer): boolean {
   for (const layer of [...lowerDirs].reverse()) {
-    const stat = lstatOrNull(posix.join(layer, path));
+    const stat = lstatOrNull(pathBytes(layer, path));
     if (stat) return !isWhiteout(stat);
     if (hidesLayersBelow(layer, path)) return false;
   }
@@ -289,10 +299,10 @@ function visibleInLowers(lowerDirs: string[], path: string): boolean {
 
 /** A layer hides `path` of the layers below it when one of the path's parent directories is, in
  *  this layer, a whiteout, a file, or an opaque directory. */
-function hidesLayersBelow(layer: string, path: string): boolean {
-  const parts = path.split('/');
+function hidesLayersBelow(layer: string, path: Buffer): boolean {
+  const parts = pathComponents(path);
   for (let depth = 1; depth < parts.length; depth++) {
-    const parent = posix.join(layer, ...parts.slice(0, depth));
+    const parent = pathBytes(layer, ...parts.slice(0, depth));
     const stat = lstatOrNull(parent);
     if (!stat) return false; // not in this layer: the lookup goes on in the next one down
     if (!stat.isDirectory() || isOpaque(parent)) return true;
@@ -300,17 +310,18 @@ function hidesLayersBelow(layer: string, path: string): boolean {
   return false;
 }
 
-/** The names the lowers show inside directory `dir`. */
-function namesInLowers(lowerDirs: string[], dir: string): string[] {
-  const names = new Set<string>();
+/** The names the lowers show inside directory `dir`, sorted. */
+function namesInLowers(lowerDirs: string[], dir: Buffer): Buffer[] {
+  const names = new Map<string, Buffer>(); // keyed by the bytes read as latin1: one char a byte
   for (const layer of lowerDirs) {
-    const stat = lstatOrNull(posix.join(layer, dir));
-    if (stat?.isDirectory()) for (const name of readdirSync(posix.join(layer, dir))) names.add(name);
+    const stat = lstatOrNull(pathBytes(layer, dir));
+    if (!stat?.isDirectory()) continue;
+    for (const name of readdirSync(pathBytes(layer, dir), { encoding: 'buffer' })) names.set(name.toString('latin1'), name);
   }
-  return [...names].filter((name) => visibleInLowers(lowerDirs, `${dir}/${name}`)).sort();
+  return [...names.values()].filter((name) => visibleInLowers(lowerDirs, pathBytes(dir, name))).sort(Buffer.compare);
 }
 
-function lstatOrNull(path: string): Stats | null {
+function lstatOrNull(path: string | Buffer): Stats | null {
   return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
@@ -318,8 +329,9 @@ function lstatOrNull(path: string): Stats | null {
 
 /** Write the upper dir as an uncompressed OCI layer tar and return its digest, which is the
  *  layer's diff id (`sha256:…`). Overlay's marks become the OCI ones: a whiteout device becomes
- *  an empty file `.wh.<name>`, an opaque directory gets an empty `<dir>/.wh..wh..opq`. Extended
- *  attributes are not written at all, so overlay's own trusted.overlay.* never leak into an image.
+ *  an empty file `.wh.<name>`, an opaque directory gets an empty `<dir>/.wh..wh..opq`. Names
+ *  and link targets go in as the bytes they are, and the xattrs of files and directories as
+ *  PAX records (file capabilities live there), except trusted.*: overlay's own bookkeeping.
  *  The tar is written next to `outFile` and renamed into place once complete: a failure never
  *  leaves half a layer under the real name. */
 export function writeLayerTar(upperDir: string, outFile: string): string {
@@ -343,7 +355,7 @@ export function writeLayerTar(upperDir: string, outFile: string): string {
 }
 
 /** A tar is a row of 512-byte headers, each followed by the file's bytes padded to whole
- *  blocks, and two zero blocks at the end. Everything written is also hashed. */
+ *  blocks, and two zero blocks at the end (tar.ts). Everything written is also hashed. */
 function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
   const write = (bytes: Buffer) => {
     writeSync(fd, bytes);
@@ -351,57 +363,84 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
   };
   // A file with several names in upper is stored once; its other names are hard links to the
   // first name written (tar refers back, so the target must come earlier in the archive).
-  const firstNameOf = new Map<string, string>();
+  const firstNameOf = new Map<string, Buffer>();
   for (const { path, stat, whiteout, opaque, fd: held } of walkUpper(upperDir)) {
-    const full = posix.join(upperDir, path);
     if (whiteout) {
-      write(markerHeader(posix.join(posix.dirname(path), WHITEOUT_PREFIX + posix.basename(path)), stat));
+      write(markerHeader(withNamePrefix(path, WHITEOUT_PREFIX), stat));
       continue;
     }
     const inode = `${stat.dev}:${stat.ino}`;
     const firstName = stat.nlink > 1 && !stat.isDirectory() ? firstNameOf.get(inode) : undefined;
     if (firstName !== undefined) {
-      write(tarHeader({ ...ownerAndTime(path, stat), type: 'Link', linkpath: firstName }));
+      write(encodeHeader({ ...ownerAndTime(path, stat), type: TYPE.hardlink, linkPath: firstName }));
       continue;
     }
     firstNameOf.set(inode, path);
     if (stat.isDirectory()) {
-      write(tarHeader({ ...ownerAndTime(`${path}/`, stat), type: 'Directory' }));
-      if (opaque) write(markerHeader(`${path}/${OPAQUE_MARKER}`, stat));
+      write(encodeHeader({ ...ownerAndTime(Buffer.concat([path, Buffer.from('/')]), stat), type: TYPE.directory, xattrs: xattrsOf(held, path) }));
+      if (opaque) write(markerHeader(pathBytes(path, OPAQUE_MARKER), stat));
     } else if (stat.isSymbolicLink()) {
-      write(tarHeader({ ...ownerAndTime(path, stat), type: 'SymbolicLink', linkpath: readlinkFd(held, 'the target of the symlink we hold') }));
+      write(encodeHeader({ ...ownerAndTime(path, stat), type: TYPE.symlink, linkPath: readlinkFd(held, 'the target of the symlink we hold') }));
     } else if (stat.isFile()) {
-      write(tarHeader({ ...ownerAndTime(path, stat), type: 'File', size: stat.size }));
+      write(encodeHeader({ ...ownerAndTime(path, stat), type: TYPE.file, size: stat.size, xattrs: xattrsOf(held, path) }));
       // Reopened for reading through its O_PATH descriptor: the very file that was fstat'ed.
-      copyFileBody(`/proc/self/fd/${held}`, stat.size, write, full);
+      copyFileBody(`/proc/self/fd/${held}`, stat.size, write, quoteBytes(path));
     } else if (stat.isFIFO() || stat.isCharacterDevice() || stat.isBlockDevice()) {
-      const type = stat.isFIFO() ? 'FIFO' : stat.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice';
-      write(tarHeader({ ...ownerAndTime(path, stat), type, ...deviceNumbers(stat.rdev) }));
+      const type = stat.isFIFO() ? TYPE.fifo : stat.isCharacterDevice() ? TYPE.charDevice : TYPE.blockDevice;
+      write(encodeHeader({ ...ownerAndTime(path, stat), type, ...deviceNumbers(stat.rdev) }));
     } else {
-      traceStep(`skip ${path}`, 'a socket belongs to a running process and means nothing in an image');
+      traceStep(`skip ${quoteBytes(path)}`, 'a socket belongs to a running process and means nothing in an image');
     }
   }
-  write(Buffer.alloc(1024));
+  write(END_OF_ARCHIVE);
 }
 
 /** What every entry keeps from the upper dir: permission bits, owner, and mtime in whole
  *  seconds (ustar has no room for less, and nanoseconds would only make layers differ). */
-function ownerAndTime(path: string, stat: Stats): HeaderData {
-  const mtime = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
-  return { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime, size: 0 };
+function ownerAndTime(path: Buffer, stat: Stats): TarHeader {
+  return {
+    path,
+    type: TYPE.file,
+    mode: stat.mode & 0o7777,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: 0,
+    mtime: Math.floor(stat.mtimeMs / 1000),
+    linkPath: Buffer.alloc(0),
+    devMajor: 0,
+    devMinor: 0,
+    xattrs: new Map(),
+  };
 }
 
 /** An OCI whiteout or opaque marker: an empty file, owned like the thing it stands for. */
-function markerHeader(path: string, stat: Stats): Buffer {
-  return tarHeader({ ...ownerAndTime(path, stat), mode: 0o644, type: 'File' });
+function markerHeader(path: Buffer, stat: Stats): Buffer {
+  return encodeHeader({ ...ownerAndTime(path, stat), mode: 0o644 });
 }
 
-/** One ustar header block. A path or link target too long for ustar's fields (or an id too
- *  big for its octal digits) is carried by a pax extended header placed in front of it. */
-function tarHeader(data: HeaderData): Buffer {
-  const block = Buffer.alloc(512);
-  if (!new Header(data).encode(block)) return block;
-  return Buffer.concat([new Pax(data).encode(), block]);
+/** `dir/name` → `dir/<prefix>name`: the whiteout for a deleted name. */
+function withNamePrefix(path: Buffer, prefix: string): Buffer {
+  const cut = path.lastIndexOf('/') + 1;
+  return Buffer.concat([path.subarray(0, cut), Buffer.from(prefix), path.subarray(cut)]);
+}
+
+/** The extended attributes of the file or directory held as `fd`, for the tar's PAX records:
+ *  user.* (anything a program stored), security.capability (what makes `ping` work without
+ *  setuid), system.posix_acl_*. Not trusted.*: overlay keeps its own marks there (opaque,
+ *  origin, redirect), which mean nothing in another overlay, and only root may set them.
+ *  Read through /proc/self/fd/N, which the following *xattr calls resolve to the held file. */
+function xattrsOf(fd: number, path: Buffer): Map<string, Buffer> {
+  const held = `/proc/self/fd/${fd}`;
+  const xattrs = new Map<string, Buffer>();
+  for (const name of listxattr(held, `which extended attributes does ${quoteBytes(path)} have?`)) {
+    if (name.startsWith('trusted.')) {
+      traceStep(`skip the xattr ${name} of ${quoteBytes(path)}`, 'trusted.* is overlayfs\'s own bookkeeping, not part of the image');
+      continue;
+    }
+    const value = getxattr(held, name, `the value of ${name}, for the layer`);
+    if (value !== null) xattrs.set(name, value);
+  }
+  return xattrs;
 }
 
 /** Copy a file's bytes into the tar, then pad to a whole number of 512-byte blocks. */
@@ -418,11 +457,11 @@ function copyFileBody(file: string, size: number, write: (bytes: Buffer) => void
   } finally {
     closeSync(fd);
   }
-  write(Buffer.alloc((512 - (size % 512)) % 512));
+  write(padding(size));
 }
 
 /** Split st_rdev into major and minor: the kernel packs them into 32 bits as the low byte of
  *  the minor, then 12 bits of major, then the rest of the minor. */
-function deviceNumbers(rdev: number): { devmaj: number; devmin: number } {
-  return { devmaj: (rdev >>> 8) & 0xfff, devmin: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
+function deviceNumbers(rdev: number): { devMajor: number; devMinor: number } {
+  return { devMajor: (rdev >>> 8) & 0xfff, devMinor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
 }

@@ -4,7 +4,8 @@ import { Header } from 'tar';
 
 export interface TarEntry {
   path: string;
-  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'FIFO';
+  /** ExtendedHeader: a PAX header, whose body is the records for the next entry. */
+  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'FIFO' | 'ExtendedHeader';
   /** Set on any type: real archivers leave one on entries that have none (buildah's whiteouts). */
   linkpath?: string;
   body?: string | Buffer;
