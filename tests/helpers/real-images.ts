@@ -105,27 +105,27 @@ export function buildImage(
 /** What the reference tools make of `ref`: `skopeo copy` to an OCI layout, then `umoci unpack`
  *  to a runtime bundle (rootfs/ and a config.json made from the image config). */
 export function umociUnpack(ref: string): string {
-  return unpackedWithUmoci(ref).bundle;
-}
-
-function unpackedWithUmoci(ref: string): { layout: string; bundle: string } {
   const dir = join(work(), `umoci-${++counter}`);
   const layout = join(dir, 'layout');
   const bundle = join(dir, 'bundle');
   mkdirSync(dir, { recursive: true });
   tool('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:image`]);
   tool('umoci', ['unpack', '--image', `${layout}:image`, bundle]);
-  return { layout, bundle };
+  return bundle;
 }
 
-/** An image one layer above `baseRef`, made the way umoci makes one: `umoci unpack` the base,
- *  let `change` edit the rootfs, `umoci repack` the difference as a new layer, and `skopeo
- *  copy` the result to `host` as `repo:tag`. For what buildah will not put in a layer: its
- *  COPY drops `trusted.*` attributes, and umoci's repack keeps every attribute it finds. */
-export function buildImageWithUmoci(host: string, repo: string, baseRef: string, change: (rootfs: string) => void, tag = 'latest'): string {
-  const { layout, bundle } = unpackedWithUmoci(baseRef);
-  change(join(bundle, 'rootfs'));
-  tool('umoci', ['repack', '--image', `${layout}:${tag}`, bundle]);
+/** An image one layer above `baseRef`, whose layer is `layerTar` (uncompressed, made by hand
+ *  with tests/helpers/tar.ts): `skopeo copy` the base to an OCI layout, `umoci raw add-layer`
+ *  (which writes the blob, the diff id, the config and the manifest as for any layer), and
+ *  `skopeo copy` the result to `host` as `repo:tag`. For what no build tool puts in a layer:
+ *  buildah's COPY drops `trusted.*` attributes, and umoci's repack drops `trusted.overlay.*`. */
+export function buildImageWithLayer(host: string, repo: string, baseRef: string, layerTar: Buffer, tag = 'latest'): string {
+  const dir = join(work(), `layer-${++counter}`);
+  const layout = join(dir, 'layout');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'layer.tar'), layerTar);
+  tool('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${baseRef}`, `oci:${layout}:base`]);
+  tool('umoci', ['raw', 'add-layer', '--image', `${layout}:base`, '--tag', tag, join(dir, 'layer.tar')]);
   const ref = `${host}/${repo}:${tag}`;
   tool('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${ref}`]);
   return ref;
@@ -323,14 +323,19 @@ export function assertSameTree(actual: string[], expected: string[], message: st
   assert.deepEqual({ extra, missing }, { extra: [], missing: [] }, `${message}: lines only in ours (extra) or only in umoci's (missing)`);
 }
 
+/** The layer directories of an image a chapter pulled into the store at `root`, bottom first. */
+export function pulledLayerDirs(root: string, ref: string): string[] {
+  const images = JSON.parse(readFileSync(join(root, 'images.json'), 'utf8')) as Record<string, { layers: string[] }>;
+  const record = images[ref] ?? Object.entries(images).find(([key]) => key.startsWith(ref))?.[1];
+  assert.ok(record, `${ref} is in the store (it has ${Object.keys(images).join(', ')})`);
+  return record.layers.map((diffId) => join(root, 'layers', 'sha256', diffId.slice('sha256:'.length)));
+}
+
 /** The merged view of an image a chapter pulled into the store at `root`: its layer
  *  directories stacked with the chapter's own overlay (an empty upper, in a temp dir),
  *  listed with treeOf, and unmounted again. */
 export async function pulledTreeOf(chapter: string, root: string, ref: string, skip: string[] = []): Promise<string[]> {
-  const images = JSON.parse(readFileSync(join(root, 'images.json'), 'utf8')) as Record<string, { layers: string[] }>;
-  const record = images[ref] ?? Object.entries(images).find(([key]) => key.startsWith(ref))?.[1];
-  assert.ok(record, `${ref} is in the store (it has ${Object.keys(images).join(', ')})`);
-  const lowerDirs = record.layers.map((diffId) => join(root, 'layers', 'sha256', diffId.slice('sha256:'.length)));
+  const lowerDirs = pulledLayerDirs(root, ref);
   const { mountOverlay, unmountOverlay } = await chapterModule<typeof import('../../chapters/05-images/overlay.ts')>(chapter, 'overlay.ts');
   const dir = mkdtempSync(join(work(), 'merged-'));
   const target = join(dir, 'merged');
