@@ -14,6 +14,7 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, read
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildRootfs } from '../../scripts/build-rootfs.ts';
+import { koffi, libc } from '../../lib/libc.ts';
 import { chapterModule } from './ladder.ts';
 
 let workDir: string | undefined;
@@ -71,8 +72,17 @@ export type ContextFile = string | { content: string | Buffer; mode: number };
 /** Build `containerfile` with buildah (the busybox rootfs is in the context as `rootfs/`, for
  *  `FROM scratch` + `COPY rootfs/ /`), push it to `host` as `repo:tag`, and return the
  *  reference. Steps are cached (--layers) across the builds of one process, so images that
- *  start alike share their base layers, as they do in real registries. */
-export function buildImage(host: string, repo: string, containerfile: string, files: Record<string, ContextFile> = {}, tag = 'latest'): string {
+ *  start alike share their base layers, as they do in real registries. `addToContext` gets
+ *  the context directory after `files` are in it, for what a table of text files cannot say:
+ *  names that are not UTF-8 (Buffer paths), links, extended attributes, capabilities. */
+export function buildImage(
+  host: string,
+  repo: string,
+  containerfile: string,
+  files: Record<string, ContextFile> = {},
+  tag = 'latest',
+  addToContext?: (context: string) => void,
+): string {
   const context = join(work(), `context-${++counter}`);
   mkdirSync(context, { recursive: true });
   cpSync(buildRootfs(), join(context, 'rootfs'), { recursive: true, verbatimSymlinks: true });
@@ -83,6 +93,7 @@ export function buildImage(host: string, repo: string, containerfile: string, fi
     writeFileSync(full, typeof file === 'string' ? file : file.content);
     chmodSync(full, typeof file === 'string' ? 0o644 : file.mode);
   }
+  addToContext?.(context);
   const local = `localhost/${repo}:${tag}`;
   buildah(['bud', '--isolation', 'chroot', '--layers', '--pull=never', '--quiet', '-f', 'Containerfile', '-t', local, '.'], context);
   const ref = `${host}/${repo}:${tag}`;
@@ -101,6 +112,23 @@ export function umociUnpack(ref: string): string {
   tool('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:image`]);
   tool('umoci', ['unpack', '--image', `${layout}:image`, bundle]);
   return bundle;
+}
+
+/** An image one layer above `baseRef`, whose layer is `layerTar` (uncompressed, made by hand
+ *  with tests/helpers/tar.ts): `skopeo copy` the base to an OCI layout, `umoci raw add-layer`
+ *  (which writes the blob, the diff id, the config and the manifest as for any layer), and
+ *  `skopeo copy` the result to `host` as `repo:tag`. For what no build tool puts in a layer:
+ *  buildah's COPY drops `trusted.*` attributes, and umoci's repack drops `trusted.overlay.*`. */
+export function buildImageWithLayer(host: string, repo: string, baseRef: string, layerTar: Buffer, tag = 'latest'): string {
+  const dir = join(work(), `layer-${++counter}`);
+  const layout = join(dir, 'layout');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'layer.tar'), layerTar);
+  tool('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${baseRef}`, `oci:${layout}:base`]);
+  tool('umoci', ['raw', 'add-layer', '--image', `${layout}:base`, '--tag', tag, join(dir, 'layer.tar')]);
+  const ref = `${host}/${repo}:${tag}`;
+  tool('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${ref}`]);
+  return ref;
 }
 
 export interface RuncResult {
@@ -160,27 +188,96 @@ export function identityLines(out: string): string[] {
 
 // ---------------------------------------------------------------- trees
 
-/** The listing of a directory tree, one line per path (sorted, the root is "/"):
- *    /etc/passwd file 0644 0:0 size=123 sha256=… 
+/** A file name, symlink target or attribute name as the listing shows it: the bytes a tar
+ *  header and the kernel hold, not a string decoded from them. Printable ASCII stands for
+ *  itself; every other byte, and space and backslash too (so that a line splits on spaces and
+ *  `\x` always begins an escape), is `\xNN`. The Latin-1 "caf\xe9" and the UTF-8 "caf\xc3\xa9"
+ *  list differently, as they are different names on disk. */
+export function shownBytes(bytes: Buffer): string {
+  let out = '';
+  for (const byte of bytes) out += byte > 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+// The attribute calls, with the path as bytes: a Buffer ending in NUL is a `const char *` to
+// koffi, so a name that is not UTF-8 reaches the kernel as it is. (getfattr would do as well,
+// but it is one more package, and it prints names and values in encodings of its own.)
+const llistxattr_ = libc.func('long llistxattr(const char *path, void *list, size_t size)'); // man 2 llistxattr
+const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 lgetxattr
+const lsetxattr_ = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'); // man 2 lsetxattr
+const ENOTSUP = 95;
+const ERANGE = 34;
+
+/** Call a size-then-fill attribute call: with no buffer it says how big the answer is. */
+function xattrCall(what: string, path: Buffer, call: (buf: Buffer | null, size: number) => number): Buffer {
+  for (;;) {
+    const size = call(null, 0);
+    if (size === -1) break;
+    const buf = Buffer.alloc(size);
+    const got = call(buf, size);
+    if (got !== -1) return buf.subarray(0, got);
+    if (koffi.errno() !== ERANGE) break; // it grew between the two calls: ask again
+  }
+  const errno = koffi.errno();
+  if (errno === ENOTSUP) return Buffer.alloc(0); // a filesystem without attributes has none
+  throw new Error(`${what}(${shownBytes(path)}): errno ${errno}`);
+}
+
+/** The extended attributes of `path` (the link itself, not what a symlink points to), by
+ *  name as shownBytes shows it, each value as its bytes; every namespace, `trusted.*` too. */
+export function xattrsOf(path: string | Buffer): Map<string, Buffer> {
+  const cPath = Buffer.concat([Buffer.from(path), Buffer.of(0)]);
+  const list = xattrCall('llistxattr', cPath, (buf, size) => Number(llistxattr_(cPath, buf, size)));
+  const xattrs = new Map<string, Buffer>();
+  // The list is the names one after another, each ending in NUL.
+  for (let start = 0; start < list.length; ) {
+    const end = list.indexOf(0, start);
+    const name = list.subarray(start, end);
+    const cName = Buffer.concat([name, Buffer.of(0)]);
+    xattrs.set(shownBytes(name), xattrCall('lgetxattr', cPath, (buf, size) => Number(lgetxattr_(cPath, cName, buf, size))));
+    start = end + 1;
+  }
+  return xattrs;
+}
+
+/** Give `path` (the link itself, for a symlink) the attribute `name`: what `setfattr -h` does,
+ *  for the images of the tests, without the `attr` package. */
+export function setXattr(path: string | Buffer, name: string, value: string | Buffer): void {
+  const cPath = Buffer.concat([Buffer.from(path), Buffer.of(0)]);
+  const bytes = Buffer.from(value);
+  if (lsetxattr_(cPath, name, bytes, bytes.length, 0) === -1) throw new Error(`lsetxattr(${shownBytes(Buffer.from(path))}, ${name}): errno ${koffi.errno()}`);
+}
+
+/** The listing of a directory tree, one line per path (sorted by bytes, the root is "/"):
+ *    /etc/passwd file 0644 0:0 size=123 sha256=…
  *    /bin/sh symlink 0777 0:0 -> busybox
  *    /srv/links/b file 0644 0:0 size=2 sha256=… link=/srv/links/a
+ *    /srv/caf\xe9 file 0755 0:0 size=4 sha256=… security.capability=0100000200200000… user.note=6869
  *  Type, mode with setuid/setgid/sticky, owner, size and content hash of regular files,
- *  symlink targets, device numbers, and hard links: each member of a group of paths that
- *  share an inode names the group's first path. Directory sizes and times are left out
- *  (they depend on the filesystem and the moment). Paths under `skip` are left out, but the
- *  skipped directories themselves are listed. */
+ *  symlink targets, device numbers, extended attributes (sorted, `name=hex of the value`),
+ *  and hard links: each member of a group of paths that share an inode names the group's
+ *  first path. Names and link targets are read as bytes and shown with shownBytes. Directory
+ *  sizes and times are left out (they depend on the filesystem and the moment). Paths under
+ *  `skip` are left out, but the skipped directories themselves are listed.
+ *
+ *  `trusted.*` attributes are left out too: the engine never applies them from a layer (they
+ *  are overlayfs's own namespace, where a forged `trusted.overlay.opaque` would hide the layers
+ *  below), while `umoci unpack`, as root, does. In a merged overlay view the kernel hides
+ *  `trusted.overlay.*` anyway. A test that is about them reads them with xattrsOf. */
 export function treeOf(root: string, skip: string[] = []): string[] {
-  interface Entry { path: string; line: string; inode?: string }
+  interface Entry { path: Buffer; line: string; inode?: string }
   const entries: Entry[] = [];
-  const walk = (rel: string) => {
-    const full = rel === '/' ? root : join(root, rel);
+  const rootBytes = Buffer.from(root);
+  const slash = Buffer.from('/');
+  const walk = (rel: Buffer) => {
+    const full = Buffer.concat([rootBytes, rel]);
     const st = lstatSync(full, { bigint: true });
     const mode = (Number(st.mode) & 0o7777).toString(8).padStart(4, '0');
     const owner = `${st.uid}:${st.gid}`;
     let line: string;
     let inode: string | undefined;
     if (st.isDirectory()) line = `dir ${mode} ${owner}`;
-    else if (st.isSymbolicLink()) line = `symlink ${mode} ${owner} -> ${readlinkSync(full)}`;
+    else if (st.isSymbolicLink()) line = `symlink ${mode} ${owner} -> ${shownBytes(readlinkSync(full, { encoding: 'buffer' }))}`;
     else if (st.isFile()) {
       const hash = createHash('sha256').update(readFileSync(full)).digest('hex');
       line = `file ${mode} ${owner} size=${st.size} sha256=${hash}`;
@@ -189,17 +286,21 @@ export function treeOf(root: string, skip: string[] = []): string[] {
       line = `${kind} ${mode} ${owner} ${Number(st.rdev) >> 8}:${Number(st.rdev) & 0xff}`;
     } else if (st.isFIFO()) line = `fifo ${mode} ${owner}`;
     else line = `socket ${mode} ${owner}`;
+    for (const [name, value] of [...xattrsOf(full)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!name.startsWith('trusted.')) line += ` ${name}=${value.toString('hex')}`;
+    }
     if (!st.isDirectory() && st.nlink > 1n) inode = `${st.dev}:${st.ino}`;
     entries.push({ path: rel, line, inode });
-    if (st.isDirectory() && !skip.includes(rel)) {
-      for (const name of readdirSync(full).sort()) walk(rel === '/' ? `/${name}` : `${rel}/${name}`);
+    if (st.isDirectory() && !skip.includes(shownBytes(rel))) {
+      const dir = rel.equals(slash) ? rel : Buffer.concat([rel, slash]);
+      for (const name of readdirSync(full, { encoding: 'buffer' })) walk(Buffer.concat([dir, name]));
     }
   };
-  walk('/');
-  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  walk(slash);
+  entries.sort((a, b) => Buffer.compare(a.path, b.path));
   // A hard link group is named by its first path; a lone file whose other links are outside
   // the tree (nlink > 1 all the same) is not a group here.
-  const firstOf = new Map<string, string>();
+  const firstOf = new Map<string, Buffer>();
   const members = new Map<string, number>();
   for (const e of entries) {
     if (!e.inode) continue;
@@ -207,8 +308,8 @@ export function treeOf(root: string, skip: string[] = []): string[] {
     members.set(e.inode, (members.get(e.inode) ?? 0) + 1);
   }
   return entries.map((e) => {
-    const grouped = e.inode && members.get(e.inode)! > 1 ? ` link=${firstOf.get(e.inode)}` : '';
-    return `${e.path} ${e.line}${grouped}`;
+    const grouped = e.inode && members.get(e.inode)! > 1 ? ` link=${shownBytes(firstOf.get(e.inode)!)}` : '';
+    return `${shownBytes(e.path)} ${e.line}${grouped}`;
   });
 }
 
@@ -222,14 +323,19 @@ export function assertSameTree(actual: string[], expected: string[], message: st
   assert.deepEqual({ extra, missing }, { extra: [], missing: [] }, `${message}: lines only in ours (extra) or only in umoci's (missing)`);
 }
 
+/** The layer directories of an image a chapter pulled into the store at `root`, bottom first. */
+export function pulledLayerDirs(root: string, ref: string): string[] {
+  const images = JSON.parse(readFileSync(join(root, 'images.json'), 'utf8')) as Record<string, { layers: string[] }>;
+  const record = images[ref] ?? Object.entries(images).find(([key]) => key.startsWith(ref))?.[1];
+  assert.ok(record, `${ref} is in the store (it has ${Object.keys(images).join(', ')})`);
+  return record.layers.map((diffId) => join(root, 'layers', 'sha256', diffId.slice('sha256:'.length)));
+}
+
 /** The merged view of an image a chapter pulled into the store at `root`: its layer
  *  directories stacked with the chapter's own overlay (an empty upper, in a temp dir),
  *  listed with treeOf, and unmounted again. */
 export async function pulledTreeOf(chapter: string, root: string, ref: string, skip: string[] = []): Promise<string[]> {
-  const images = JSON.parse(readFileSync(join(root, 'images.json'), 'utf8')) as Record<string, { layers: string[] }>;
-  const record = images[ref] ?? Object.entries(images).find(([key]) => key.startsWith(ref))?.[1];
-  assert.ok(record, `${ref} is in the store (it has ${Object.keys(images).join(', ')})`);
-  const lowerDirs = record.layers.map((diffId) => join(root, 'layers', 'sha256', diffId.slice('sha256:'.length)));
+  const lowerDirs = pulledLayerDirs(root, ref);
   const { mountOverlay, unmountOverlay } = await chapterModule<typeof import('../../chapters/05-images/overlay.ts')>(chapter, 'overlay.ts');
   const dir = mkdtempSync(join(work(), 'merged-'));
   const target = join(dir, 'merged');
