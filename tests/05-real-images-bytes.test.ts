@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { engineFor, run } from './helpers/chapter.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
-import { assertSameTree, buildImage, buildImageWithLayer, pulledLayerDirs, pulledTreeOf, setXattr, treeOf, umociUnpack, xattrsOf } from './helpers/real-images.ts';
+import { assertSameTree, buildImage, buildImageWithLayer, pulledLayerDirs, pulledTreeOf, treeOf, umociUnpack } from './helpers/real-images.ts';
+import { setXattr, xattrsOf } from './helpers/xattrs.ts';
 import { startRegistry } from './helpers/registry.ts';
 import { tarOf } from './helpers/tar.ts';
 

@@ -14,8 +14,8 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, read
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildRootfs } from '../../scripts/build-rootfs.ts';
-import { koffi, libc } from '../../lib/libc.ts';
 import { chapterModule } from './ladder.ts';
+import { xattrsOf } from './xattrs.ts';
 
 let workDir: string | undefined;
 let buildahEnv: NodeJS.ProcessEnv | undefined;
@@ -197,55 +197,6 @@ export function shownBytes(bytes: Buffer): string {
   let out = '';
   for (const byte of bytes) out += byte > 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
   return out;
-}
-
-// The attribute calls, with the path as bytes: a Buffer ending in NUL is a `const char *` to
-// koffi, so a name that is not UTF-8 reaches the kernel as it is. (getfattr would do as well,
-// but it is one more package, and it prints names and values in encodings of its own.)
-const llistxattr_ = libc.func('long llistxattr(const char *path, void *list, size_t size)'); // man 2 llistxattr
-const lgetxattr_ = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'); // man 2 lgetxattr
-const lsetxattr_ = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'); // man 2 lsetxattr
-const ENOTSUP = 95;
-const ERANGE = 34;
-
-/** Call a size-then-fill attribute call: with no buffer it says how big the answer is. */
-function xattrCall(what: string, path: Buffer, call: (buf: Buffer | null, size: number) => number): Buffer {
-  for (;;) {
-    const size = call(null, 0);
-    if (size === -1) break;
-    const buf = Buffer.alloc(size);
-    const got = call(buf, size);
-    if (got !== -1) return buf.subarray(0, got);
-    if (koffi.errno() !== ERANGE) break; // it grew between the two calls: ask again
-  }
-  const errno = koffi.errno();
-  if (errno === ENOTSUP) return Buffer.alloc(0); // a filesystem without attributes has none
-  throw new Error(`${what}(${shownBytes(path)}): errno ${errno}`);
-}
-
-/** The extended attributes of `path` (the link itself, not what a symlink points to), by
- *  name as shownBytes shows it, each value as its bytes; every namespace, `trusted.*` too. */
-export function xattrsOf(path: string | Buffer): Map<string, Buffer> {
-  const cPath = Buffer.concat([Buffer.from(path), Buffer.of(0)]);
-  const list = xattrCall('llistxattr', cPath, (buf, size) => Number(llistxattr_(cPath, buf, size)));
-  const xattrs = new Map<string, Buffer>();
-  // The list is the names one after another, each ending in NUL.
-  for (let start = 0; start < list.length; ) {
-    const end = list.indexOf(0, start);
-    const name = list.subarray(start, end);
-    const cName = Buffer.concat([name, Buffer.of(0)]);
-    xattrs.set(shownBytes(name), xattrCall('lgetxattr', cPath, (buf, size) => Number(lgetxattr_(cPath, cName, buf, size))));
-    start = end + 1;
-  }
-  return xattrs;
-}
-
-/** Give `path` (the link itself, for a symlink) the attribute `name`: what `setfattr -h` does,
- *  for the images of the tests, without the `attr` package. */
-export function setXattr(path: string | Buffer, name: string, value: string | Buffer): void {
-  const cPath = Buffer.concat([Buffer.from(path), Buffer.of(0)]);
-  const bytes = Buffer.from(value);
-  if (lsetxattr_(cPath, name, bytes, bytes.length, 0) === -1) throw new Error(`lsetxattr(${shownBytes(Buffer.from(path))}, ${name}): errno ${koffi.errno()}`);
 }
 
 /** The listing of a directory tree, one line per path (sorted by bytes, the root is "/"):
