@@ -3,7 +3,7 @@
  *  127.0.0.1 with its storage in a temporary directory. Used by the tests, the tour and the
  *  benchmarks; stop() stops it and removes its storage. */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,9 +61,24 @@ export async function startLocalRegistry(opts: { htpasswd?: RegistryAuth; parent
       auth,
   );
 
-  const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  // The registry logs to a file, never to a pipe of ours. Even at level error it writes a line
+  // of about 800 bytes for every 404 it answers, and a push asks HEAD /v2/…/blobs/<digest>
+  // (404: not there yet) for each of its layers. A pipe is drained only while our event loop
+  // runs, and the tests push with execFileSync, which blocks it: after some 100 layers the
+  // socket's buffer (212992 bytes of accounting) was full, the registry's logger blocked in
+  // write(2) while holding its lock, every request waited behind it, and a push of 128 layers
+  // (buildah or skopeo alike) hung for good with six HEAD requests unanswered.
+  const logPath = join(dir, 'registry.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd);
+  const logText = () => {
+    try {
+      return readFileSync(logPath, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Whatever happens to the program that started it, the registry does not outlive it.
   const kill = () => child.kill('SIGTERM');
@@ -82,14 +97,16 @@ export async function startLocalRegistry(opts: { htpasswd?: RegistryAuth; parent
   const deadline = Date.now() + STARTUP_MS;
   for (;;) {
     if (child.exitCode !== null) {
+      const log = logText();
       await stop();
-      throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr.trim()}`);
+      throw new Error(`docker-registry exited with ${child.exitCode}: ${log}`);
     }
     const status = await fetch(`http://${host}/v2/`).then((r) => r.status, () => 0);
     if (status === 200 || (status === 401 && opts.htpasswd)) break;
     if (Date.now() > deadline) {
+      const log = logText();
       await stop();
-      throw new Error(`docker-registry on ${host} did not answer within ${STARTUP_MS} ms: ${stderr.trim()}`);
+      throw new Error(`docker-registry on ${host} did not answer within ${STARTUP_MS} ms: ${log}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -102,6 +102,34 @@ export function buildImage(
   return ref;
 }
 
+/** An image of `count` layers, made with umoci and pushed with skopeo: the busybox rootfs, then
+ *  one layer per file /layers/1 … /layers/<count - 1> ("layer N\n"), as a Containerfile of
+ *  `COPY layer-N /layers/N` steps would make it, with buildah's config (PATH, CMD ["sh"]).
+ *  Not built with buildah: its builds cost about a second a step here (each COPY re-executes
+ *  buildah half a dozen times), 100 to 160 s for 128 layers, where a `umoci repack` per layer
+ *  takes some 20 s in all. Returns the reference. */
+export function layeredImage(host: string, repo: string, count: number, tag = 'latest'): string {
+  const dir = join(work(), `layered-${++counter}`);
+  const image = `${join(dir, 'layout')}:${tag}`;
+  const bundle = join(dir, 'bundle');
+  const repack = () => tool('umoci', ['repack', '--refresh-bundle', '--image', image, bundle]);
+  tool('umoci', ['init', '--layout', join(dir, 'layout')]);
+  tool('umoci', ['new', '--image', image]);
+  tool('umoci', ['config', '--image', image, '--config.env', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '--config.cmd', 'sh']);
+  tool('umoci', ['unpack', '--image', image, bundle]);
+  cpSync(buildRootfs(), join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  repack();
+  mkdirSync(join(bundle, 'rootfs', 'layers'));
+  for (let i = 1; i < count; i++) {
+    writeFileSync(join(bundle, 'rootfs', 'layers', String(i)), `layer ${i}\n`);
+    repack();
+  }
+  const ref = `${host}/${repo}:${tag}`;
+  tool('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${ref}`]);
+  rmSync(dir, { recursive: true, force: true });
+  return ref;
+}
+
 /** What the reference tools make of `ref`: `skopeo copy` to an OCI layout, then `umoci unpack`
  *  to a runtime bundle (rootfs/ and a config.json made from the image config). */
 export function umociUnpack(ref: string): string {
