@@ -70,14 +70,23 @@
 //|  *  Run:    npm run chapter -- 07 run -it --rm 127.0.0.1:5000/nutshell/busybox sh
 //|  *          npm run chapter -- 07 exec -it web sh        (for a container started with -d --name web) */
 //< terminals..terminals
+//> distribution..distribution
+//| /** Chapter 08 · distribution: chapter 07's engine, which now also makes images and sends them.
+//|  *  New here: commit.ts (a container's changes, or a directory, as a new image layer; a running
+//|  *  container frozen meanwhile), push.ts (the push side of the registry protocol), and the
+//|  *  `commit`, `import`, `tag` and `push` verbs.
+//|  *  Lesson: docs/08-distribution.md
+//|  *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
+//|  *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
+//< distribution..distribution
+//> security..
+/** Chapter 09 · security: chapter 08's engine, whose containers' root may no longer do what
+ *  the host's root does: fewer capabilities, no new privileges, a seccomp filter, masked /proc
+ *  and /sys, device control, and an `exec` the container cannot reach through.
+ *  Lesson: docs/09-security.md
+ *  Run:    npm run chapter -- 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
+//< security..
 //> distribution..
-/** Chapter 08 · distribution: chapter 07's engine, which now also makes images and sends them.
- *  New here: commit.ts (a container's changes, or a directory, as a new image layer; a running
- *  container frozen meanwhile), push.ts (the push side of the registry protocol), and the
- *  `commit`, `import`, `tag` and `push` verbs.
- *  Lesson: docs/08-distribution.md
- *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
- *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
 import { statSync } from 'node:fs';
 //< distribution..
 //> lifecycle..
@@ -902,9 +911,12 @@ runMain(() =>
     //> terminals..terminals
     //| name: 'chapter 07',
     //< terminals..terminals
-    //> distribution..
-    name: 'chapter 08',
-    //< distribution..
+    //> distribution..distribution
+    //| name: 'chapter 08',
+    //< distribution..distribution
+    //> security..
+    name: 'chapter 09',
+    //< security..
     verbs: VERBS,
     //> images..
     globalOptions: {
