@@ -8,20 +8,22 @@
  *  (capabilities(7), "Transformation of capabilities during execve()"):
  *      P'(permitted) = (P(inheritable) & F(inheritable)) | (F(permitted) & P(bounding)) | P'(ambient)
  *  For root the file's sets F count as full, so root's program gets P(bounding) | P(inheritable),
- *  all of it effective. Any other user running a file without file capabilities gets P'(ambient):
- *  nothing, once ambient is empty. So the bounding set is the real limit, and inheritable and
- *  ambient must be empty. The thread's own permitted set does not carry over, with one
- *  exception: under no_new_privs, execve may not make permitted grow beyond it.
+ *  all of it effective. Any other user, running a file that is neither set-user-ID root nor has
+ *  file capabilities, gets P'(ambient): nothing, once ambient is empty. So the bounding set is
+ *  the real limit, and inheritable and ambient must be empty. The thread's own permitted set
+ *  does not carry over, with one exception: under no_new_privs, it caps what execve may give.
  *
- *  Hence the order, each step needing what the next one takes away:
+ *  Hence the order, each step needing what a later one takes away:
  *    1. limitBoundingSet(): drop what is not kept from the bounding set (PR_CAPBSET_DROP takes
  *       CAP_SETPCAP, which we hold as the engine's root) and empty the ambient set;
  *    2. PR_SET_KEEPCAPS, then becomeUser(): setgroups, setgid and setuid take CAP_SETGID and
- *       CAP_SETUID, which --cap-drop may have removed by step 3;
+ *       CAP_SETUID, which step 3 may remove (--cap-drop ALL); KEEPCAPS keeps the permitted set
+ *       across setuid(2) to another user, for step 5;
  *    3. setThreadCapabilities(): capset(2) — root keeps the set, anyone else nothing, and
  *       CAP_SYS_ADMIN stays until the seccomp filter is in, if no_new_privs is off;
  *    4. no_new_privs (--security-opt no-new-privileges);
- *    5. the seccomp filter, last (seccomp.ts); 6. execve(2).                                   */
+ *    5. the seccomp filter, last (seccomp.ts): it takes no_new_privs or CAP_SYS_ADMIN;
+ *    6. execve(2).                                                                            */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
@@ -178,17 +180,19 @@ export function limitBoundingSet(security: SecurityConfig): void {
   clearAmbientCapabilities('the ambient set would hand capabilities to a non-root program across execve(2)');
 }
 
-/** Step 3, after setuid(2): this thread's effective, permitted and inheritable sets. Root keeps
- *  the container's set: under no_new_privs execve(2) may not give root more than the thread
- *  holds here. Another user keeps nothing (docker: "drop capabilities in the way execve does").
- *  Inheritable is emptied: for root it would add to the bounding set at execve.
+/** Step 3, after setuid(2): this thread's effective, permitted and inheritable sets.
+ *  - Root keeps the container's set: under no_new_privs, execve(2) gives no more than the
+ *    thread holds here (a file's capabilities included).
+ *  - Another user keeps nothing (docker: "drop capabilities in the way execve does"); under
+ *    no_new_privs that is also what a file's capabilities are then cut down to.
+ *  - Inheritable is emptied: at execve, root's program would get it on top of the bounding set.
  *  One exception: loading a seccomp filter (the last step) takes no_new_privs, or CAP_SYS_ADMIN
- *  in the effective set — the kernel's guard against a filter that makes a set-user-ID program
- *  fail in a chosen place. Without no_new_privs (docker's default), this thread keeps
- *  CAP_SYS_ADMIN for that one call; execve(2) right after computes the program's sets from the
- *  bounding set (root) or from nothing (any other user), so the program never has it.
- *  PR_SET_KEEPCAPS, set before setuid(2), is what left a non-root thread a permitted set to
- *  take it from. */
+ *  in the effective set (seccomp(2): else an unprivileged process could load a filter that
+ *  fools a set-user-ID program it then runs, say by faking success for setuid). Without
+ *  no_new_privs, docker's default, this thread keeps CAP_SYS_ADMIN for that one call; execve(2)
+ *  right after computes the program's sets from the bounding set (root) or from nothing (any
+ *  other user), so the program never has it. PR_SET_KEEPCAPS, set before setuid(2), is what
+ *  left a non-root thread a permitted set to take it from. */
 export function setThreadCapabilities(security: SecurityConfig, uid: number): void {
   const have = capget('what setuid(2) left this thread').permitted;
   const kept = uid === 0 ? capabilityMask(security.capabilities) : 0n;

@@ -771,7 +771,7 @@ export function execCommand(spec: ProcessSpec): never {
   becomeUser(user.uid, user.gid, user.groups, spec.user ? `the image runs as "${spec.user}"` : 'the image names no User: root, as the image sees it');
   //> security..
   setThreadCapabilities(security, user.uid); // 3. after setuid(2), which needed CAP_SETUID
-  if (security.noNewPrivileges) setNoNewPrivs('--security-opt no-new-privileges: execve(2) will ignore set-user-ID bits and file capabilities');
+  if (security.noNewPrivileges) setNoNewPrivs('--security-opt no-new-privileges: no set-user-ID bit or file capability will give the program more than we hold now');
   //< security..
   // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
   const env = spec.env.some((e) => /^HOME=./.test(e)) ? spec.env : [...spec.env.filter((e) => !e.startsWith('HOME=')), `HOME=${user.home}`];

@@ -535,9 +535,9 @@ export function keepCapabilitiesAcrossSetuid(keep: boolean, why: string): void {
   sys('prctl', [], why, () => prctl_(PR_SET_KEEPCAPS, keep ? 1 : 0, 0, 0, 0), { target: `PR_SET_KEEPCAPS, ${keep ? 1 : 0}` });
 }
 
-/** no_new_privs: from now on, execve(2) grants nothing the caller did not have (set-user-ID and
- *  set-group-ID bits and file capabilities are ignored). It cannot be unset, and children and
- *  programs executed inherit it. */
+/** no_new_privs: from now on, execve(2) grants nothing the calling thread does not hold already:
+ *  set-user-ID and set-group-ID bits are ignored, and a file's capabilities are cut down to the
+ *  thread's permitted set. It cannot be unset; children and the programs they run inherit it. */
 export function setNoNewPrivs(why: string): void {
   sys('prctl', [], why, () => prctl_(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), { target: 'PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0' });
 }
