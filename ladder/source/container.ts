@@ -766,11 +766,13 @@ export function execCommand(spec: ProcessSpec): never {
   // From here on, the order is the kernel's (capabilities.ts says why, step by step).
   const security = spec.security ?? defaultSecurity();
   limitBoundingSet(security); // 1. while we are the engine's root, with CAP_SETPCAP
+  // 2. the user, while we still have CAP_SETUID and CAP_SETGID (step 3 may take them away)
   keepCapabilitiesAcrossSetuid(true, 'setuid(2) to another user would empty the permitted set, and the seccomp filter may still need CAP_SYS_ADMIN from it');
   //< security..
   becomeUser(user.uid, user.gid, user.groups, spec.user ? `the image runs as "${spec.user}"` : 'the image names no User: root, as the image sees it');
   //> security..
   setThreadCapabilities(security, user.uid); // 3. after setuid(2), which needed CAP_SETUID
+  // 4. no_new_privs, if asked
   if (security.noNewPrivileges) setNoNewPrivs('--security-opt no-new-privileges: no set-user-ID bit or file capability will give the program more than we hold now');
   //< security..
   // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
@@ -783,7 +785,7 @@ export function execCommand(spec: ProcessSpec): never {
   // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
   closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
   //> security..
-  // The filter last: from now on it judges every call this thread makes, and the only one
+  // 5. The filter last: from now on it judges every call this thread makes, and the only one
   // left is execve(2). Loading it takes no_new_privs or CAP_SYS_ADMIN, which
   // setThreadCapabilities() left us for this when no_new_privs is off.
   installSeccomp(security.seccomp, 'from the program\'s first instruction, the calls it may make');
