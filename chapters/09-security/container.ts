@@ -11,8 +11,10 @@ import { constants as os } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
+import { defaultSecurity, limitBoundingSet, setThreadCapabilities, type SecurityConfig } from './capabilities.ts';
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
 import { mountOverlay } from './overlay.ts';
+import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
@@ -21,6 +23,7 @@ import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
   mkdirat, O_CLOEXEC, O_PATH, openat, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
 } from './syscalls.ts';
+import { keepCapabilitiesAcrossSetuid, setNoNewPrivs } from './syscalls.ts';
 
 /** The process a container runs: the command, its environment, where it starts and as whom
  *  (from the image's config, and -e, -w, -u). `exec` runs another with the same settings. */
@@ -29,6 +32,9 @@ export interface ProcessSpec {
   env: string[];
   workdir: string;
   user?: string;
+  /** Capabilities, no_new_privs and the seccomp filter: docker's defaults, or --cap-add,
+   *  --cap-drop, --privileged and --security-opt. Recorded with the container, for `exec`. */
+  security?: SecurityConfig;
 }
 
 /** What the engine hands to the child stage (as a JSON line on the sync socket, fd 3). */
@@ -399,7 +405,15 @@ export function execCommand(spec: ProcessSpec): never {
   const program = findProgram(spec.argv[0]!, path);
   // As runc does, always: even root gets the groups /etc/group gives it, not the engine's.
   const user = lookUpUser(spec.user ?? '');
+  // From here on, the order is the kernel's (capabilities.ts says why, step by step).
+  const security = spec.security ?? defaultSecurity();
+  limitBoundingSet(security); // 1. while we are the engine's root, with CAP_SETPCAP
+  // 2. the user, while we still have CAP_SETUID and CAP_SETGID (step 3 may take them away)
+  keepCapabilitiesAcrossSetuid(true, 'setuid(2) to another user would empty the permitted set, and the seccomp filter may still need CAP_SYS_ADMIN from it');
   becomeUser(user.uid, user.gid, user.groups, spec.user ? `the image runs as "${spec.user}"` : 'the image names no User: root, as the image sees it');
+  setThreadCapabilities(security, user.uid); // 3. after setuid(2), which needed CAP_SETUID
+  // 4. no_new_privs, if asked
+  if (security.noNewPrivileges) setNoNewPrivs('--security-opt no-new-privileges: no set-user-ID bit or file capability will give the program more than we hold now');
   // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
   const env = spec.env.some((e) => /^HOME=./.test(e)) ? spec.env : [...spec.env.filter((e) => !e.startsWith('HOME=')), `HOME=${user.home}`];
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd, 'Node marks stdio close-on-exec; the command needs it open');
@@ -408,6 +422,10 @@ export function execCommand(spec: ProcessSpec): never {
   // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
   // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
   closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
+  // 5. The filter last: from now on it judges every call this thread makes, and the only one
+  // left is execve(2). Loading it takes no_new_privs or CAP_SYS_ADMIN, which
+  // setThreadCapabilities() left us for this when no_new_privs is off.
+  installSeccomp(security.seccomp, 'from the program\'s first instruction, the calls it may make');
   return execve(program, spec.argv, env, 'become the command: same PID, new program');
 }
 

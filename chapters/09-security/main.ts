@@ -10,6 +10,7 @@ import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
 import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
+import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
 import { pullImage, runSpec, type PullOptions } from './image.ts';
 import { commitContainer, tagImage } from './commit.ts';
@@ -39,6 +40,13 @@ const LIMIT_OPTIONS = {
   stats: { type: 'boolean' },
 } as const;
 
+const SECURITY_OPTIONS = {
+  'cap-add': { type: 'string', multiple: true },
+  'cap-drop': { type: 'string', multiple: true },
+  privileged: { type: 'boolean' },
+  'security-opt': { type: 'string', multiple: true },
+} as const;
+
 const RUN_OPTIONS = {
   ...REGISTRY_OPTIONS,
   env: { type: 'string', short: 'e', multiple: true },
@@ -53,6 +61,7 @@ const RUN_OPTIONS = {
   volume: { type: 'string', short: 'v', multiple: true },
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
+  ...SECURITY_OPTIONS,
 } as const;
 
 /** --platform, credentials and insecure registries, as the registry client takes them. */
@@ -135,7 +144,7 @@ const VERBS = {
     }),
   }),
   run: verb({
-    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
     about: 'run the image (pulled first when it is not in the store)',
     options: RUN_OPTIONS,
     positionals: ['image'],
@@ -148,6 +157,7 @@ const VERBS = {
       const hostname = values.hostname ?? id;
       const limits = parseLimits(values);
       const volumes = (values.volume ?? []).map(parseVolume);
+      const security = parseSecurityOptions(values);
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
       const { config, dirs } = await withStore(async (store) => {
         let ref = formatReference(parseReference(image));
@@ -155,6 +165,7 @@ const VERBS = {
         if (!store.getImage(ref)) ref = (await pullImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY })).name;
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
+        spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         const { upperDir, workDir } = dirs;
         const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
@@ -191,7 +202,9 @@ const VERBS = {
     command: 'required',
     run: ({ values, positionals: { container }, command }) => {
       const { dirs, state } = findRunning(container);
-      const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user };
+      // The container's capabilities, no_new_privs and seccomp filter, as docker exec does: a
+      // process entering the container gets no more than the one it started with.
+      const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user, security: dirs.spec.security };
       return execInContainer(state.pid, detectCgroups().open(state.cgroupId), spec, values.tty === true);
     },
   }),

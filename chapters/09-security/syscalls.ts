@@ -382,3 +382,94 @@ export function setControllingTerminal(fd: number, why: string, opts: SysOptions
 export function dup2(oldFd: number, newFd: number, why: string): void {
   sys('dup2', [oldFd, newFd], why, () => dup2_(oldFd, newFd));
 }
+
+// ---- new in chapter 09: capabilities and no_new_privs (capabilities.ts) --------------------
+
+const capget_ = libc.func('int capget(void *header, void *data)'); // man 2 capget
+const capset_ = libc.func('int capset(void *header, void *data)'); // man 2 capset
+
+/** The layout capget(2) and capset(2) take: version 3 is two 32-bit words per set (64 caps). */
+const _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+/** A thread's three capability sets, as masks: bit N is capability N (capabilities(7)). */
+export interface CapabilitySets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+/** A mask as /proc/PID/status prints it (CapEff: 00000000a80425fb), to compare by eye. */
+export function formatCapMask(mask: bigint): string {
+  return mask.toString(16).padStart(16, '0');
+}
+
+/** struct __user_cap_header_struct { __u32 version; int pid; }: pid 0 is the calling thread. */
+function capHeader(): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(_LINUX_CAPABILITY_VERSION_3, 0);
+  return header;
+}
+
+/** The calling thread's sets. The data is two struct __user_cap_data_struct { __u32 effective,
+ *  permitted, inheritable; }: the first for capabilities 0-31, the second for 32-63. */
+export function capget(why: string): CapabilitySets {
+  const data = Buffer.alloc(24);
+  sys('capget', [], why, () => capget_(capHeader(), data), { target: '{_LINUX_CAPABILITY_VERSION_3, pid=0}' });
+  const mask = (offset: number) => BigInt(data.readUInt32LE(offset)) | (BigInt(data.readUInt32LE(12 + offset)) << 32n);
+  return { effective: mask(0), permitted: mask(4), inheritable: mask(8) };
+}
+
+/** Set the calling thread's sets (and no other thread's: capabilities are per thread). The
+ *  kernel allows lowering any set; raising needs what the man page lists (permitted: never). */
+export function capset(sets: CapabilitySets, why: string): void {
+  const data = Buffer.alloc(24);
+  [sets.effective, sets.permitted, sets.inheritable].forEach((mask, i) => {
+    data.writeUInt32LE(Number(mask & 0xffffffffn), 4 * i);
+    data.writeUInt32LE(Number(mask >> 32n), 12 + 4 * i);
+  });
+  const shown = `{_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=${formatCapMask(sets.effective)}, permitted=${formatCapMask(sets.permitted)}, inheritable=${formatCapMask(sets.inheritable)}}`;
+  sys('capset', [], why, () => capset_(capHeader(), data), { target: shown, hint: { EPERM: 'a set can only be lowered: permitted never grows, and effective must stay within it' } });
+}
+
+const PR_SET_KEEPCAPS = 8;
+const PR_CAPBSET_READ = 23;
+const PR_CAPBSET_DROP = 24;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+
+/** Whether capability `cap` is in the calling thread's bounding set; null when this kernel has
+ *  no capability `cap` (its only error, EINVAL): the kernel itself says where its list ends, so
+ *  no file in the container can make us stop early. Not traced: it is a question, asked of every
+ *  number from 0 until the kernel says no. */
+export function inBoundingSet(cap: number): boolean | null {
+  const result = prctl_(PR_CAPBSET_READ, cap, 0, 0, 0);
+  return result === -1 ? null : result === 1;
+}
+
+/** Remove capability `cap` from the calling thread's bounding set, for good: no execve(2), no
+ *  set-user-ID program, no file capability can bring it back to this thread or its children. */
+export function dropFromBoundingSet(cap: number, name: string, why: string): void {
+  sys('prctl', [cap], why, () => prctl_(PR_CAPBSET_DROP, cap, 0, 0, 0), {
+    target: `PR_CAPBSET_DROP, ${name}`,
+    hint: { EPERM: 'dropping from the bounding set takes CAP_SETPCAP in the effective set' },
+  });
+}
+
+/** Empty the ambient set: the capabilities a non-root program would keep across execve(2). */
+export function clearAmbientCapabilities(why: string): void {
+  sys('prctl', [], why, () => prctl_(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), { target: 'PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0' });
+}
+
+/** PR_SET_KEEPCAPS: whether setuid(2) from root to another user keeps the permitted set (it
+ *  still empties the effective set). execve(2) resets it to 0. */
+export function keepCapabilitiesAcrossSetuid(keep: boolean, why: string): void {
+  sys('prctl', [], why, () => prctl_(PR_SET_KEEPCAPS, keep ? 1 : 0, 0, 0, 0), { target: `PR_SET_KEEPCAPS, ${keep ? 1 : 0}` });
+}
+
+/** no_new_privs: from now on, execve(2) grants nothing the calling thread does not hold already:
+ *  set-user-ID and set-group-ID bits are ignored, and a file's capabilities are cut down to the
+ *  thread's permitted set. It cannot be unset; children and the programs they run inherit it. */
+export function setNoNewPrivs(why: string): void {
+  sys('prctl', [], why, () => prctl_(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), { target: 'PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0' });
+}

@@ -87,12 +87,18 @@ import { traceStep } from '../../lib/trace.ts';
 //> ..chroot
 //| import { chdir, chroot, closeFromOnExec, execve, keepOpenAcrossExec } from './syscalls.ts';
 //< ..chroot
+//> security..
+import { defaultSecurity, limitBoundingSet, setThreadCapabilities, type SecurityConfig } from './capabilities.ts';
+//< security..
 //> cgroups..
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
 //< cgroups..
 //> unionfs..
 import { mountOverlay } from './overlay.ts';
 //< unionfs..
+//> security..
+import { installSeccomp } from './seccomp.ts';
+//< security..
 //> namespaces..images
 //| import { forgetContainer, recordContainer } from './state.ts';
 //< namespaces..images
@@ -119,6 +125,9 @@ import {
   //< lifecycle..
 } from './syscalls.ts';
 //< namespaces..
+//> security..
+import { keepCapabilitiesAcrossSetuid, setNoNewPrivs } from './syscalls.ts';
+//< security..
 
 //> images..
 /** The process a container runs: the command, its environment, where it starts and as whom
@@ -128,6 +137,11 @@ export interface ProcessSpec {
   env: string[];
   workdir: string;
   user?: string;
+  //> security..
+  /** Capabilities, no_new_privs and the seccomp filter: docker's defaults, or --cap-add,
+   *  --cap-drop, --privileged and --security-opt. Recorded with the container, for `exec`. */
+  security?: SecurityConfig;
+  //< security..
 }
 
 //< images..
@@ -748,7 +762,19 @@ export function execCommand(spec: ProcessSpec): never {
   const program = findProgram(spec.argv[0]!, path);
   // As runc does, always: even root gets the groups /etc/group gives it, not the engine's.
   const user = lookUpUser(spec.user ?? '');
+  //> security..
+  // From here on, the order is the kernel's (capabilities.ts says why, step by step).
+  const security = spec.security ?? defaultSecurity();
+  limitBoundingSet(security); // 1. while we are the engine's root, with CAP_SETPCAP
+  // 2. the user, while we still have CAP_SETUID and CAP_SETGID (step 3 may take them away)
+  keepCapabilitiesAcrossSetuid(true, 'setuid(2) to another user would empty the permitted set, and the seccomp filter may still need CAP_SYS_ADMIN from it');
+  //< security..
   becomeUser(user.uid, user.gid, user.groups, spec.user ? `the image runs as "${spec.user}"` : 'the image names no User: root, as the image sees it');
+  //> security..
+  setThreadCapabilities(security, user.uid); // 3. after setuid(2), which needed CAP_SETUID
+  // 4. no_new_privs, if asked
+  if (security.noNewPrivileges) setNoNewPrivs('--security-opt no-new-privileges: no set-user-ID bit or file capability will give the program more than we hold now');
+  //< security..
   // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
   const env = spec.env.some((e) => /^HOME=./.test(e)) ? spec.env : [...spec.env.filter((e) => !e.startsWith('HOME=')), `HOME=${user.home}`];
 //< images..
@@ -758,6 +784,12 @@ export function execCommand(spec: ProcessSpec): never {
   // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
   // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
   closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
+  //> security..
+  // 5. The filter last: from now on it judges every call this thread makes, and the only one
+  // left is execve(2). Loading it takes no_new_privs or CAP_SYS_ADMIN, which
+  // setThreadCapabilities() left us for this when no_new_privs is off.
+  installSeccomp(security.seccomp, 'from the program\'s first instruction, the calls it may make');
+  //< security..
   //> ..unionfs
   //| return execve(program, argv, env, 'become the command: same PID, new program');
   //< ..unionfs

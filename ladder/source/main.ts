@@ -122,6 +122,9 @@ import { enableTrace } from '../../lib/trace.ts';
 //> lifecycle..
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
 //< lifecycle..
+//> security..
+import { parseSecurityOptions } from './capabilities.ts';
+//< security..
 //> cgroups..
 import { detectCgroups, type Limits } from './cgroups.ts';
 //< cgroups..
@@ -181,6 +184,15 @@ const LIMIT_OPTIONS = {
 } as const;
 
 //< cgroups..
+//> security..
+const SECURITY_OPTIONS = {
+  'cap-add': { type: 'string', multiple: true },
+  'cap-drop': { type: 'string', multiple: true },
+  privileged: { type: 'boolean' },
+  'security-opt': { type: 'string', multiple: true },
+} as const;
+
+//< security..
 //> unionfs..unionfs
 //| const LAYER_OPTIONS = {
 //|   layer: { type: 'string', multiple: true },
@@ -215,6 +227,9 @@ const RUN_OPTIONS = {
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
   //< terminals..
+  //> security..
+  ...SECURITY_OPTIONS,
+  //< security..
 } as const;
 
 //> images..
@@ -338,9 +353,12 @@ const VERBS = {
     //> lifecycle..lifecycle
     //| args: '[-d] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
     //< lifecycle..lifecycle
-    //> terminals..
-    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
-    //< terminals..
+    //> terminals..distribution
+    //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //< terminals..distribution
+    //> security..
+    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
+    //< security..
     //> images..
     about: 'run the image (pulled first when it is not in the store)',
     //< images..
@@ -408,6 +426,9 @@ const VERBS = {
       //< images..images
       //> lifecycle..
       const volumes = (values.volume ?? []).map(parseVolume);
+      //> security..
+      const security = parseSecurityOptions(values);
+      //< security..
       //> terminals..
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
       //< terminals..
@@ -420,6 +441,9 @@ const VERBS = {
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         //< images..
+        //> security..
+        spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
+        //< security..
       //> images..images
       //|   return { spec, lowerDirs: store.layerDirs(ref) };
       //| });
@@ -539,7 +563,14 @@ const VERBS = {
     //< terminals..
       //> lifecycle..
       const { dirs, state } = findRunning(container);
-      const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user };
+      //> lifecycle..distribution
+      //| const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user };
+      //< lifecycle..distribution
+      //> security..
+      // The container's capabilities, no_new_privs and seccomp filter, as docker exec does: a
+      // process entering the container gets no more than the one it started with.
+      const spec = { argv: command, env: dirs.spec.env, workdir: dirs.spec.workdir, user: dirs.spec.user, security: dirs.spec.security };
+      //< security..
       //< lifecycle..
       //> lifecycle..lifecycle
       //| return execInContainer(state.pid, detectCgroups().open(state.cgroupId), spec);
