@@ -788,7 +788,8 @@ export function execCommand(spec: ProcessSpec): never {
   // 5. The filter last: from now on it judges every call this thread makes, and the only one
   // left is execve(2). Loading it takes no_new_privs or CAP_SYS_ADMIN, which
   // setThreadCapabilities() left us for this when no_new_privs is off.
-  installSeccomp(security.seccomp, 'from the program\'s first instruction, the calls it may make');
+  // The container's capabilities lift the rules docker ties to them (--cap-add SYS_ADMIN: mount).
+  installSeccomp(security.seccomp, 'from the program\'s first instruction, the calls it may make', security.capabilities);
   //< security..
   //> ..unionfs
   //| return execve(program, argv, env, 'become the command: same PID, new program');

@@ -6,9 +6,12 @@ import { SyscallError } from '../../lib/errors.ts';
 //> ..cgroups
 //| import { libc, sys } from '../../lib/libc.ts';
 //< ..cgroups
-//> unionfs..
-import { cPath, libc, sys, type SysOptions } from '../../lib/libc.ts';
-//< unionfs..
+//> unionfs..distribution
+//| import { cPath, libc, sys, type SysOptions } from '../../lib/libc.ts';
+//< unionfs..distribution
+//> security..
+import { cPath, koffi, libc, sys, type SysOptions } from '../../lib/libc.ts';
+//< security..
 //> namespaces..unionfs
 //| import { flagNames } from '../../lib/trace.ts';
 //< namespaces..unionfs
@@ -540,5 +543,28 @@ export function keepCapabilitiesAcrossSetuid(keep: boolean, why: string): void {
  *  thread's permitted set. It cannot be unset; children and the programs they run inherit it. */
 export function setNoNewPrivs(why: string): void {
   sys('prctl', [], why, () => prctl_(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), { target: 'PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0' });
+}
+
+// ---- new in chapter 09: seccomp(2), which loads the filter seccomp.ts builds --------------
+
+/** seccomp(2) has no glibc wrapper, so it goes through syscall(2) with its number. */
+const SYS_seccomp: Record<string, number> = { x64: 317, arm64: 277 };
+const SECCOMP_SET_MODE_FILTER = 1;
+/** A pointer to struct sock_fprog { unsigned short len; struct sock_filter *filter; }: how
+ *  many instructions, and where they are. (Unnamed: koffi keeps type names for the whole process.) */
+const SockFprogPointer = koffi.pointer(koffi.struct({ len: 'uint16_t', filter: 'uint8_t *' }));
+
+/** Attach a classic BPF program (8 bytes per instruction) to the calling thread's syscalls. */
+export function seccompSetModeFilter(program: Buffer, why: string): void {
+  const number = SYS_seccomp[process.arch];
+  if (number === undefined) throw new Error(`seccomp: no syscall number known for ${process.arch}`);
+  const fprog = { len: program.length / 8, filter: program };
+  sys('seccomp', [], why, () => Number(syscall_(number, 'unsigned int', SECCOMP_SET_MODE_FILTER, 'unsigned int', 0, SockFprogPointer, fprog)), {
+    target: `SECCOMP_SET_MODE_FILTER, 0, {len=${fprog.len}, filter=…}`,
+    hint: {
+      EACCES: 'a thread may load a filter only with no_new_privs set or CAP_SYS_ADMIN in its effective set',
+      EINVAL: 'the kernel refused the program (a bad instruction, or a jump out of it)',
+    },
+  });
 }
 //< security..
