@@ -12,6 +12,7 @@ import { extname, resolve } from 'node:path';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
+import { deviceRulesFor } from './devices.ts';
 import { mountOverlay } from './overlay.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
@@ -51,6 +52,8 @@ export interface ContainerConfig extends ProcessSpec {
   limits: Limits;
   /** Print what the container used when it ends. */
   stats?: boolean;
+  /** What the container's root may do: --privileged lifts the limits. */
+  security?: { privileged?: boolean };
 }
 
 /** The PATH of a process whose image sets none (docker's default). */
@@ -68,7 +71,9 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   const cgroups = detectCgroups();
   cgroups.removeStale(); // left by engines that were killed before they could clean up
   const cgroupId = generateId();
-  const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  // The devices the container may use are limits too, set before anything runs in the cgroup.
+  const devices = deviceRulesFor(config.security?.privileged === true);
+  const cgroup = cgroups.create(cgroupId, { ...config.limits, devices }); // first: if a limit is refused, nothing has run yet
   let exitCodeSeen: number | undefined;
   let terminal: AttachedTerminal | undefined;
   try {

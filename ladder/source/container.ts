@@ -90,6 +90,9 @@ import { traceStep } from '../../lib/trace.ts';
 //> cgroups..
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
 //< cgroups..
+//> security..
+import { deviceRulesFor } from './devices.ts';
+//< security..
 //> unionfs..
 import { mountOverlay } from './overlay.ts';
 //< unionfs..
@@ -179,6 +182,10 @@ export interface ContainerConfig extends ProcessSpec {
   /** Print what the container used when it ends. */
   stats?: boolean;
   //< cgroups..
+  //> security..
+  /** What the container's root may do: --privileged lifts the limits. */
+  security?: { privileged?: boolean };
+  //< security..
 }
 
 //> ..unionfs
@@ -225,7 +232,14 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   const cgroups = detectCgroups();
   cgroups.removeStale(); // left by engines that were killed before they could clean up
   const cgroupId = generateId();
-  const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  //> ..distribution
+  //| const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  //< ..distribution
+  //> security..
+  // The devices the container may use are limits too, set before anything runs in the cgroup.
+  const devices = deviceRulesFor(config.security?.privileged === true);
+  const cgroup = cgroups.create(cgroupId, { ...config.limits, devices }); // first: if a limit is refused, nothing has run yet
+  //< security..
   //< cgroups..
   //> lifecycle..
   let exitCodeSeen: number | undefined;
