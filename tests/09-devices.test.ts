@@ -140,11 +140,12 @@ for (const ch of chaptersFrom('09')) {
       const exited = new Promise((resolve) => box.once('close', resolve));
       let dirs: string[] = [];
       try {
-        await new Promise((resolve) => box.stdout!.once('data', resolve));
+        const started = await Promise.race([new Promise((resolve) => box.stdout!.once('data', () => resolve(true))), exited.then(() => false)]);
+        assert.ok(started, 'the container started');
         const [pid] = engine.containerProcesses();
         // "9:name=systemd:/nutshell/<id>": one line per hierarchy, v1 ones and "0::" for cgroup2.
         const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((line) => line.split(':'));
-        const id = lines[0]![2]!.split('/').pop()!;
+        const id = lines.find(([, controllers]) => controllers === 'memory')![2]!.split('/').pop()!; // one whose limits we set
         assert.match(id, /^[0-9a-f]{12}$/);
         assert.equal(lines.length, readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').length, 'a line for every hierarchy the host has');
         for (const [, controllers, path] of lines) assert.equal(path, `/nutshell/${id}`, `the container's cgroup in "${controllers || 'cgroup2'}", never a root`);
