@@ -103,7 +103,7 @@ function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
   const roots = [...new Set(hierarchies.values())];
   // Every other cgroup hierarchy mounted here: devices, blkio, cpuset, name=systemd... and the
   // cgroup2 one of a hybrid host ("unified"). No limit of ours is set in most of them, but the
-  // container gets a cgroup in each, so that it is nowhere at a root (see placeEverywhere).
+  // container gets a cgroup in each, so that it is nowhere at a root (see the top of this file).
   const others = findOtherHierarchies(mountRoot, roots);
   const placed = [...roots, ...others.map((h) => h.root)];
   const otherRoot = (has: (h: Hierarchy) => boolean) => others.find(has)?.root;
