@@ -7,10 +7,16 @@
  *    v2  one unified tree: a directory hands controllers down to its children.
  *  detectCgroups() picks the driver for this host; both answer the same small interface.
  *  The engine owns one sub-tree ("nutshell") and never touches a cgroup outside it. */
+/*  Chapter 09 adds two things. A v1 container is placed in every hierarchy mounted, not only in
+ *  those whose limits we set: in one where it stays at the root, root in the container can mount
+ *  that hierarchy and find the root's release_agent, a program the kernel runs as the host's
+ *  root. And a cgroup now says which devices its processes may use (devices.ts): v1 devices.allow
+ *  lines, or a cgroup v2 eBPF program. */
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
+import { allowsEverything, attachDeviceProgram, formatDeviceRule, type DeviceRule } from './devices.ts';
 
 export interface Limits {
   memoryBytes?: number;
@@ -18,6 +24,9 @@ export interface Limits {
   cpus?: number;
   /** Most tasks (processes and threads) at once; -1 = no limit. */
   pidsMax?: number;
+  /** The devices its processes may open or mknod(2) (the OCI spec has them among the resources
+   *  too); undefined: no rules, every device, as before chapter 09. */
+  devices?: DeviceRule[];
 }
 
 export interface Usage {
@@ -92,6 +101,15 @@ function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
   const hierarchies = findV1Hierarchies(mountRoot);
   // cpu and cpuacct are often mounted together ("cpu,cpuacct"): one directory then serves both.
   const roots = [...new Set(hierarchies.values())];
+  // Every other cgroup hierarchy mounted here: devices, blkio, cpuset, name=systemd... and the
+  // cgroup2 one of a hybrid host ("unified"). No limit of ours is set in most of them, but the
+  // container gets a cgroup in each, so that it is nowhere at a root (see the top of this file).
+  const others = findOtherHierarchies(mountRoot, roots);
+  const placed = [...roots, ...others.map((h) => h.root)];
+  const otherRoot = (has: (h: Hierarchy) => boolean) => others.find(has)?.root;
+  const cpusetRoot = otherRoot((h) => h.version === 1 && h.options.includes('cpuset'));
+  const devicesRoot = otherRoot((h) => h.version === 1 && h.options.includes('devices'));
+  const unifiedRoot = otherRoot((h) => h.version === 2);
   const v1Dirs = (id: string) => {
     checkId(id);
     return (controller: V1Controller) => join(hierarchies.get(controller)!, subtree, id);
@@ -100,13 +118,22 @@ function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
     version: 1,
     create(id, limits) {
       const dirOf = v1Dirs(id);
-      return createCgroup(roots.map((root) => join(root, subtree, id)), () => setV1Limits(dirOf, limits), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
+      const inside = (root: string) => join(root, subtree, id);
+      const setLimits = () => {
+        if (cpusetRoot) copyCpuset(cpusetRoot, subtree, id);
+        setV1Limits(dirOf, limits);
+        if (limits.devices) setV1DeviceRules(limits.devices, devicesRoot && inside(devicesRoot), unifiedRoot && inside(unifiedRoot), mountRoot);
+      };
+      return createCgroup(placed.map(inside), setLimits, () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
     },
     open(id) {
       const dirOf = v1Dirs(id);
-      return openCgroup(roots.map((root) => join(root, subtree, id)), () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
+      // A container started by an engine before chapter 09, or before a hierarchy was mounted,
+      // has no cgroup in the other hierarchies: those it has are the ones to join and remove.
+      const elsewhere = others.map((h) => join(h.root, subtree, id)).filter((dir) => existsSync(dir));
+      return openCgroup([...roots.map((root) => join(root, subtree, id)), ...elsewhere], () => readV1Usage(dirOf), v1Freezer(dirOf('freezer')));
     },
-    removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups(roots.map((root) => join(root, subtree)), minAgeMs),
+    removeStale: (minAgeMs = STALE_MIN_AGE_MS) => removeStaleCgroups(placed.map((root) => join(root, subtree)), minAgeMs),
   };
 }
 
@@ -174,6 +201,66 @@ function v1Freezer(dir: string): Freezer {
   };
 }
 
+/** A cgroup hierarchy mounted in the cgroup root: where, which version, and its mount options,
+ *  which name a v1 hierarchy's controllers ("rw,cpu,cpuacct", "rw,devices", "rw,name=systemd"). */
+interface Hierarchy {
+  root: string;
+  version: 1 | 2;
+  options: string[];
+}
+
+/** The hierarchies mounted in `mountRoot` other than `managed`, from the mount table: each cgroup
+ *  or cgroup2 filesystem mounted at mountRoot/<name> with its own root ("/") as the mount's root.
+ *  The cgroup2 one is the unified hierarchy of a hybrid host. (A fake tree in a test has none.) */
+function findOtherHierarchies(mountRoot: string, managed: string[]): Hierarchy[] {
+  const root = realpathSync(mountRoot);
+  const found: Hierarchy[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    // "35 30 0:32 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices" (man 5 proc_pid_mountinfo)
+    const [mount = '', filesystem = ''] = line.split(' - ');
+    const [, , , mountedRoot, mountPoint = ''] = mount.split(' ');
+    const [type, , options = ''] = filesystem.split(' ');
+    if ((type !== 'cgroup' && type !== 'cgroup2') || mountedRoot !== '/') continue;
+    const path = mountPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))); // "\040" is a space
+    if (dirname(path) !== root || managed.includes(path) || found.some((h) => h.root === path)) continue;
+    found.push({ root: path, version: type === 'cgroup2' ? 2 : 1, options: options.split(',') });
+  }
+  return found;
+}
+
+/** A new cpuset cgroup has no CPUs and no memory nodes, and the kernel refuses to move a task
+ *  into it (ENOSPC) until it has both: give ours those of the parent, as runc does, first to our
+ *  sub-tree's directory, then to the container's. */
+function copyCpuset(cpusetRoot: string, subtree: string, id: string): void {
+  for (const [parent, dir] of [[cpusetRoot, join(cpusetRoot, subtree)], [join(cpusetRoot, subtree), join(cpusetRoot, subtree, id)]] as const) {
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      if (readCgroupFile(dir, file)?.trim()) continue;
+      writeCgroupFile(dir, file, readCgroupFile(parent, file)?.trim() ?? '', `the parent's: a new cpuset cgroup has none, and no task may join it until it has some`);
+    }
+  }
+}
+
+/** The devices of a v1 (or hybrid) host. The v1 devices controller enforces the rules; on a
+ *  hybrid host the eBPF program is attached to the container's cgroup2 directory too. The kernel
+ *  asks both, and either may refuse: the v2 path then runs here as it does on a v2-only host. */
+function setV1DeviceRules(rules: DeviceRule[], devicesDir: string | undefined, unifiedDir: string | undefined, mountRoot: string): void {
+  // runc refuses to start a container without the devices controller: its root would reach
+  // every device of the host. So do we.
+  if (!devicesDir && !unifiedDir) throw new UserError(`no "devices" hierarchy and no cgroup2 one in ${mountRoot}: the container's devices cannot be limited`);
+  if (devicesDir) {
+    // A new cgroup starts with its parent's list: ours, with every device. Clear it, then allow.
+    if (!allowsEverything(rules)) writeCgroupFile(devicesDir, 'devices.deny', 'a', 'deny every device: what follows is an allow list');
+    for (const rule of rules) writeCgroupFile(devicesDir, 'devices.allow', formatDeviceRule(rule), rule.why);
+  }
+  if (unifiedDir) attachDevicePrograms(unifiedDir, rules);
+}
+
+/** The eBPF program for `rules`, unless they allow everything (--privileged): then none. */
+function attachDevicePrograms(dir: string, rules: DeviceRule[]): void {
+  if (allowsEverything(rules)) traceStep(`no device program for ${dir}`, 'every device is allowed: nothing to check');
+  else attachDeviceProgram(dir, rules);
+}
+
 // ---------------------------------------------------------------- cgroup v2
 
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
@@ -230,6 +317,8 @@ function setV2Limits(dir: string, limits: Limits): void {
     writeCgroupFile(dir, 'cpu.max', `${cfsQuota(limits.cpus)} ${CFS_PERIOD_US}`, `"quota period" in µs: ${quotaWhy(limits.cpus)}`);
   }
   if (limits.pidsMax !== undefined) writePidsMax(dir, limits.pidsMax);
+  // cgroup v2 has no devices controller: the kernel runs the eBPF program of the cgroup instead.
+  if (limits.devices) attachDevicePrograms(dir, limits.devices);
 }
 
 function readV2Usage(dir: string): Usage {

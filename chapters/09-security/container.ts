@@ -13,6 +13,7 @@ import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { defaultSecurity, limitBoundingSet, setThreadCapabilities, type SecurityConfig } from './capabilities.ts';
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
+import { deviceRulesFor } from './devices.ts';
 import { mountOverlay } from './overlay.ts';
 import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
@@ -74,7 +75,9 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   const cgroups = detectCgroups();
   cgroups.removeStale(); // left by engines that were killed before they could clean up
   const cgroupId = generateId();
-  const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  // The devices the container may use are limits too, set before anything runs in the cgroup.
+  const devices = deviceRulesFor(config.security?.privileged === true);
+  const cgroup = cgroups.create(cgroupId, { ...config.limits, devices }); // first: if a limit is refused, nothing has run yet
   let exitCodeSeen: number | undefined;
   let terminal: AttachedTerminal | undefined;
   try {

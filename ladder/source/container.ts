@@ -93,6 +93,9 @@ import { defaultSecurity, limitBoundingSet, setThreadCapabilities, type Security
 //> cgroups..
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
 //< cgroups..
+//> security..
+import { deviceRulesFor } from './devices.ts';
+//< security..
 //> unionfs..
 import { mountOverlay } from './overlay.ts';
 //< unionfs..
@@ -239,7 +242,14 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   const cgroups = detectCgroups();
   cgroups.removeStale(); // left by engines that were killed before they could clean up
   const cgroupId = generateId();
-  const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  //> ..distribution
+  //| const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  //< ..distribution
+  //> security..
+  // The devices the container may use are limits too, set before anything runs in the cgroup.
+  const devices = deviceRulesFor(config.security?.privileged === true);
+  const cgroup = cgroups.create(cgroupId, { ...config.limits, devices }); // first: if a limit is refused, nothing has run yet
+  //< security..
   //< cgroups..
   //> lifecycle..
   let exitCodeSeen: number | undefined;

@@ -567,4 +567,25 @@ export function seccompSetModeFilter(program: Buffer, why: string): void {
     },
   });
 }
+
+// ---- new in chapter 09: bpf(2), to load a cgroup's device program and attach it (devices.ts) ----
+
+/** glibc has no wrapper for bpf(2): it goes through syscall(2) with its number. */
+const SYS_bpf: Record<string, number> = { x64: 321, arm64: 280, riscv64: 280 };
+
+/** The commands we give bpf(2) (enum bpf_cmd, <linux/bpf.h>). */
+const BPF_CMD = { BPF_PROG_LOAD: 5, BPF_PROG_ATTACH: 8, BPF_PROG_QUERY: 16 } as const;
+
+/** bpf(2): one command, with its arguments laid out in `attr` (the command's part of union
+ *  bpf_attr; the kernel reads a shorter one as if zero-filled). Returns what the command does:
+ *  a new descriptor for BPF_PROG_LOAD, 0 for the others. */
+export function bpf(cmd: keyof typeof BPF_CMD, attr: Buffer, why: string, opts: SysOptions & { target: string }): number {
+  const number = SYS_bpf[process.arch];
+  if (number === undefined) throw new Error(`bpf: no syscall number known for ${process.arch}`);
+  return sys('bpf', [cmd], why, () => Number(syscall_(number, 'int', BPF_CMD[cmd], 'uint8_t *', attr, 'unsigned int', attr.length)), {
+    hint: { EPERM: 'bpf(2) needs CAP_SYS_ADMIN: are you root?', ENOSYS: 'this kernel was built without CONFIG_BPF_SYSCALL' },
+    ...opts,
+    target: `${cmd}, ${opts.target}`,
+  });
+}
 //< security..
