@@ -96,7 +96,7 @@ escaped "read $SECRET on the host's disk: $out"
 
 const RELEASE_AGENT: EscapeDemo = {
   name: 'release-agent',
-  shows: 'mount a cgroup v1 hierarchy\'s root, make a program of ours its release_agent: the host\'s kernel runs it as root',
+  shows: 'make a program of ours a cgroup hierarchy\'s release_agent: the host\'s kernel runs it as root',
   stoppedBy: 'mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter refuses it; and the container is in a cgroup of its own in every v1 hierarchy, so its cgroup namespace shows it no hierarchy\'s root, where release_agent lives',
   needs: '-e ESCAPE_DIR=a directory of the host, where the host\'s root writes its proof',
   script: String.raw`[ -n "$ESCAPE_DIR" ] || stopped "set ESCAPE_DIR=a directory of the host, for the proof"
@@ -417,6 +417,16 @@ export async function runEscape(demo: EscapeDemo, image: string, runOptions: str
   }
 }
 
+/** Words in lines of at most 100 columns, each line starting with `indent`. */
+function wrap(text: string, indent: string): string {
+  const lines = [indent];
+  for (const word of text.split(' ')) {
+    if (lines.at(-1)!.length + word.length > 100) lines.push(indent);
+    lines[lines.length - 1] += (lines.at(-1) === indent ? '' : ' ') + word;
+  }
+  return lines.join('\n');
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** `escape [OPTIONS] <demo> [OPTIONS] <image>`: options may follow the demo's name too
@@ -428,7 +438,7 @@ export async function escapeCommand(options: Options, given: Record<string, unkn
   const values: Record<string, unknown> = { ...given, ...line.values };
   const [demoName, image] = line.positionals;
   if (values.list === true) {
-    for (const demo of ESCAPES) process.stdout.write(`${demo.name.padEnd(14)}${demo.shows}\n${' '.repeat(14)}stopped by: ${demo.stoppedBy}\n`);
+    for (const demo of ESCAPES) process.stdout.write(`${demo.name.padEnd(14)}${demo.shows}\n${wrap(`stopped by: ${demo.stoppedBy}`, ' '.repeat(14))}\n`);
     return 0;
   }
   const usage = 'usage: escape [--list] [--print] [--host-dir DIR] [RUN OPTIONS] <demo> <image>';
