@@ -1,7 +1,7 @@
 /** Tooling: `npm start`, the guided tour. It builds the sample rootfs (offline, from
  *  busybox-static), then runs each chapter that exists on it, explaining what to look for. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import chalk from 'chalk';
 import { buildRootfs, PROJECT_ROOT } from './build-rootfs.ts';
@@ -15,10 +15,14 @@ interface Step {
   needsRegistry?: boolean;
   /** Run this step with another chapter's program (a later one that has the verb). */
   chapter?: string;
+  /** The command as a learner types it, when `args` hold something long (an escape's script). */
+  shown?: string;
 }
 
 /** What each chapter shows. `ROOTFS` is replaced by the sample rootfs, `REGISTRY` by the
- *  address of a local registry the tour starts, `ELSEWHERE` by a second, empty store. */
+ *  address of a local registry the tour starts, `ELSEWHERE` by a second, empty store,
+ *  `TOURDIR` by the tour's own directory, and an argument `ESCAPE_SCRIPT <demo>` by the script
+ *  that chapter 09's `escape <demo> --print` gives. */
 const TOUR: Record<string, { title: string; steps: Step[] }> = {
   '01-chroot': {
     title: 'chroot(2): a process with another "/"',
@@ -98,7 +102,27 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
       { say: 'Pulled into the second store, it runs there as it did here.', args: ['--root', 'ELSEWHERE', 'run', '--rm', 'REGISTRY/tour/busybox:motd', 'cat', '/etc/motd'], needsRegistry: true },
     ],
   },
+  '09-security': {
+    title: 'security: the container\'s root is no longer the host\'s root',
+    steps: [
+      {
+        say: 'Chapter 08\'s container is root with every capability: it remounts its read-only volume read-write and writes into the host\'s directory.',
+        args: ['run', '--rm', '-v', 'TOURDIR/volume:/data:ro', 'nutshell/busybox', 'sh', '-c', 'ESCAPE_SCRIPT ro-volume'],
+        chapter: '08-distribution',
+        shown: 'run --rm -v TOURDIR/volume:/data:ro nutshell/busybox sh -c "$(npm run -s chapter -- 09 escape ro-volume --print)"',
+      },
+      { say: 'The same escape against chapter 09: mount(2) needs CAP_SYS_ADMIN, which it dropped, and its seccomp filter refuses mount(2) anyway.', args: ['escape', 'ro-volume', 'nutshell/busybox'] },
+      { say: 'The other escapes it stops, and what stops each one.', args: ['escape', '--list'] },
+    ],
+  },
 };
+
+/** The script of one of chapter 09's escape demos, as `escape <demo> --print` gives it. */
+function escapeScript(demo: string): string {
+  const printed = spawnSync(process.execPath, [...process.execArgv, chapterProgram('09-security'), 'escape', demo, '--print'], { encoding: 'utf8' });
+  if (printed.status !== 0) throw new Error(`escape ${demo} --print failed: ${printed.stderr.trim()}`);
+  return printed.stdout;
+}
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -117,6 +141,7 @@ async function main(): Promise<number> {
   // The tour's containers and images live in build/, not in /var/lib/nutshell, and go at the end.
   const tourRoot = join(PROJECT_ROOT, 'build', 'tour');
   rmSync(tourRoot, { recursive: true, force: true });
+  mkdirSync(join(tourRoot, 'volume'), { recursive: true }); // the host directory of chapter 09's escape
   const env = { ...process.env, NUTSHELL_ROOT: join(tourRoot, 'root'), NUTSHELL_STATE_DIR: join(tourRoot, 'run') };
   const registry = existsSync('/usr/bin/docker-registry') ? await startLocalRegistry() : undefined;
   try {
@@ -129,9 +154,11 @@ async function main(): Promise<number> {
           console.log(chalk.dim(`\n  (skipped: ${step.args[0]} needs Debian's docker-registry: apt-get install docker-registry)`));
           continue;
         }
-        const args = step.args.map((a) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? '').replace('ELSEWHERE', relative(process.cwd(), join(tourRoot, 'elsewhere'))));
+        const expand = (a: string) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? '')
+          .replace('ELSEWHERE', relative(process.cwd(), join(tourRoot, 'elsewhere'))).replace('TOURDIR', relative(process.cwd(), tourRoot));
+        const args = step.args.map((a) => (a.startsWith('ESCAPE_SCRIPT ') ? escapeScript(a.slice('ESCAPE_SCRIPT '.length)) : expand(a)));
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
-        const shown = args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
+        const shown = step.shown ? expand(step.shown) : args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
         const program = step.chapter ?? chapter;
         console.log(chalk.dim(`  $ npm run chapter -- ${program.slice(0, 2)} ${shown}`));
         const result = spawnSync(process.execPath, [...process.execArgv, chapterProgram(program), ...args], { stdio: 'inherit', cwd: process.cwd(), env });

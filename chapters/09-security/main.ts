@@ -13,6 +13,7 @@ import { containerInit, enterContainer, execInContainer, generateId, parseVolume
 import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
 import { pullImage, runSpec, type PullOptions } from './image.ts';
+import { escapeCommand } from './escapes.ts';
 import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
 import { pushImage } from './push.ts';
@@ -62,6 +63,16 @@ const RUN_OPTIONS = {
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
   ...SECURITY_OPTIONS,
+} as const;
+
+/** `escape` takes the options of `run`, to try a demo with a defence turned off (--privileged,
+ *  say), and names, runs and removes its container itself: those options are not among them. */
+const { detach: _detach, name: _name, rm: _rm, interactive: _interactive, tty: _tty, ...ESCAPE_RUN_OPTIONS } = RUN_OPTIONS;
+const ESCAPE_OPTIONS = {
+  ...ESCAPE_RUN_OPTIONS,
+  list: { type: 'boolean' },
+  print: { type: 'boolean' },
+  'host-dir': { type: 'string' },
 } as const;
 
 /** --platform, credentials and insecure registries, as the registry client takes them. */
@@ -344,6 +355,15 @@ const VERBS = {
       process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
       return 0;
     },
+  }),
+  escape: verb({
+    args: '[--list] [--print] [--host-dir DIR] [RUN OPTIONS] <demo> <image>',
+    about: 'try an escape that works against chapter 08 (--list: which; --print: its script)',
+    options: ESCAPE_OPTIONS,
+    // <demo> and <image> are read by escapeCommand: --list needs neither, --print no image.
+    positionals: [],
+    command: 'optional',
+    run: ({ values, command }) => escapeCommand(ESCAPE_OPTIONS, values, command),
   }),
 };
 

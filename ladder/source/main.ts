@@ -131,6 +131,9 @@ import { detectCgroups, type Limits } from './cgroups.ts';
 //> images..
 import { pullImage, runSpec, type PullOptions } from './image.ts';
 //< images..
+//> security..
+import { escapeCommand } from './escapes.ts';
+//< security..
 //> unionfs..terminals
 //| import { readChanges, writeLayerTar } from './overlay.ts';
 //< unionfs..terminals
@@ -232,6 +235,18 @@ const RUN_OPTIONS = {
   //< security..
 } as const;
 
+//> security..
+/** `escape` takes the options of `run`, to try a demo with a defence turned off (--privileged,
+ *  say), and names, runs and removes its container itself: those options are not among them. */
+const { detach: _detach, name: _name, rm: _rm, interactive: _interactive, tty: _tty, ...ESCAPE_RUN_OPTIONS } = RUN_OPTIONS;
+const ESCAPE_OPTIONS = {
+  ...ESCAPE_RUN_OPTIONS,
+  list: { type: 'boolean' },
+  print: { type: 'boolean' },
+  'host-dir': { type: 'string' },
+} as const;
+
+//< security..
 //> images..
 /** --platform, credentials and insecure registries, as the registry client takes them. */
 function pullOptions(values: ValuesOf<typeof REGISTRY_OPTIONS> & { quiet?: boolean }): PullOptions {
@@ -863,6 +878,17 @@ const VERBS = {
   //|   },
   //| }),
   //< ..unionfs
+  //> security..
+  escape: verb({
+    args: '[--list] [--print] [--host-dir DIR] [RUN OPTIONS] <demo> <image>',
+    about: 'try an escape that works against chapter 08 (--list: which; --print: its script)',
+    options: ESCAPE_OPTIONS,
+    // <demo> and <image> are read by escapeCommand: --list needs neither, --print no image.
+    positionals: [],
+    command: 'optional',
+    run: ({ values, command }) => escapeCommand(ESCAPE_OPTIONS, values, command),
+  }),
+  //< security..
 };
 
 //> unionfs..images
