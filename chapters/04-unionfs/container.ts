@@ -6,7 +6,7 @@
  *  Lesson: docs/04-unionfs.md     (cgroups: docs/03-cgroups.md, namespaces: docs/02-namespaces.md) */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
@@ -236,7 +236,10 @@ const DEVICES = [
 /** A minimal /dev of our own: the host's has disks and consoles the container must not touch. */
 function mountDev(): void {
   mount('tmpfs', '/dev', 'tmpfs', MS.MS_NOSUID | MS.MS_STRICTATIME, 'mode=755,size=65536k', 'a fresh /dev, empty');
-  for (const d of DEVICES) mknod(`/dev/${d.name}`, S_IFCHR | 0o666, d.major, d.minor, 'only harmless character devices');
+  for (const d of DEVICES) {
+    mknod(`/dev/${d.name}`, S_IFCHR | 0o666, d.major, d.minor, 'only harmless character devices');
+    chmodSync(`/dev/${d.name}`, 0o666); // mknod(2) applies our umask (022): every user may use these
+  }
   for (const [link, target] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'], ['ptmx', 'pts/ptmx']]) {
     symlinkSync(target!, `/dev/${link}`);
   }
