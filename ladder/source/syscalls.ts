@@ -110,6 +110,9 @@ export const MS = {
   MS_BIND: 4096,
   MS_REC: 16384,
   MS_PRIVATE: 1 << 18,
+  //> security..
+  MS_SLAVE: 1 << 19,
+  //< security..
   MS_STRICTATIME: 1 << 24,
 };
 
@@ -449,3 +452,17 @@ export function dup2(oldFd: number, newFd: number, why: string): void {
   sys('dup2', [oldFd, newFd], why, () => dup2_(oldFd, newFd));
 }
 //< terminals..
+//> security..
+
+// ---- new in chapter 09: a process that cannot be looked into (exec, /proc/PID/*) ------------
+
+const PR_SET_DUMPABLE = 4;
+
+/** prctl(PR_SET_DUMPABLE): whether this process may be looked into. A process that is not
+ *  "dumpable" keeps its /proc/PID/{root,cwd,exe,fd,environ,mem} and ptrace(2) from everybody
+ *  without CAP_SYS_PTRACE, even from processes of its own user. Children inherit the flag; a
+ *  later execve(2) sets it anew, for the new program. */
+export function setDumpable(dumpable: boolean, why: string): void {
+  sys('prctl', [dumpable], why, () => prctl_(PR_SET_DUMPABLE, dumpable ? 1 : 0, 0, 0, 0), { target: `PR_SET_DUMPABLE, ${dumpable ? 1 : 0}` });
+}
+//< security..
