@@ -13,6 +13,7 @@ import { SyscallError, UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
 import { defaultSecurity, limitBoundingSet, setThreadCapabilities, type SecurityConfig } from './capabilities.ts';
 import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
+import { DEFAULT_SUBTREE } from './cgroups.ts';
 import { deviceRulesFor } from './devices.ts';
 import { mountOverlay } from './overlay.ts';
 import { installSeccomp } from './seccomp.ts';
@@ -24,7 +25,7 @@ import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
   mkdirat, O_CLOEXEC, O_PATH, openat, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
 } from './syscalls.ts';
-import { keepCapabilitiesAcrossSetuid, setNoNewPrivs } from './syscalls.ts';
+import { keepCapabilitiesAcrossSetuid, setDumpable, setNoNewPrivs } from './syscalls.ts';
 
 /** The process a container runs: the command, its environment, where it starts and as whom
  *  (from the image's config, and -e, -w, -u). `exec` runs another with the same settings. */
@@ -135,17 +136,53 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
   // Not on the command line when there is a socket: every user of the host reads command lines
   // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
   const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
+  showOurProgramReadOnly();
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
   const child = spawn(process.execPath, argv, {
     stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
     // The child stage makes no TLS connection: spare it the reading of extra CA
     // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
-    env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
+    env: { ...variablesForStages(), NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
   });
   // The first line on the socket, which only the two stages hold: the stage reads it before
   // anything else (lib/cli.ts), then "ready" and "go" follow as before.
   if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
   return child;
+}
+
+/** The variables of ours that a child stage reads: nutshell's (--trace), Node's and its loader's,
+ *  the temporary directory, and what decides the colours of a trace. The rest of the engine's
+ *  environment (the user's tokens, passwords) stays out: `exec`'s child stage starts the command
+ *  as its child, and that child holds a copy of our memory until its execve(2). */
+const STAGE_VARIABLES = /^(NUTSHELL_|NODE_|TSX_|PATH$|TMPDIR$|TERM$|COLORTERM$|FORCE_COLOR$|NO_COLOR$)/;
+
+function variablesForStages(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => STAGE_VARIABLES.test(name)));
+}
+
+let programShownReadOnly = false;
+
+/** CVE-2019-5736. A child stage is the host's node until it execve(2)s the command, and the
+ *  container can have that execve(2) start /proc/self/exe, which is our node: an image whose
+ *  program is a script beginning "#!/proc/self/exe" (or naming a symlink to it). The kernel opens
+ *  the interpreter as the process that calls execve(2), so the container's /proc/self is ours, and
+ *  the program then runs as the container's process, with /proc/self/exe leading to the host's
+ *  node binary: it may open it for writing and wait until no node runs (ETXTBSY until then) to
+ *  replace the program that every nutshell command runs as root. runc, whose child stage is runc,
+ *  re-executes itself from a sealed copy (libcontainer/exeseal: a read-only overlayfs, or a sealed
+ *  memfd). We start our child stages through a read-only bind mount of node instead, made in a
+ *  mount namespace of the engine's own: /proc/self/exe of every process they become then names a
+ *  file on a read-only mount, and open(2) for writing fails with EROFS, whoever asks. */
+function showOurProgramReadOnly(): void {
+  if (programShownReadOnly) return; // once per engine: `run` starts one child stage, `exec` one
+  // unshare(2) moves only the calling thread, and spawn(2) forks from it: only the processes we
+  // start see the new mount namespace. Nothing of it reaches the host.
+  unshare(CLONE.CLONE_NEWNS, 'a mount namespace for this thread, where node can be read-only');
+  mount(null, '/', null, MS.MS_REC | MS.MS_SLAVE, null, 'our mounts stay here; the host\'s mounts and unmounts still reach us');
+  mount(process.execPath, process.execPath, null, MS.MS_BIND, null, 'node on a mount of its own: read-only belongs to a mount, not to a file');
+  mount(null, process.execPath, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV, null,
+    'read-only: MS_RDONLY is ignored when a bind mount is made, so a second call changes the flags of that mount alone');
+  programShownReadOnly = true;
 }
 
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
@@ -224,7 +261,9 @@ export function containerInit(config: ContainerConfig): never {
   prepareContainer(config);
   writeSync(SYNC_FD, 'ready');
   const terminal = waitForGo();
+  const hierarchies = hierarchiesOfOurCgroup();
   unshare(CLONE.CLONE_NEWCGROUP, 'the engine has moved us into our cgroup: make it the root of what /proc/self/cgroup shows');
+  mountCgroupView(hierarchies, isPrivileged(config));
   if (terminal) becomeControllingTerminal(terminal); // before execCommand drops root: the slave is root's
   return execCommand(config);
 }
@@ -247,8 +286,112 @@ export function prepareContainer(config: ContainerConfig): void {
   for (const mountPoint of ['/proc', '/dev', '/sys']) makeMountPoint(mountPoint); // all checked before the first mount
   mountProc();
   mountDev();
-  mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
+  const privileged = isPrivileged(config);
+  if (privileged) mount('sysfs', '/sys', 'sysfs', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, '--privileged: a /sys the container may write to, as docker gives it');
+  else mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
+  if (!privileged) hideKernelInterfaces(); // after /dev (its null is what masks a file) and /sys
   interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+}
+
+/** `--privileged` (capabilities.ts sets it): docker then masks nothing, and makes nothing of
+ *  /proc read-only; /sys and the cgroup view at /sys/fs/cgroup are writable. */
+function isPrivileged(config: ContainerConfig): boolean {
+  return (config as { security?: { privileged?: boolean } }).security?.privileged === true;
+}
+
+// What docker hides and locks in every container but a privileged one: MaskedPaths and
+// ReadonlyPaths in moby's oci/defaults.go, which runc applies (libcontainer/rootfs_linux.go).
+// No namespace covers them: the container's /proc and /sys are its own mounts, yet these files
+// are the host kernel's, and root may read and write them as on the host.
+/** Covered: the kernel's memory as an ELF core (kcore), the keys in the kernel's keyrings, the
+ *  timers and scheduler state of every process on the machine, firmware tables, the CPU's energy
+ *  counters (powercap: a side channel, CVE-2020-8694). */
+const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+/** Read-only: the sysctls (/proc/sys, most of them global: vm, kernel, fs), the magic SysRq key
+ *  (one write reboots the host), interrupt routing, bus and filesystem settings. */
+const READ_ONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Make READ_ONLY_PATHS read-only and cover MASKED_PATHS, as runc does: read-only first. A path
+ *  this kernel does not have is skipped (a kernel built without SCSI has no /proc/scsi). */
+function hideKernelInterfaces(): void {
+  for (const path of READ_ONLY_PATHS) if (exists(path)) makeReadOnly(path);
+  for (const path of MASKED_PATHS) if (exists(path)) maskPath(path);
+}
+
+function exists(path: string): boolean {
+  if (existsSync(path)) return true;
+  traceStep(`skip ${path}`, 'this kernel has no such file: nothing to hide');
+  return false;
+}
+
+/** Read-only is a flag of a mount, not of a file: give the path a mount of its own (a bind
+ *  mount onto itself), then change that mount's flags. */
+function makeReadOnly(path: string): void {
+  mount(path, path, null, MS.MS_BIND | MS.MS_REC, null, 'a mount of its own, whose flags can change alone');
+  // mount(2) ignores MS_RDONLY when it makes a bind mount (the new mount takes the flags of the
+  // one it copies), and a remount without MS_BIND would change /proc's superblock: every mount
+  // of it. MS_REMOUNT|MS_BIND sets the flags of this one mount, all of them: nosuid, nodev and
+  // noexec again, or they would be dropped.
+  mount(null, path, null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'read-only: writes fail with EROFS');
+}
+
+/** Cover a path: a file with /dev/null (reads as empty, writes go nowhere), a directory with an
+ *  empty read-only tmpfs. Removing the cover takes umount(2), which takes CAP_SYS_ADMIN. */
+function maskPath(path: string): void {
+  if (statSync(path).isDirectory()) mount('tmpfs', path, 'tmpfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'an empty read-only directory over it');
+  else mount('/dev/null', path, null, MS.MS_BIND, null, 'our /dev/null over it: reads are empty');
+}
+
+/** One cgroup hierarchy the engine put us in (man 7 cgroups): v1 names its controllers
+ *  ("memory", "cpu,cpuacct"); v2 has one hierarchy, and none. */
+interface CgroupHierarchy {
+  version: 1 | 2;
+  controllers: string;
+}
+
+/** The hierarchies where we are in a cgroup of the engine's: /proc/self/cgroup has a line
+ *  "ID:controllers:path" per hierarchy, and the engine's cgroups are /nutshell/<id> in each.
+ *  Read before the cgroup namespace is unshared: from then on every path reads "/". */
+function hierarchiesOfOurCgroup(): CgroupHierarchy[] {
+  traceStep('read /proc/self/cgroup', 'which hierarchies hold us in a cgroup of the engine\'s: those we see at /sys/fs/cgroup');
+  return readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')
+    .map((line) => line.split(':'))
+    .filter(([, , path]) => path?.startsWith(`/${DEFAULT_SUBTREE}/`))
+    .map(([id, controllers]) => ({ version: id === '0' ? 2 : 1, controllers: controllers! }));
+}
+
+/** /sys/fs/cgroup inside: the container's own cgroups, read-only. In a cgroup namespace, a
+ *  cgroup filesystem mounted shows the namespace's root cgroup as its root: ours. Read-only,
+ *  so that nothing inside can raise its limits (memory.limit_in_bytes, pids.max). What keeps
+ *  root from mounting a writable one elsewhere is the capability drop (mount(2) needs
+ *  CAP_SYS_ADMIN); a hierarchy the host has not made, the kernel refuses in any cgroup
+ *  namespace but the first. Like runc with a cgroup namespace: on v1 a tmpfs with one
+ *  directory per hierarchy, on v2 the one hierarchy. */
+function mountCgroupView(hierarchies: CgroupHierarchy[], privileged: boolean): void {
+  const flags = (privileged ? 0 : MS.MS_RDONLY) | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC;
+  const v1 = hierarchies.filter((h) => h.version === 1);
+  const v2 = hierarchies.some((h) => h.version === 2);
+  const why = privileged ? '--privileged: our cgroup, writable' : 'our cgroup, read-only: its limits stay the engine\'s';
+  if (v1.length === 0) {
+    if (v2) mount('cgroup2', '/sys/fs/cgroup', 'cgroup2', flags, null, why);
+    return;
+  }
+  mount('tmpfs', '/sys/fs/cgroup', 'tmpfs', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, 'mode=755', 'a directory per cgroup hierarchy, as on the host');
+  for (const { controllers } of v1) {
+    const dir = controllers.replace(/^name=/, ''); // a named hierarchy: "name=systemd" is at systemd
+    mkdirSync(`/sys/fs/cgroup/${dir}`);
+    mount('cgroup', `/sys/fs/cgroup/${dir}`, 'cgroup', flags, controllers, why);
+    // Two controllers in one hierarchy ("cpu,cpuacct"): each name leads to it, as on the host.
+    if (controllers.includes(',')) for (const name of controllers.split(',')) symlinkSync(dir, `/sys/fs/cgroup/${name}`);
+  }
+  if (v2) {
+    mkdirSync('/sys/fs/cgroup/unified');
+    mount('cgroup2', '/sys/fs/cgroup/unified', 'cgroup2', flags, null, why);
+  }
+  if (!privileged) mount(null, '/sys/fs/cgroup', null, MS.MS_BIND | MS.MS_REMOUNT | MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'and no directory added beside them');
 }
 
 export interface Volume {
@@ -405,6 +548,20 @@ function waitForGo(): string | undefined {
 
 /** Replace the child stage with the image's process, found inside the rootfs. */
 export function execCommand(spec: ProcessSpec): never {
+  const command = prepareCommand(spec);
+  return execve(command.program, command.argv, command.env, 'become the command: same PID, new program');
+}
+
+/** What `exec` and `run` start in the end: a program of the image, its argv and environment. */
+interface Command {
+  program: string;
+  argv: string[];
+  env: string[];
+}
+
+/** Make this process the image's process, all but the last step: its working directory, its
+ *  user, its descriptors. `run` then execve(2)s the command; `exec` spawns it (spawnCommand). */
+function prepareCommand(spec: ProcessSpec): Command {
   mkdirSync(spec.workdir, { recursive: true }); // docker makes a missing WorkingDir too
   chdir(spec.workdir, 'the image\'s WorkingDir (or -w)');
   const path = spec.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
@@ -428,12 +585,13 @@ export function execCommand(spec: ProcessSpec): never {
   // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
   // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
   closeFromOnExec(3, 'the command starts with stdin, stdout and stderr only: nothing of the host comes along');
-  // 5. The filter last: from now on it judges every call this thread makes, and the only one
-  // left is execve(2). Loading it takes no_new_privs or CAP_SYS_ADMIN, which
-  // setThreadCapabilities() left us for this when no_new_privs is off.
+  // 5. The filter last: from now on it judges every call this thread makes, and what is left
+  // is execve(2) (`run`), or spawning the command and waiting for it (`exec`), which the filter
+  // allows. Loading it takes no_new_privs or CAP_SYS_ADMIN, which setThreadCapabilities() left
+  // us for this when no_new_privs is off (execve(2) never passes it on: it is not in the bounding set).
   // The container's capabilities lift the rules docker ties to them (--cap-add SYS_ADMIN: mount).
   installSeccomp(security.seccomp, 'from the program\'s first instruction, the calls it may make', security.capabilities);
-  return execve(program, spec.argv, env, 'become the command: same PID, new program');
+  return { program, argv: spec.argv, env };
 }
 
 /** Who the process becomes, resolved as runc does (libcontainer/user, GetExecUser). */
@@ -511,11 +669,11 @@ const JOINED_NAMESPACES = [
   ['mnt', CLONE.CLONE_NEWNS],
 ] as const;
 
-/** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
- *  child stage that joins the others; move it into the container's cgroup while it waits, so
- *  what it runs counts against the container's limits. */
+/** Engine side of `exec`: start a child stage that joins the container's namespaces and starts
+ *  the command; move it into the container's cgroup while it waits, so that the command counts
+ *  against the container's limits. The child stage is never in the container's PID namespace:
+ *  see enterContainer. */
 export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-  joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
   const child = startChildStage('exec', { pid, ...spec }, true);
   const ended = exitCodeOf(child);
   const signals = forwardSignals(child, 10);
@@ -533,15 +691,45 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   }
 }
 
-/** Child side of `exec`: join the running container's namespaces, then become the command. */
-export function enterContainer(config: ProcessSpec & { pid: number }): never {
+/** Child side of `exec`: join the running container's namespaces, then start the command.
+ *
+ *  We are a Node process of the host: its root, working directory, environment, descriptors and
+ *  the node binary. Whatever can see a process in its PID namespace can reach all of these
+ *  through /proc/PID/{root,cwd,environ,fd,exe} and ptrace(2), as long as the process is
+ *  "dumpable" (or the one who looks holds CAP_SYS_PTRACE). Up to chapter 08 the engine joined the
+ *  container's PID namespace before it started us, so we were in it from our first instruction,
+ *  dumpable, while Node started: a root process in the container could walk through
+ *  /proc/<our PID>/root into the host's "/". Now the order is the kernel's:
+ *    1. not dumpable, first: the children we start inherit it, and keep it until their execve(2);
+ *    2. join every namespace. setns(2) of a PID namespace never moves the caller, only the
+ *       children it starts next, so we stay invisible in the container; the mount namespace
+ *       last, as it takes the host's /proc (and its /proc/PID/ns files) out of our sight;
+ *    3. prepare the command (user, capabilities, descriptors), then start it as our child: the
+ *       first process of ours the container can see, with its root, working directory and
+ *       namespaces already the container's, and not dumpable until execve(2) makes it the
+ *       container's program. We wait for it and pass its exit code on. */
+export function enterContainer(config: ProcessSpec & { pid: number }): Promise<number> {
+  setDumpable(false, 'nobody without CAP_SYS_PTRACE may look into us, or into the children we start, until they execve(2)');
+  joinNamespace(config.pid, 'pid', CLONE.CLONE_NEWPID, 'only for the children we start: the command will be in the container\'s PID namespace, we never are');
   unshare(CLONE.CLONE_FS, 'setns(2) into a mount namespace refuses a thread that shares its root and cwd with others');
   for (const [ns, flag] of JOINED_NAMESPACES) joinNamespace(config.pid, ns, flag, `see the container's ${ns}`);
   chdir('/', 'joining a mount namespace moved our root: start at it');
   writeSync(SYNC_FD, 'ready');
   const terminal = waitForGo();
   if (terminal) becomeControllingTerminal(terminal);
-  return execCommand(config);
+  return spawnCommand(config);
+}
+
+/** `exec`'s last step: the command as a child of ours (see enterContainer), with the same
+ *  stdin, stdout and stderr, and only the container's environment (which its spec holds, -e
+ *  included). We stay to wait for it, and pass on the signals the engine forwards to us. */
+function spawnCommand(spec: ProcessSpec): Promise<number> {
+  const command = prepareCommand(spec);
+  const env = Object.fromEntries(command.env.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+  traceStep(`spawn ${command.program} ${JSON.stringify(command.argv)}`, 'the command becomes our child: the first process of ours in the container\'s PID namespace');
+  const child = spawn(command.program, command.argv.slice(1), { argv0: command.argv[0], env, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, () => child.kill(signal));
+  return exitCodeOf(child);
 }
 
 function joinNamespace(pid: number, ns: string, flag: number, why: string): void {

@@ -113,6 +113,9 @@ export const MS = {
   MS_BIND: 4096,
   MS_REC: 16384,
   MS_PRIVATE: 1 << 18,
+  //> security..
+  MS_SLAVE: 1 << 19,
+  //< security..
   MS_STRICTATIME: 1 << 24,
 };
 
@@ -587,5 +590,17 @@ export function bpf(cmd: keyof typeof BPF_CMD, attr: Buffer, why: string, opts: 
     ...opts,
     target: `${cmd}, ${opts.target}`,
   });
+}
+
+// ---- new in chapter 09: a process that cannot be looked into (exec, /proc/PID/*) ------------
+
+const PR_SET_DUMPABLE = 4;
+
+/** prctl(PR_SET_DUMPABLE): whether this process may be looked into. A process that is not
+ *  "dumpable" keeps its /proc/PID/{root,cwd,exe,fd,environ,mem} and ptrace(2) from everybody
+ *  without CAP_SYS_PTRACE, even from processes of its own user. Children inherit the flag; a
+ *  later execve(2) sets it anew, for the new program. */
+export function setDumpable(dumpable: boolean, why: string): void {
+  sys('prctl', [dumpable], why, () => prctl_(PR_SET_DUMPABLE, dumpable ? 1 : 0, 0, 0, 0), { target: `PR_SET_DUMPABLE, ${dumpable ? 1 : 0}` });
 }
 //< security..
