@@ -212,7 +212,7 @@ const CASES: Case[] = [
   { demo: 'sys-rw', escapedWhen: 'the container\'s /sys becomes read-write', stoppedBy: /^stopped: remount \/sys read-write: mount: permission denied/m },
   { demo: 'limits', escapedWhen: 'the host reads the raised limits in the container\'s cgroup', stoppedBy: /^stopped: (raise \S+|mount our (memory )?cgroup): .*(Read-only file system|permission denied)/m },
   { demo: 'kernel', escapedWhen: 'the container reads the host\'s keys, the kernel\'s addresses and its log', stoppedBy: /^stopped: \/proc\/keys shows nothing; \/proc\/kallsyms hides the addresses; .*Operation not permitted/m },
-  { demo: 'exec', escapedWhen: 'the container writes a file on the host through exec\'s process', stoppedBy: /^stopped: (the entering process's root is out of reach: .*Permission denied|no process came in with the host's root)/m },
+  { demo: 'exec', escapedWhen: 'the container writes a file on the host through exec\'s process', stoppedBy: /^stopped: (the entering process's root is out of reach: (.*Permission denied|refused while it came in)|no process came in with the host's root)/m },
 ];
 
 /** Run one demo against `ch` by hand (the lesson's `run`), and tell what reached the host. */

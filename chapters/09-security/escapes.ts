@@ -308,7 +308,10 @@ while [ ! -e /tmp/exec-done ] && [ $i -lt 3000 ]; do
     elif [ -e "/proc/$pid" ] && [ ! -e "/proc/$pid/root/" ]; then
       case " $refused " in
         *" $pid "*) ;;
-        *) refused="$refused $pid"; error=$(ls -d "/proc/$pid/root/" 2>&1); echo "pid $pid: $error" ;;
+        *) refused="$refused $pid"
+           # Looked at again, it may have become the container's own program already (execve).
+           error=$(ls -d "/proc/$pid/root/" 2>&1) && error="refused while it came in; a moment later it ran the container's own program"
+           echo "pid $pid: $error" ;;
       esac
     fi
   done
