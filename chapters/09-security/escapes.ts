@@ -65,10 +65,13 @@ escaped() { echo "escaped: $*"; exit 0; }
 
 // ---------------------------------------------------------------- the demos
 
+/** What stops every demo that needs a mount: two defences, either one enough. */
+const MOUNT_REFUSED = 'mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter refuses it';
+
 const DISK: EscapeDemo = {
   name: 'disk',
   shows: 'make a device node for a host disk, mount it, and read the host\'s files',
-  stoppedBy: 'the devices cgroup: open(2) of a block device that is not on the allow list is EPERM (mknod(2) itself still works, with CAP_MKNOD); and mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter refuses it',
+  stoppedBy: `the devices cgroup: open(2) of a block device that is not on the allow list is EPERM (mknod(2) itself still works, with CAP_MKNOD); and ${MOUNT_REFUSED}`,
   needs: '-e DISK=MAJOR:MINOR of a host disk (on the host: mountpoint -d /) -e SECRET=the path of a file on that disk, from its root',
   script: String.raw`[ -n "$DISK" ] || stopped "set DISK=MAJOR:MINOR, a disk of the host (on the host: mountpoint -d /)"
 [ -n "$SECRET" ] || stopped "set SECRET=the path of a file on that disk"
@@ -97,7 +100,7 @@ escaped "read $SECRET on the host's disk: $out"
 const RELEASE_AGENT: EscapeDemo = {
   name: 'release-agent',
   shows: 'make a program of ours a cgroup hierarchy\'s release_agent: the host\'s kernel runs it as root',
-  stoppedBy: 'mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter refuses it; and the container is in a cgroup of its own in every v1 hierarchy, so its cgroup namespace shows it no hierarchy\'s root, where release_agent lives',
+  stoppedBy: `${MOUNT_REFUSED}; and the container is in a cgroup of its own in every v1 hierarchy, so its cgroup namespace shows it no hierarchy's root, where release_agent lives`,
   needs: '-e ESCAPE_DIR=a directory of the host, where the host\'s root writes its proof',
   script: String.raw`[ -n "$ESCAPE_DIR" ] || stopped "set ESCAPE_DIR=a directory of the host, for the proof"
 # 1. Where our files are on the host: overlayfs shows its upper dir in the options of our "/".
@@ -146,7 +149,7 @@ escaped "the host's kernel ran $upper/escape-agent as root: it wrote $ESCAPE_DIR
 const RO_VOLUME: EscapeDemo = {
   name: 'ro-volume',
   shows: 'remount a read-only volume (-v DIR:/data:ro) read-write, and write into the host\'s directory',
-  stoppedBy: 'mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter refuses it',
+  stoppedBy: MOUNT_REFUSED,
   needs: '-v DIR:/data:ro (a directory of the host)',
   script: String.raw`[ -n "$VOLUME" ] || VOLUME=/data
 grep -q " $VOLUME " /proc/self/mounts || stopped "no volume at $VOLUME: run with -v DIR:$VOLUME:ro"
@@ -165,7 +168,7 @@ escaped "wrote $VOLUME/proof, in the host's directory behind the read-only volum
 const SYS_RW: EscapeDemo = {
   name: 'sys-rw',
   shows: 'remount /sys read-write: the kernel\'s knobs under it would take the container\'s writes (none is written)',
-  stoppedBy: 'mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter refuses it',
+  stoppedBy: MOUNT_REFUSED,
   needs: 'nothing',
   script: String.raw`echo "before: $(grep ' /sys ' /proc/self/mounts)"
 step "remount /sys read-write" mount -o remount,rw /sys
