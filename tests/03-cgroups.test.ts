@@ -102,7 +102,9 @@ for (const ch of chaptersFrom('03')) {
             .map((h) => `mkdir /tmp/${h} && mount -t cgroup -o ${h} none /tmp/${h} && mkdir -p /tmp/${h}/${child}/grandchild`)
             .join(' && ');
       const script = `mount -t tmpfs none /tmp && ${mounts} && echo ready && read go && exit 3`;
-      const box = await engine.startContainer(['--name', 'nester'], ROOTFS, ['sh', '-c', script]);
+      // From chapter 09 on, mount(2) takes CAP_SYS_ADMIN, which a container gets only if asked.
+      const allowMount = isFrom(ch, '09') ? ['--cap-add', 'SYS_ADMIN'] : [];
+      const box = await engine.startContainer(['--name', 'nester', ...allowMount], ROOTFS, ['sh', '-c', script]);
       let stderr = '';
       box.stderr!.on('data', (d: Buffer) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => box.once('close', (code) => resolve(code)));
