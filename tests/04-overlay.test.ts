@@ -272,6 +272,11 @@ for (const ch of chaptersFrom('04')) {
       symlinkSync(latin1('d\xe9j\xe0/caf\xe9'), at(merged, latin1('s\xefm')));
       setXattr(at(merged, 'café'), 'user.binary', Buffer.from([0, 0xff, 0]));
       setXattr(at(merged, latin1('d\xe9j\xe0')), 'user.dir', 'yes');
+      // What no ustar field holds goes into PAX records: a path over 255 bytes, an id past 07777777.
+      const deep = `${'d'.repeat(120)}/${'e'.repeat(120)}/${'f'.repeat(60)}`;
+      mkdirSync(join(merged, deep), { recursive: true });
+      writeFileSync(join(merged, deep, 'file'), 'deep\n');
+      chownSync(join(merged, deep, 'file'), 3_000_000, 3_000_001);
       rmSync(join(merged, 'olddir'), { recursive: true });
       mkdirSync(join(merged, 'olddir')); // an opaque directory: overlay marks it trusted.overlay.opaque
       assert.deepEqual(getXattr(join(upper, 'olddir'), 'trusted.overlay.opaque'), Buffer.from('y'), 'overlay\'s own mark is there to leave out');
@@ -298,6 +303,8 @@ for (const ch of chaptersFrom('04')) {
       assert.deepEqual(getXattr(at(out, 'bin/sh'), 'security.capability'), CAP_NET_RAW_EP, 'the copied-up file kept its capability');
       assert.deepEqual(getXattr(at(out, 'café'), 'user.binary'), Buffer.from([0, 0xff, 0]));
       assert.deepEqual(getXattr(at(out, latin1('d\xe9j\xe0')), 'user.dir'), Buffer.from('yes'));
+      assert.equal(readFileSync(join(out, deep, 'file'), 'utf8'), 'deep\n', 'the long path');
+      assert.deepEqual([lstatSync(join(out, deep, 'file')).uid, lstatSync(join(out, deep, 'file')).gid], [3_000_000, 3_000_001], 'the big ids');
       unmountOverlay(merged);
     });
 

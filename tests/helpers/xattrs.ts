@@ -1,7 +1,7 @@
 /** Test helper: extended attributes, read and set with our own libc calls (Node has no xattr
  *  API), independent of the chapter code under test. Paths may be Buffers: a name on Linux is
  *  bytes, and the tests use names that are not UTF-8. Nothing follows a final symlink. */
-import { koffi, libc } from '../../lib/libc.ts';
+import { cPath as cString, koffi, libc } from '../../lib/libc.ts';
 import { quoteBytes } from '../../lib/trace.ts';
 
 // The attribute calls, with the path as bytes: a Buffer ending in NUL is a `const char *` to
@@ -31,7 +31,7 @@ function xattrCall(what: string, path: Buffer, call: (buf: Buffer | null, size: 
 /** The extended attributes of `path` (the link itself, not what a symlink points to), by
  *  name, each value as its bytes; every namespace, `trusted.*` too. */
 export function xattrsOf(path: string | Buffer): Map<string, Buffer> {
-  const cPath = Buffer.concat([Buffer.from(path), Buffer.of(0)]);
+  const cPath = cString(Buffer.from(path)) as Buffer;
   const list = xattrCall('llistxattr', cPath, (buf, size) => Number(llistxattr_(cPath, buf, size)));
   const xattrs = new Map<string, Buffer>();
   // The list is the names one after another, each ending in NUL.
@@ -48,7 +48,7 @@ export function xattrsOf(path: string | Buffer): Map<string, Buffer> {
 /** Give `path` (the link itself, for a symlink) the attribute `name`: what `setfattr -h` does,
  *  for the images of the tests, without the `attr` package. */
 export function setXattr(path: string | Buffer, name: string, value: string | Buffer): void {
-  const cPath = Buffer.concat([Buffer.from(path), Buffer.of(0)]);
+  const cPath = cString(Buffer.from(path)) as Buffer;
   const bytes = Buffer.from(value);
   if (lsetxattr_(cPath, name, bytes, bytes.length, 0) === -1) throw new Error(`lsetxattr(${quoteBytes(Buffer.from(path))}, ${name}): errno ${koffi.errno()}`);
 }
