@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { defineExercise, notYet, ROOTFS } from '../lib.ts';
 
 export default defineExercise({
-  title: 'Swap the .reverse() out',
+  title: 'Layer order',
   async check(copy) {
     // Two layers on the busybox one, both with /hello.txt: which one shows says which is on top.
     const [lower, upper] = ['lower', 'upper'].map((name) => {

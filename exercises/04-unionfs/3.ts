@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { defineExercise, notYet, ROOTFS } from '../lib.ts';
 
 export default defineExercise({
-  title: 'Work dir on a tmpfs',
+  title: 'Work dir on another filesystem',
   async check(copy) {
     // A first run makes the container's directories; then its work dir becomes a tmpfs.
     const first = await copy.run(['run', '--name', 'split', '--layer', ROOTFS, 'true'], { timeout: 30_000 });

@@ -10,7 +10,7 @@ const CHANGES = 'echo changed >> /srv/hello.txt; echo new > /srv/new.txt; rm /et
 const LOOK = 'find /srv /etc | sort; cat /srv/hello.txt';
 
 export default defineExercise({
-  title: 'Write apply',
+  title: 'apply',
   async check(copy) {
     const app = copy.scratch('nutshell-exercise-app-');
     mkdirSync(join(app, 'srv', 'cache'), { recursive: true });
