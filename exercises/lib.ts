@@ -37,6 +37,9 @@ export interface RunOptions extends SpawnOptions {
   input?: string;
   /** ms; the program is killed after it (default 60 s). */
   timeout?: number;
+  /** A command to start the program with, which must exec it in its place: `['unshare', '-m']`
+   *  runs it in a mount namespace of its own. */
+  wrap?: string[];
 }
 
 /** The learner's copy of a chapter, with an engine root and state dir of its own. */
@@ -73,7 +76,8 @@ export function defineExercise(exercise: Exercise): Exercise {
 }
 
 function runProgram(program: string, args: string[], opts: RunOptions): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', program, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+  const argv = [...(opts.wrap ?? []), process.execPath, '--import', 'tsx', program, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   let stdout = '';
   let stderr = '';
   let timedOut = false;
