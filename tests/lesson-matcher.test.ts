@@ -35,6 +35,7 @@ test('lesson matcher: numbers, ids, digests, times, sizes and ports are placehol
     ['sha256:' + 'a'.repeat(64), 'sha256:' + '0123456789abcdef'.repeat(4)],
     ['127.0.0.1:45733', '127.0.0.1:5001'],
     ['pid:[4026532177]', 'pid:[4026531836]'],
+    ['hostname is "dc6eeba7cad9"', 'hostname is "527675625164"'],
   ];
   for (const [expected, actual] of same) assert.ok(matches(expected, actual), `${expected} ~ ${actual}`);
   assert.equal(normaliseLine('[init 1] a   b\t c  '), '[init <n>] a b c');
