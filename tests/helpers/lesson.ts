@@ -216,7 +216,7 @@ class Session {
     this.child.stderr!.on('data', collect);
     this.child.stdin!.on('error', () => {}); // bash gone: the command's wait reports it
     this.child.on('exit', () => this.waiter?.());
-    this.child.stdin!.write('exec 2>&1\n');
+    this.child.stdin!.write('exec 2>&1; __lesson_status=0\n');
   }
 
   /** Run one command (sourced from a file, so that here-documents and quotes are the lesson's
@@ -225,7 +225,8 @@ class Session {
     const file = join(this.dir, `command-${++this.count}.sh`);
     writeFileSync(file, `${command}\n`);
     this.output = '';
-    this.child.stdin!.write(`. '${file}' </dev/null; printf '\\n${this.marker}%s\\n' "$?"\n`);
+    // `(exit N)` first, so that `$?` in this command is the status of the one before, as in a terminal.
+    this.child.stdin!.write(`(exit $__lesson_status); . '${file}' </dev/null; __lesson_status=$?; printf '\\n${this.marker}%s\\n' "$__lesson_status"\n`);
     const printed = await this.waitFor(() => this.output.includes(`\n${this.marker}`), timeoutMs);
     if (!printed) throw new CommandTimeout(this.output, this.child.exitCode !== null);
     const at = this.output.indexOf(`\n${this.marker}`);
