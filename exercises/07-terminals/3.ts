@@ -29,7 +29,7 @@ export default defineExercise({
     }
     terminal.type('exit\n');
     await terminal.exit(10_000);
-    const inside = terminal.screen().slice(terminal.screen().lastIndexOf('size: ') + 6).split(/\r?\n/)[0].trim();
+    const inside = (terminal.screen().slice(terminal.screen().lastIndexOf('size: ') + 6).split(/\r?\n/)[0] ?? '').trim();
     if (inside === `${RESIZED.rows} ${RESIZED.cols}`) {
       notYet(`after the window was resized to ${RESIZED.rows}×${RESIZED.cols}, stty size inside says "${inside}" too: the engine still passes SIGWINCH on`);
     }
