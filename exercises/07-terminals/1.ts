@@ -1,14 +1,14 @@
 /** Exercise 07-1: a pty made on the host's /dev/ptmx has a slave named after the HOST's
  *  devpts; inside the container, whose /dev/pts is a devpts instance of its own, that name
  *  does not exist. */
-import { listChapters } from '../../scripts/chapters.ts';
-import { defineExercise, notYet, ROOTFS } from '../lib.ts';
+import { defineExercise, notYet } from '../lib.ts';
+import { IMAGE, importImage } from './common.ts';
 
 export default defineExercise({
   title: 'A pty from the host',
   async check(copy) {
-    await copy.runReference(listChapters().at(-1)!, ['import', ROOTFS, 'demo/x']);
-    const r = await copy.run(['run', '-it', '--rm', 'demo/x', 'sh'], { input: 'tty; ls /dev/pts; exit\n', timeout: 30_000 });
+    await importImage(copy);
+    const r = await copy.run(['run', '-it', '--rm', IMAGE, 'sh'], { input: 'tty; ls /dev/pts; exit\n', timeout: 30_000 });
     if (r.timedOut) notYet('run -it did not end within 30 s');
     if (r.code === 0) {
       const tty = r.stdout.match(/\/dev\/pts\/\d+/)?.[0] ?? 'no pty name';

@@ -1,21 +1,15 @@
 /** Exercise 07-2: without raw mode on the user's terminal, Ctrl-C is turned into SIGINT on the
  *  HOST's terminal, for the engine, instead of travelling to the container's pty as a byte. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listChapters } from '../../scripts/chapters.ts';
-import { defineExercise, notYet, ROOTFS } from '../lib.ts';
-import { runInTerminal } from './terminal.ts';
+import { defineExercise, notYet } from '../lib.ts';
+import { importImage, shellInTerminal } from './common.ts';
 
 export default defineExercise({
   title: 'No raw mode',
   async check(copy) {
-    await copy.runReference(listChapters().at(-1)!, ['import', ROOTFS, 'demo/x']);
+    await importImage(copy);
     // --stop-timeout 2: the engine kills a PID 1 that ignores the signal after 2 s, not 10.
-    const terminal = runInTerminal(copy, ['run', '-it', '--rm', '--stop-timeout', '2', 'demo/x', 'sh']);
-    try {
-      await terminal.waitFor('/ # ', 30_000);
-    } catch {
-      notYet(`the shell's prompt "/ # " never showed; the terminal showed: ${JSON.stringify(terminal.screen().slice(-300))}`);
-    }
+    const terminal = await shellInTerminal(copy, ['--stop-timeout', '2']);
     terminal.type('sleep 100\n');
     await sleep(1500); // sh has started sleep by now
     terminal.type('\x03');

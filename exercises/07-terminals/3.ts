@@ -1,9 +1,8 @@
 /** Exercise 07-3: the engine passes a resized window on to the container's pty only because it
  *  listens for SIGWINCH; without the listener, the container keeps the size it started with. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listChapters } from '../../scripts/chapters.ts';
-import { defineExercise, notYet, ROOTFS } from '../lib.ts';
-import { runInTerminal, type TerminalSession } from './terminal.ts';
+import { defineExercise, notYet } from '../lib.ts';
+import { importImage, shellInTerminal, type TerminalSession } from './common.ts';
 
 const RESIZED = { rows: 37, cols: 111 };
 
@@ -23,13 +22,8 @@ async function askSize(terminal: TerminalSession): Promise<string> {
 export default defineExercise({
   title: 'SIGWINCH',
   async check(copy) {
-    await copy.runReference(listChapters().at(-1)!, ['import', ROOTFS, 'demo/x']);
-    const terminal = runInTerminal(copy, ['run', '-it', '--rm', 'demo/x', 'sh']);
-    try {
-      await terminal.waitFor('/ # ', 30_000);
-    } catch {
-      notYet(`the shell's prompt "/ # " never showed; the terminal showed: ${JSON.stringify(terminal.screen().slice(-300))}`);
-    }
+    await importImage(copy);
+    const terminal = await shellInTerminal(copy);
     await terminal.resize(RESIZED.rows, RESIZED.cols);
     // Ask three times, a second apart: an engine that listens for SIGWINCH may be slow to run
     // its handler on a busy machine, and one answer with the new size is enough to know it does.

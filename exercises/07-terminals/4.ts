@@ -2,8 +2,8 @@
  *  shell exits. The engine waits only 250 ms for the end of output; an engine that waits for
  *  the end itself returns only when the job ends. */
 import { readFileSync } from 'node:fs';
-import { listChapters } from '../../scripts/chapters.ts';
-import { defineExercise, notYet, ROOTFS } from '../lib.ts';
+import { defineExercise, notYet } from '../lib.ts';
+import { importImage, startWeb } from './common.ts';
 
 const JOB_SECONDS = 5;
 
@@ -13,10 +13,8 @@ const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 export default defineExercise({
   title: 'A job left behind',
   async check(copy) {
-    await copy.runReference(listChapters().at(-1)!, ['import', ROOTFS, 'demo/x']);
-    const started = await copy.run(['run', '-d', '--name', 'web', 'demo/x', 'sh', '-c', 'while sleep 1; do :; done'], { timeout: 30_000 });
-    copy.defer(() => copy.run(['rm', '-f', 'web'], { timeout: 30_000 }));
-    if (started.code !== 0) notYet(`run -d failed with ${started.code}: ${started.stderr.trim()}`);
+    await importImage(copy);
+    await startWeb(copy);
 
     // The job notes on the kernel's clock when it ends; we note when exec -it returned.
     const job = `(sleep ${JOB_SECONDS}; cat /proc/uptime > /job-ended) & exit\n`;

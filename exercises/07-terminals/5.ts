@@ -1,18 +1,16 @@
 /** Exercise 07-5: when `exec -it` cannot open a pty in the container (here /dev/pts is a
  *  symlink to /dev, a loop for RESOLVE_IN_ROOT), the engine must end its child stage, which
  *  otherwise waits for "go" and keeps `exec` from returning. */
-import { listChapters } from '../../scripts/chapters.ts';
-import { defineExercise, notYet, ROOTFS } from '../lib.ts';
+import { defineExercise, notYet } from '../lib.ts';
+import { importImage, startWeb } from './common.ts';
 
 const LIMIT_MS = 20_000;
 
 export default defineExercise({
   title: 'Clean up a failed exec -it',
   async check(copy) {
-    await copy.runReference(listChapters().at(-1)!, ['import', ROOTFS, 'demo/x']);
-    const started = await copy.run(['run', '-d', '--name', 'web', 'demo/x', 'sh', '-c', 'while sleep 1; do :; done'], { timeout: 30_000 });
-    copy.defer(() => copy.run(['rm', '-f', 'web'], { timeout: 30_000 }));
-    if (started.code !== 0) notYet(`run -d failed with ${started.code}: ${started.stderr.trim()}`);
+    await importImage(copy);
+    await startWeb(copy);
     const loop = await copy.run(['exec', 'web', 'sh', '-c', 'umount /dev/pts && rmdir /dev/pts && ln -s /dev /dev/pts'], { timeout: 30_000 });
     if (loop.code !== 0) notYet(`replacing /dev/pts with a symlink to /dev failed with ${loop.code}: ${loop.stderr.trim()}`);
 

@@ -1,14 +1,14 @@
 /** Exercise 08-1: a registry accepts a manifest only once it holds every blob the manifest
  *  names; a push that sends the manifest first is refused. */
 import { defineExercise, notYet, ROOTFS } from '../lib.ts';
+import { step } from './common.ts';
 
 export default defineExercise({
   title: 'Manifest first',
   async check(copy) {
     const registry = await copy.registry();
     const image = `${registry.host}/demo/first:v1`;
-    const imported = await copy.run(['import', ROOTFS, image], { timeout: 60_000 });
-    if (imported.code !== 0) notYet(`import failed with ${imported.code}: ${imported.stderr.trim()}`);
+    await step(copy, ['import', ROOTFS, image]);
     const push = await copy.run(['push', image], { timeout: 60_000 });
     if (push.code === 0) notYet('push of a repository the registry has never seen succeeded: the manifest still goes up after the blobs');
     const lastLine = push.stderr.trim().split('\n').at(-1) ?? '';

@@ -2,6 +2,7 @@
  *  `created` time makes a new config, so a new manifest. With SOURCE_DATE_EPOCH honoured (the
  *  convention of reproducible builds), two commits of the same container are the same image. */
 import { defineExercise, notYet, ROOTFS, type Copy } from '../lib.ts';
+import { step } from './common.ts';
 
 const EPOCH = '1700000000'; // 2023-11-14T22:13:20Z
 
@@ -25,10 +26,8 @@ async function commitAndInspect(copy: Copy, tag: string): Promise<Inspected> {
 export default defineExercise({
   title: 'Same changes, same digests?',
   async check(copy) {
-    const imported = await copy.run(['import', ROOTFS, 'demo/base:v1'], { timeout: 60_000 });
-    if (imported.code !== 0) notYet(`import failed with ${imported.code}: ${imported.stderr.trim()}`);
-    const ran = await copy.run(['run', '--name', 'twice', 'demo/base:v1', 'sh', '-c', 'echo x > /x'], { timeout: 60_000 });
-    if (ran.code !== 0) notYet(`run --name twice failed with ${ran.code}: ${ran.stderr.trim()}`);
+    await step(copy, ['import', ROOTFS, 'demo/base:v1']);
+    await step(copy, ['run', '--name', 'twice', 'demo/base:v1', 'sh', '-c', 'echo x > /x']);
 
     const a = await commitAndInspect(copy, 'demo/t:a');
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a clock that moves on shows in `created`

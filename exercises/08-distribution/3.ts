@@ -5,14 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { list as listTar } from 'tar';
 import { defineExercise, notYet, ROOTFS, type Copy } from '../lib.ts';
+import { step } from './common.ts';
 
 const SECRET = 'etc/app.conf';
-
-async function run(copy: Copy, args: string[]): Promise<string> {
-  const r = await copy.run(args, { timeout: 60_000 });
-  if (r.code !== 0) notYet(`${args.slice(0, 3).join(' ')} … failed with ${r.code}: ${r.stderr.trim().split('\n')[0]}`);
-  return r.stdout;
-}
 
 /** The names of every layer of `repository:tag` as the registry serves it, layer by layer. */
 async function layersOnRegistry(copy: Copy, host: string, repository: string, tag: string): Promise<string[][]> {
@@ -38,17 +33,17 @@ export default defineExercise({
   async check(copy) {
     const registry = await copy.registry();
     const repo = `${registry.host}/demo/app`;
-    await run(copy, ['import', ROOTFS, `${registry.host}/demo/base:v1`]);
-    await run(copy, ['run', '--name', 'app', `${registry.host}/demo/base:v1`, 'sh', '-c', `echo token=hunter2 > /${SECRET}`]);
-    await run(copy, ['commit', 'app', `${repo}:v1`]);
-    await run(copy, ['run', '--name', 'clean', `${repo}:v1`, 'rm', `/${SECRET}`]);
-    await run(copy, ['commit', '--squash', 'clean', `${repo}:v2`]);
-    await run(copy, ['push', '-q', `${repo}:v2`]);
+    await step(copy, ['import', ROOTFS, `${registry.host}/demo/base:v1`]);
+    await step(copy, ['run', '--name', 'app', `${registry.host}/demo/base:v1`, 'sh', '-c', `echo token=hunter2 > /${SECRET}`]);
+    await step(copy, ['commit', 'app', `${repo}:v1`]);
+    await step(copy, ['run', '--name', 'clean', `${repo}:v1`, 'rm', `/${SECRET}`]);
+    await step(copy, ['commit', '--squash', 'clean', `${repo}:v2`]);
+    await step(copy, ['push', '-q', `${repo}:v2`]);
 
     const layers = await layersOnRegistry(copy, registry.host, 'demo/app', 'v2');
     const holder = layers.findIndex((names) => names.includes(SECRET));
     if (holder >= 0) notYet(`layer ${holder + 1} of ${layers.length} of demo/app:v2 on the registry still holds ${SECRET}: anyone who can pull the image can read it`);
-    const inside = await run(copy, ['run', '--rm', `${repo}:v2`, 'sh', '-c', `test ! -e /${SECRET} && echo gone`]);
+    const inside = await step(copy, ['run', '--rm', `${repo}:v2`, 'sh', '-c', `test ! -e /${SECRET} && echo gone`]);
     if (inside.trim() !== 'gone') notYet(`demo/app:v2 does not run as expected: ${inside.trim()}`);
     return `demo/app:v2 on the registry has ${layers.length} layer(s), ${layers.reduce((n, names) => n + names.length, 0)} entries, none of them ${SECRET}; it runs, without the file`;
   },

@@ -1,11 +1,40 @@
-/** Tooling for the checks of chapter 07: run the learner's copy with a terminal as its stdin,
- *  stdout and stderr, as a person at a keyboard would. util-linux's script(1) makes the pty,
- *  gives it to the engine as its controlling terminal and copies our bytes into it, so keys
- *  such as ^C reach the terminal's line discipline, not a pipe. */
+/** Tooling for the checks of chapter 07: the image and the detached container they start
+ *  from, and the learner's copy run with a terminal as its stdin, stdout and stderr, as a
+ *  person at a keyboard would. util-linux's script(1) makes the pty, gives it to the engine as
+ *  its controlling terminal and copies our bytes into it, so keys such as ^C reach the
+ *  terminal's line discipline, not a pipe. */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Copy } from '../lib.ts';
+import { listChapters } from '../../scripts/chapters.ts';
+import { notYet, ROOTFS, type Copy } from '../lib.ts';
+
+/** The image the checks run: chapter 07 cannot make one, so our last chapter imports the
+ *  busybox rootfs into the same store. */
+export const IMAGE = 'demo/x';
+
+export async function importImage(copy: Copy): Promise<void> {
+  const r = await copy.runReference(listChapters().at(-1)!, ['import', ROOTFS, IMAGE], { timeout: 60_000 });
+  if (r.code !== 0) throw new Error(`import with our last chapter failed with ${r.code}: ${r.stderr.trim()}`);
+}
+
+/** `run -d --name web` of a shell that only waits, removed after the check. */
+export async function startWeb(copy: Copy): Promise<void> {
+  const r = await copy.run(['run', '-d', '--name', 'web', IMAGE, 'sh', '-c', 'while sleep 1; do :; done'], { timeout: 30_000 });
+  copy.defer(() => copy.run(['rm', '-f', 'web'], { timeout: 30_000 }));
+  if (r.code !== 0) notYet(`run -d failed with ${r.code}: ${r.stderr.trim()}`);
+}
+
+/** `run -it --rm … IMAGE sh` on a terminal, once the shell's prompt shows. */
+export async function shellInTerminal(copy: Copy, runOptions: string[] = []): Promise<TerminalSession> {
+  const terminal = runInTerminal(copy, ['run', '-it', '--rm', ...runOptions, IMAGE, 'sh']);
+  try {
+    await terminal.waitFor('/ # ', 30_000);
+  } catch {
+    notYet(`the shell's prompt "/ # " never showed; the terminal showed: ${JSON.stringify(terminal.screen().slice(-300))}`);
+  }
+  return terminal;
+}
 
 export interface TerminalSession {
   /** Type these bytes, as if at the keyboard ("\x03" is Ctrl-C). */
