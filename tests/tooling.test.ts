@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,10 +12,14 @@ import { PROJECT_ROOT } from '../scripts/build-rootfs.ts';
 import { engineFor, ROOTFS, start, tempDir } from './helpers/chapter.ts';
 
 /** This file's own record of registries: nothing it starts is mixed with a teacher's. */
-const registries = tempDir('nutshell-registries-');
+const registries = mkdtempSync(join(tmpdir(), 'nutshell-registries-'));
 const env = { ...process.env, NUTSHELL_REGISTRIES: registries };
-// Whatever a failing test left running goes when the file ends.
-after(() => npm(['registry', '--', 'stop', '--all']));
+// Whatever a failing test left running goes when the file ends: stopped while its records are
+// still there to find it by, and only then the records go.
+after(() => {
+  npm(['registry', '--', 'stop', '--all']);
+  rmSync(registries, { recursive: true, force: true });
+});
 
 /** `npm run -s <script> -- args`, to its end. */
 function npm(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
