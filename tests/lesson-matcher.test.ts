@@ -1,0 +1,93 @@
+/** The lesson runner's parser and matcher (tests/helpers/lesson.ts), without running anything. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { normaliseLine, outputMatches, parseLesson } from './helpers/lesson.ts';
+
+const matches = (expected: string, actual: string) => outputMatches(expected.split('\n'), actual.split('\n'));
+
+test('lesson matcher: the same output matches', () => {
+  assert.ok(matches('bin\ndev\netc', 'bin\ndev\netc'));
+});
+
+test('lesson matcher: a changed word fails', () => {
+  assert.ok(!matches('nutshell: command not found in the rootfs: bash', 'nutshell: command not found in the rootfs: dash'));
+  assert.ok(!matches('got TERM\nexit=7', 'got KILL\nexit=7'));
+  assert.ok(!matches('contained: "/" is still the container\'s root', 'ESCAPED: "/" is still the container\'s root'));
+});
+
+test('lesson matcher: a missing or extra line fails', () => {
+  assert.ok(!matches('bin\ndev', 'bin'));
+  assert.ok(!matches('bin', 'bin\ndev'));
+});
+
+test('lesson matcher: numbers, ids, digests, times, sizes and ports are placeholders', () => {
+  const same: [string, string][] = [
+    ['[engine 28849] write …/cgroup.procs = 28887', '[engine 3] write …/cgroup.procs = 41'],
+    ['[engine 1] mkdir /sys/fs/cgroup/memory/nutshell/efe5d2ef96c2', '[engine 1] mkdir /sys/fs/cgroup/memory/nutshell/55e854c97453'],
+    ['.501', '.498'],
+    ['busy\t2.05 s\t512 KiB\t-\t1\tno', 'busy\t13.9 s\t2.3 MiB\t-\t1\tno'],
+    ['peak memory 32m', 'peak memory 1.5g'],
+    ['real\t0m 1.15s', 'real\t0m 2.32s'],
+    ['real 0m6.294s', 'real 0m16.004s'],
+    ['created 2026-11-30T09:20:37.586Z', 'created 2027-01-02T19:01:02Z'],
+    ['Nov 30 09:20 file', 'Dec  1 10:21 file'],
+    ['Up 10 seconds ago', 'Up About a minute ago'],
+    ['sha256:' + 'a'.repeat(64), 'sha256:' + '0123456789abcdef'.repeat(4)],
+    ['127.0.0.1:45733', '127.0.0.1:5001'],
+    ['pid:[4026532177]', 'pid:[4026531836]'],
+  ];
+  for (const [expected, actual] of same) assert.ok(matches(expected, actual), `${expected} ~ ${actual}`);
+  assert.equal(normaliseLine('[init 1] a   b\t c  '), '[init <n>] a b c');
+  assert.equal(normaliseLine('sha256 on x86_64, cgroup2'), 'sha256 on x86_64, cgroup2');
+});
+
+test('lesson matcher: a line of "…" matches any number of lines, "…" in a line any text', () => {
+  assert.ok(matches('first\n…\nlast', 'first\nlast'));
+  assert.ok(matches('first\n…\nlast', 'first\na\nb\nc\nlast'));
+  assert.ok(matches('…', ''));
+  assert.ok(matches('  …  ', 'anything\nat all'));
+  assert.ok(!matches('first\n…\nlast', 'first\na\nb'));
+  assert.ok(matches('/ lists .dockerenv bin … usr var work', '/ lists .dockerenv bin boot dev etc usr var work'));
+  assert.ok(matches('digest sha256:…', 'digest sha256:' + 'f'.repeat(64)));
+  assert.ok(!matches('/ lists bin … var', '/ lists sbin dev var'));
+  assert.ok(!matches('x … y', 'x z w'));
+});
+
+test('lesson parser: commands, continuation lines, here-documents, directives', () => {
+  const lesson = [
+    '# Title',
+    '```console',
+    '# echo one \\',
+    '  two',
+    'one two',
+    '# cat <<\'EOF\'',
+    '# not a command',
+    'EOF',
+    'printed',
+    '# true',
+    '```',
+    '<!-- lesson: terminal 2 -->',
+    '<!-- lesson: timeout 120 -->',
+    '```console',
+    '# sleep 1 &',
+    '```',
+    '```text',
+    '# never run',
+    '```',
+  ].join('\n');
+  const blocks = parseLesson(lesson);
+  assert.equal(blocks.length, 2);
+  assert.deepEqual(
+    blocks[0]!.commands.map((c) => [c.line, c.text, c.expected]),
+    [
+      [3, 'echo one \\\n  two', ['one two']],
+      [6, "cat <<'EOF'\n# not a command\nEOF", ['printed']],
+      [10, 'true', []],
+    ],
+  );
+  assert.equal(blocks[0]!.terminal, 1);
+  assert.equal(blocks[0]!.timeoutSeconds, 60);
+  assert.equal(blocks[1]!.terminal, 2);
+  assert.equal(blocks[1]!.timeoutSeconds, 120);
+  assert.throws(() => parseLesson('<!-- lesson: skip -->\n```console\n# true\n```'), /unknown lesson directive/);
+});
