@@ -1,7 +1,11 @@
-/** The lesson runner's parser and matcher (tests/helpers/lesson.ts), without running anything. */
+/** The lesson runner (tests/helpers/lesson.ts): its parser and matcher, then the runner itself on
+ *  small lessons of plain shell commands (no chapter runs here). */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { normaliseLine, outputMatches, parseLesson } from './helpers/lesson.ts';
+import { tempDir } from './helpers/chapter.ts';
+import { normaliseLine, outputMatches, parseLesson, runLesson } from './helpers/lesson.ts';
 
 const matches = (expected: string, actual: string) => outputMatches(expected.split('\n'), actual.split('\n'));
 
@@ -35,6 +39,7 @@ test('lesson matcher: numbers, ids, digests, times, sizes and ports are placehol
     ['sha256:' + 'a'.repeat(64), 'sha256:' + '0123456789abcdef'.repeat(4)],
     ['127.0.0.1:45733', '127.0.0.1:5001'],
     ['pid:[4026532177]', 'pid:[4026531836]'],
+    ['hostname is "dc6eeba7cad9"', 'hostname is "527675625164"'],
   ];
   for (const [expected, actual] of same) assert.ok(matches(expected, actual), `${expected} ~ ${actual}`);
   assert.equal(normaliseLine('[init 1] a   b\t c  '), '[init <n>] a b c');
@@ -90,4 +95,54 @@ test('lesson parser: commands, continuation lines, here-documents, directives', 
   assert.equal(blocks[1]!.terminal, 2);
   assert.equal(blocks[1]!.timeoutSeconds, 120);
   assert.throws(() => parseLesson('<!-- lesson: skip -->\n```console\n# true\n```'), /unknown lesson directive/);
+});
+
+// ---------------------------------------------------------------- the runner, on small lessons of plain shell commands
+
+/** A lesson file in a temp dir, made of the given lines. */
+function lessonFile(lines: string[]): string {
+  const file = join(tempDir('nutshell-lesson-test-'), 'lesson.md');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+test('lesson runner: sessions keep variables, $? and background jobs; terminal 2 is a second session; the temp prefix is replaced', async () => {
+  const file = lessonFile([
+    '```console',
+    '# X=kept; false',
+    '# [ $? = 1 ] && echo "$X, status one"',
+    'kept, status one',
+    '# mkdir /tmp/nutshell-doc-dir && cd /tmp/nutshell-doc-dir && pwd',
+    '/tmp/nutshell-doc-dir',
+    '# (sleep 1; echo late) &',
+    'late',
+    '```',
+    '<!-- lesson: terminal 2 -->',
+    '```console',
+    '# echo "[$X]"',
+    '[]',
+    '```',
+    '```console',
+    '# wait; echo "$X"',
+    'kept',
+    '```',
+  ]);
+  const result = await runLesson(file);
+  assert.equal(result.commands, 6);
+});
+
+test('lesson runner: a changed word fails, naming the line and the command', async () => {
+  const file = lessonFile(['```console', '# echo one two', 'one three', '```']);
+  await assert.rejects(runLesson(file), /lesson\.md:2: the output differs[\s\S]*# echo one two[\s\S]*one three[\s\S]*one two/);
+});
+
+test('lesson runner: a process left running with its root in the temp dir fails the lesson, and is killed', async () => {
+  const file = lessonFile([
+    '```console',
+    '# mkdir -p /tmp/nutshell-doc-box && cp /bin/busybox /tmp/nutshell-doc-box/',
+    '# setsid chroot /tmp/nutshell-doc-box /busybox sleep 1000 >/dev/null 2>&1 &',
+    '# sleep 1',
+    '```',
+  ]);
+  await assert.rejects(runLesson(file), /left behind \(now removed\):\n {2}process \d+/);
 });

@@ -13,12 +13,14 @@
  *  - `/tmp/nutshell-doc-` in a command stands for a fresh temp dir of the run (and the temp
  *    dir in the output is shown as `/tmp/nutshell-doc-` again). The checkout is shown as
  *    `/work/main`, where it sits on the course machines.
+ *  - NUTSHELL_LESSON_TRANSCRIPT=<file> appends what each command printed to that file, to
+ *    write a lesson's output blocks from a real run.
  *  - Lines compare after normalising (normaliseLine): what changes from run to run (numbers,
  *    ids, digests, times, sizes) is a placeholder; a line that is only `…` matches any number
  *    of lines, and `…` inside a line any text. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../../scripts/build-rootfs.ts';
@@ -133,7 +135,9 @@ const VOLATILE: [RegExp, string][] = [
   [/\b\d+m ?\d+(?:\.\d+)?s\b/g, '<time>'], // 0m6.294s, busybox's 0m 1.15s
   [new RegExp(`\\b(?:Less than an?|About an?|an?|\\d+) (?:${UNITS})s?\\b`, 'g'), '<duration>'], // 10 seconds (ago), About a minute (ago)
   [/\bsha(?:256|512):[0-9a-f]*/g, '<digest>'], // sha256:5ed9…, or sha256:… in a lesson
-  [/\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{6,}\b/g, '<hex>'], // 5ed9a8cf06ed (an id has digits and letters)
+  // 5ed9a8cf06ed: an id has digits, and letters but for a few (527675625164), so ids and
+  // numbers share one placeholder
+  [/\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{6,}\b/g, '<n>'],
   [/(?<![\w.])\d+(?:\.\d+)? ?(?:[KMGTP]i?B|kB|B|[kmgKMGT])\b/g, '<size>'], // 512 KiB, 2.3 MiB, 32m, 38112kB
   [/(?<![\w.])(?:\d+(?:\.\d+)*|\.\d+)/g, '<n>'], // 28849, 0.501, .501, 127.0.0.1, ports (not the digits of a word: cgroup2, x86_64)
 ];
@@ -212,7 +216,7 @@ class Session {
     this.child.stderr!.on('data', collect);
     this.child.stdin!.on('error', () => {}); // bash gone: the command's wait reports it
     this.child.on('exit', () => this.waiter?.());
-    this.child.stdin!.write('exec 2>&1\n');
+    this.child.stdin!.write('exec 2>&1; __lesson_status=0\n');
   }
 
   /** Run one command (sourced from a file, so that here-documents and quotes are the lesson's
@@ -221,7 +225,8 @@ class Session {
     const file = join(this.dir, `command-${++this.count}.sh`);
     writeFileSync(file, `${command}\n`);
     this.output = '';
-    this.child.stdin!.write(`. '${file}' </dev/null; printf '\\n${this.marker}%s\\n' "$?"\n`);
+    // `(exit N)` first, so that `$?` in this command is the status of the one before, as in a terminal.
+    this.child.stdin!.write(`(exit $__lesson_status); . '${file}' </dev/null; __lesson_status=$?; printf '\\n${this.marker}%s\\n' "$__lesson_status"\n`);
     const printed = await this.waitFor(() => this.output.includes(`\n${this.marker}`), timeoutMs);
     if (!printed) throw new CommandTimeout(this.output, this.child.exitCode !== null);
     const at = this.output.indexOf(`\n${this.marker}`);
@@ -390,6 +395,9 @@ async function runCommand(session: Session, command: LessonCommand, block: Lesso
     const why = err.shellExited ? 'the shell exited (a command ran `exit`?)' : `did not finish within ${block.timeoutSeconds} s (<!-- lesson: timeout N --> raises the limit)`;
     throw new Error(describe(where.name, command, `${why}; it printed:`, linesOf(err.output)));
   }
+  // To write a lesson's output blocks from a real run: NUTSHELL_LESSON_TRANSCRIPT=<file>.
+  const transcript = process.env.NUTSHELL_LESSON_TRANSCRIPT;
+  if (transcript) appendFileSync(transcript, [`${where.name}:${command.line}${block.terminal === 2 ? ' (terminal 2)' : ''}`, `# ${command.text}`, ...actual, ''].join('\n'));
   if (!outputMatches(command.expected, actual)) throw new Error(describe(where.name, command, 'printed:', actual));
 }
 
