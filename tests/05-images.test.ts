@@ -192,5 +192,14 @@ for (const ch of chaptersFrom('05')) {
       assertOneLineError(await run(ch, ['pull', `127.0.0.1:${await freePort()}/x/y:z`], { env }), /cannot reach registry/);
       assertOneLineError(await run(ch, ['rmi', 'never/pulled'], { env }), /no image .* in the store/);
     });
+
+    test('run of an image the store lacks, whose pull fails, says first that the image is not in the store', async () => {
+      const { env } = engineFor(ch);
+      const closed = `127.0.0.1:${await freePort()}`;
+      const unreachable = await run(ch, ['run', `${closed}/nosuch/image`], { env });
+      assertOneLineError(unreachable, new RegExp(`^nutshell: image ${closed.replace(/\./g, '\\.')}/nosuch/image:latest is not in the local store, and pulling it failed: cannot reach registry ${closed.replace(/\./g, '\\.')}: .*ECONNREFUSED`));
+      const unknown = await run(ch, ['run', `${registry.host}/no/such-repo:v1`], { env });
+      assertOneLineError(unknown, /^nutshell: image \S+\/no\/such-repo:v1 is not in the local store, and pulling it failed: repository no\/such-repo not found on /);
+    });
   });
 }

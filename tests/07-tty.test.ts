@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isatty, ReadStream } from 'node:tty';
 import type { AttachedTerminal } from '../chapters/07-terminals/tty.ts';
 import { buildRootfs, PROJECT_ROOT } from '../scripts/build-rootfs.ts';
-import { engineFor, run, start, tempDir } from './helpers/chapter.ts';
+import { engineFor, run, start, tempDir, type RunOptions } from './helpers/chapter.ts';
 import { buildTestImage, pushImage } from './helpers/images.ts';
 import { startRegistry } from './helpers/registry.ts';
 import { chapterModule, chapterModuleUrl, chaptersFrom } from './helpers/ladder.ts';
@@ -228,6 +228,21 @@ for (const ch of chaptersFrom('07')) {
       const plain = await run(ch, ['exec', 'with-tty', 'sh', '-c', '[ -t 0 ] || echo "no terminal"'], { env });
       assert.equal(plain.stdout, 'no terminal\n', 'without -t, no terminal');
       assert.equal((await run(ch, ['rm', '-f', 'with-tty'], { env })).code, 0);
+    });
+
+    test('run -it with its standard input at the end ends the shell, as ^D does: /dev/null, an empty pipe, a pipe that ends', async () => {
+      // A ^D written once, before the shell had set up its line editing, was lost: the shell
+      // then waited for a key forever, and so did the engine.
+      const cases: [string, RunOptions][] = [
+        ['</dev/null', { stdio: ['ignore', 'pipe', 'pipe'] }],
+        ['an empty pipe', { input: '' }],
+        ['a pipe that ends after a command', { input: 'echo "still $((6 * 7))"\n' }],
+      ];
+      for (const [stdin, opts] of cases) {
+        const shell = await run(ch, ['run', '-it', '--rm', IMAGE, 'sh'], { env, timeout: 30_000, ...opts });
+        assert.equal(shell.code, 0, `stdin ${stdin}: the shell ended with ${shell.code} (128: killed after 30 s); stderr: ${shell.stderr}`);
+        if (stdin.includes('command')) assert.match(shell.stdout, /^still 42\r?$/m, 'what came before the end still ran');
+      }
     });
 
     test('run -it driven from a real terminal: the engine in raw mode, a shell inside answering', async () => {

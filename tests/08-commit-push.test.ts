@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CGROUP_V2 } from './helpers/cgroups.ts';
-import { assertOneLineError, run, tempDir } from './helpers/chapter.ts';
+import { assertOneLineError, ROOTFS, run, tempDir } from './helpers/chapter.ts';
 import { buildTestImage, pushImage as skopeoPush, TEST_IMAGE } from './helpers/images.ts';
 import { chapterModule, chaptersFrom } from './helpers/ladder.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
@@ -134,6 +134,20 @@ for (const ch of chaptersFrom('08')) {
       await assert.rejects(commitContainer(store, { upperDir: '/nonexistent/upper', baseRef: BASE, newRef: 'x/y:z' }), /upper dir .* not found/);
       assert.equal(readFileSync(join(main.root, 'images.json'), 'utf8'), before);
       assert.deepEqual(readdirSync(join(main.root, 'tmp')), []);
+    });
+
+    test('import of the same directory twice on one store: the second finds the layer there and ends cleanly', async () => {
+      // The second import makes the same gzip, whose blob the store has: putBlob then drops the
+      // file stream unread, and commit removes its work dir. A stream still opening then failed
+      // with ENOENT …/layer.tar.gz, and the engine died of the unhandled error with a stack trace.
+      const root = tempDir('nutshell-root-');
+      const env = { ...process.env, NUTSHELL_ROOT: root, NUTSHELL_STATE_DIR: tempDir('nutshell-state-') };
+      for (let i = 0; i < 3; i++) {
+        const imported = await run(ch, ['import', ROOTFS, 'demo/x'], { env });
+        assert.deepEqual([imported.code, imported.stderr, imported.stdout], [0, '', 'docker.io/demo/x:latest\n'], `import number ${i + 1}`);
+      }
+      assert.deepEqual(readdirSync(join(root, 'tmp')), [], 'nothing left in tmp/');
+      assert.equal(readdirSync(join(root, 'layers', 'sha256')).length, 1, 'one layer, stored once');
     });
 
     test('commit freezes the container before it reads the upper dir, and thaws it after, also when the read fails', async () => {

@@ -13,7 +13,7 @@ import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
-import { pullImage, runSpec, type PullOptions } from './image.ts';
+import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
 import { readChanges, writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { parsePlatform } from './platform.ts';
@@ -149,7 +149,7 @@ const VERBS = {
       const { config, dirs } = await withStore(async (store) => {
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
-        if (!store.getImage(ref)) ref = (await pullImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY })).name;
+        if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });

@@ -71,6 +71,18 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   return { name, digest: image.manifestDigest };
 }
 
+/** `run` of an image the store lacks pulls it first: its full name once pulled. When the pull
+ *  fails, the error says first that the image is not here. "cannot reach registry docker.io"
+ *  alone reads as if `run` always needed the registry, or hides a mistyped name. */
+export async function pullMissingImage(store: Store, text: string, opts: PullOptions): Promise<string> {
+  try {
+    return (await pullImage(store, text, opts)).name;
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    throw new UserError(`image ${formatReference(parseReference(text))} is not in the local store, and pulling it failed: ${err.message}`);
+  }
+}
+
 /** Stream one blob from the registry into the store, unless the store has it already. */
 async function fetchBlobInto(store: Store, client: RegistryClient, repository: string, blob: Descriptor): Promise<void> {
   if (store.hasBlob(blob.digest)) return;

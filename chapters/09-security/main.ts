@@ -12,7 +12,7 @@ import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
 import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
-import { pullImage, runSpec, type PullOptions } from './image.ts';
+import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
 import { escapeCommand } from './escapes.ts';
 import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
@@ -173,7 +173,7 @@ const VERBS = {
       const { config, dirs } = await withStore(async (store) => {
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
-        if (!store.getImage(ref)) ref = (await pullImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY })).name;
+        if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too

@@ -129,7 +129,7 @@ import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
 //< cgroups..
 //> images..
-import { pullImage, runSpec, type PullOptions } from './image.ts';
+import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
 //< images..
 //> security..
 import { escapeCommand } from './escapes.ts';
@@ -452,7 +452,7 @@ const VERBS = {
         //> images..
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
-        if (!store.getImage(ref)) ref = (await pullImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY })).name;
+        if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         //< images..

@@ -26,6 +26,9 @@ import {
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
 const PTMX_RDEV = (5 << 8) | 2;
 
+/** How often the end of a piped stdin is said again (see attachTerminal). */
+const EOF_REPEAT_MS = 200;
+
 export interface WindowSize {
   rows: number;
   cols: number;
@@ -134,8 +137,18 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
   const onInput = (chunk: Buffer | string) => {
     if (!pty.destroyed) pty.write(chunk);
   };
-  // Input that is not a terminal (a pipe) ends: say EOF the way a terminal does, with ^D.
-  const onInputEnd = () => onInput('\x04');
+  // Input that is not a terminal (a pipe, /dev/null) ends: say EOF the way a terminal does,
+  // with ^D, and say it again every EOF_REPEAT_MS while the container runs. Once is not enough:
+  // a ^D that arrives before the shell has read its first line (stdin was at its end from the
+  // start) is lost when the shell switches the terminal to its own line editing, and the shell
+  // would then wait for a key nobody can type. Input at its end answers every read with EOF,
+  // so repeating it tells the container nothing new.
+  let eofRepeater: NodeJS.Timeout | undefined;
+  const onInputEnd = () => {
+    onInput('\x04');
+    eofRepeater = setInterval(() => onInput('\x04'), EOF_REPEAT_MS);
+    eofRepeater.unref(); // the container's end, not this timer, decides when the engine exits
+  };
   input.on('data', onInput);
   input.on('end', onInputEnd);
   input.resume();
@@ -158,6 +171,7 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
     process.off('exit', detach);
     input.off('data', onInput);
     input.off('end', onInputEnd);
+    clearInterval(eofRepeater);
     input.pause(); // or the engine would stay alive, reading stdin
     if (userTty) userTty.setRawMode(false);
     pty.destroy(); // closes the master: a process still on the slave gets SIGHUP
