@@ -3,7 +3,7 @@
  *  it did not make). umoci's `insert` writes broken tars in 0.4.7, so every layer is made the
  *  long way: unpack a bundle, change its rootfs, repack. Built once per test process. */
 import { execFileSync } from 'node:child_process';
-import { cpSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -72,7 +72,20 @@ function touchUp(rootfs: string, path: string, time: string): void {
   }
 }
 
+/** Set a fixed mtime on `dir` and everything below it (symlinks themselves, not their targets). */
+function touchTree(dir: string, when: Date): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) touchTree(path, when);
+    else lutimesSync(path, when, when);
+  }
+  lutimesSync(dir, when, when);
+}
+
 function repack(layout: string, tag: string, bundle: string, time: string): void {
+  // The rootfs's own mtime changes whenever a top-level entry is added or removed; the layer
+  // records it (as "."), so it must be fixed too.
+  lutimesSync(join(bundle, 'rootfs'), new Date(time), new Date(time));
   tool('umoci', ['repack', '--refresh-bundle', '--history.created', time, '--image', `${layout}:${tag}`, bundle]);
 }
 
@@ -83,6 +96,9 @@ function startImage(layout: string, tag: string, bundle: string): string {
   tool('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle]);
   const rootfs = join(bundle, 'rootfs');
   cpSync(buildRootfs(), rootfs, { recursive: true, verbatimSymlinks: true });
+  // A copy gets the time of copying: fix every mtime, so that the busybox layer hashes the same
+  // from one build to the next, and the test image and the multi-platform one share it.
+  touchTree(rootfs, new Date(LAYER_TIMES[0]!));
   repack(layout, tag, bundle, LAYER_TIMES[0]!);
   return rootfs;
 }
