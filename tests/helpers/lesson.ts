@@ -30,8 +30,6 @@ import { engineCgroups } from './cgroups.ts';
 export const DOC_TEMP_PREFIX = '/tmp/nutshell-doc-';
 /** Where the lessons show the checkout (the course machines' path). */
 export const DOC_CHECKOUT = '/work/main';
-/** The comment that opts a lesson in while not every lesson is converted (tests/lessons.test.ts). */
-export const TESTED_MARK = '<!-- lesson: tested -->';
 export const DEFAULT_TIMEOUT_S = 60;
 
 // ---------------------------------------------------------------- parsing
@@ -81,7 +79,7 @@ function applyDirective(block: LessonBlock, directive: string, where: string): v
   const [word, value] = directive.split(/\s+/);
   if (word === 'terminal' && (value === '1' || value === '2')) block.terminal = Number(value) as 1 | 2;
   else if (word === 'timeout' && /^\d+$/.test(value ?? '')) block.timeoutSeconds = Number(value);
-  else if (word !== 'tested') throw new Error(`${where}: unknown lesson directive "${directive}" (terminal 2, timeout N)`);
+  else throw new Error(`${where}: unknown lesson directive "${directive}" (terminal 2, timeout N)`);
 }
 
 /** The commands of one block's lines; `firstLine` is the 1-based line of lines[0]. */
