@@ -141,11 +141,12 @@ const VOLATILE: [RegExp, string][] = [
 ];
 
 /** One line as the matcher compares it: placeholders for what changes, one space for each run
- *  of blanks, no trailing blanks. */
+ *  of blanks, no blanks at either end (right-aligned columns, as `ps` prints them, shift with
+ *  the width of a PID). */
 export function normaliseLine(line: string): string {
   let text = line.replace(/\r$/, '');
   for (const [pattern, placeholder] of VOLATILE) text = text.replace(pattern, placeholder);
-  return text.replace(/[ \t]+/g, ' ').trimEnd();
+  return text.replace(/[ \t]+/g, ' ').trim();
 }
 
 const ELLIPSIS = '…';
