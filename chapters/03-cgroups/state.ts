@@ -28,12 +28,15 @@ export function checkName(name: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw new UserError(`invalid container name "${name}": use letters, digits, _ . -`);
 }
 
-/** Field 22 of /proc/PID/stat, or undefined when there is no such process. After our
- *  container exits, the kernel may give its PID to an unrelated process: the start time differs. */
+/** Field 22 of /proc/PID/stat, or undefined when there is no such process — or only its
+ *  zombie (state Z), which keeps PID and start time until its parent reaps it, while its
+ *  PID namespace takes no newcomer (fork(2) there fails with ENOMEM). After our container
+ *  exits, the kernel may give its PID to an unrelated process: the start time differs. */
 function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
   } catch {
     return undefined;
   }
