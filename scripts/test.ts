@@ -48,7 +48,7 @@ if (files.length === 0) fail(`no tests for ${positionals.join(' ')}`);
 if (chapters.length === 0) {
   // First: the chapters and their diffs must be what ladder/ generates (a hand edit fails here).
   const check = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts', 'generate.ts'), '--check'], { stdio: 'inherit' });
-  if (check.status !== 0) fail('chapters/ or docs/diffs/ differ from ladder/: edit ladder/source, then npm run generate (docs/MAINTAINING.md)');
+  if (check.status !== 0) fail('chapters/, docs/diffs/ or workshop/ differ from ladder/: edit ladder/source, then npm run generate (docs/MAINTAINING.md)');
   const tsc = spawnSync(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', PROJECT_ROOT], { stdio: 'inherit' });
   if (tsc.status !== 0) fail('type check failed (tsc --noEmit)');
   console.log('type check: ok');
