@@ -114,7 +114,7 @@ test('a line appended to a generated chapter file, diff or starter file is named
   appendFileSync(join(root, starterFile!), '// a hand edit\n');
   writeFileSync(join(root, 'chapters', ladder.chapters[0]!, 'extra.ts'), '');
   assert.deepEqual(compareWithTree(ladder, generated, root), {
-    differing: [chapterFile, diffFile, starterFile],
+    differing: [chapterFile, starterFile, diffFile],
     stray: [`chapters/${ladder.chapters[0]}/extra.ts`],
   });
   assert.equal(readFileSync(join(PROJECT_ROOT, chapterFile!), 'utf8'), generated.get(chapterFile!), 'the real tree was not touched');
