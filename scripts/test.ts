@@ -42,6 +42,9 @@ function fail(message: string): never {
 const testsDir = join(PROJECT_ROOT, 'tests');
 const chapters = positionals.map((id) => findChapter(id));
 const env: NodeJS.ProcessEnv = { ...process.env };
+// Set when this runs inside a test (tests/check.test.ts): node --test would then report to that
+// test's runner instead of printing.
+delete env.NODE_TEST_CONTEXT;
 if (values.check) {
   if (chapters.length !== 1) fail('usage: npm run -s check -- <chapter> [--dir <your copy of it>] [--all] [--bail]');
   // npm runs scripts from the checkout; a --dir the learner typed is relative to where they were.

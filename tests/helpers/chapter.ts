@@ -26,8 +26,9 @@ export interface RunOptions extends SpawnOptions {
   timeout?: number;
 }
 
-/** Engines started by start() whose output is not closed yet: what a test that hangs waits on. */
-const liveEngines = new Set<ChildProcess>();
+/** Engines started by start() whose output is not closed yet, each with the sockets that are
+ *  its stdin, stdout and stderr: what a test that hangs waits on. */
+const liveEngines = new Map<ChildProcess, Set<string>>();
 
 export function programOf(chapter: string): string {
   return chapterProgram(findChapter(chapter), chapterDir(chapter));
@@ -39,28 +40,30 @@ export function start(chapter: string, args: string[], opts: SpawnOptions = {}) 
     stdio: ['pipe', 'pipe', 'pipe'],
     ...opts,
   });
-  liveEngines.add(child);
+  liveEngines.set(child, stdioOf(child));
   child.on('close', () => liveEngines.delete(child));
   return child;
 }
 
-/** The pipes between this process and `child` (as "pipe:[inode]"), read before they close. */
-function pipesOf(child: ChildProcess): string[] {
-  return child.stdio.flatMap((stream) => {
-    const fd = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle?.fd;
-    if (fd === undefined || fd < 0) return [];
+/** The engine's ends of the pipes we opened to its fds 0, 1 and 2 ("socket:[inode]"): a
+ *  container started by it inherits them. Read right after spawn, while it surely lives. An fd
+ *  it shares with us (stdio 'inherit') is not ours to follow. */
+function stdioOf(child: ChildProcess): Set<string> {
+  const links = new Set<string>();
+  for (const fd of [0, 1, 2]) {
+    if (!child.stdio[fd]) continue;
     try {
-      return [readlinkSync(`/proc/self/fd/${fd}`)];
+      links.add(readlinkSync(`/proc/${child.pid}/fd/${fd}`));
     } catch {
-      return [];
+      // no such process (spawn failed), or that fd is closed
     }
-  });
+  }
+  return links;
 }
 
-/** SIGKILL an engine and every other process that holds one of its pipes: a container that
- *  outlived it, or keeps it from ending. Without this a test waits for 'close' forever. */
-function killWithPipeHolders(child: ChildProcess): void {
-  const pipes = new Set(pipesOf(child));
+/** SIGKILL an engine and every other process that holds its stdio: a container that outlived
+ *  it, or keeps it from ending. Without this a test waits for 'close' forever. */
+function killWithPipeHolders(child: ChildProcess, pipes = liveEngines.get(child) ?? stdioOf(child)): void {
   child.kill('SIGKILL');
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
     try {
@@ -76,7 +79,7 @@ function killWithPipeHolders(child: ChildProcess): void {
  *  plain words. Every one of them is killed, with whatever holds its pipes, so that the test
  *  file can end (the per-test time limit of `npm run check` calls this). */
 export function stopHungEngines(): string[] {
-  const hung = [...liveEngines].map((child) => {
+  const hung = [...liveEngines.keys()].map((child) => {
     const what = child.exitCode === null && child.signalCode === null
       ? 'the engine did not exit (a container kept it alive?)'
       : 'the engine exited, but a process it started still held its output open (a container outlived its engine?)';

@@ -11,7 +11,6 @@
  *  tests are limited, not suites (describe), whose time is the sum of their tests'. */
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { stopHungEngines } from './chapter.ts';
 
 type TestFn = (...args: unknown[]) => unknown;
 
@@ -28,8 +27,9 @@ function limited(fn: unknown): unknown {
     if (BAIL_FILE && existsSync(BAIL_FILE)) return context.skip('an earlier test failed, and --bail stops at the first failure');
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise((_, reject) => {
-      timer = setTimeout(() => {
-        const hung = stopHungEngines();
+      timer = setTimeout(async () => {
+        // Loaded only now: importing it first would load node:test before test() is replaced.
+        const hung = (await import('./chapter.ts')).stopHungEngines();
         reject(new Error(`the test did not finish within ${TEST_TIMEOUT_SECONDS} s${hung.length ? `: ${hung.join('; ')}` : ''}`));
       }, TEST_TIMEOUT_SECONDS * 1000);
     });
