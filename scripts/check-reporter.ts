@@ -78,7 +78,8 @@ export default async function* checkReporter(source: AsyncIterable<TestEvent>): 
     // A suite passes or fails with its tests; a file that failed on its own (it did not load,
     // or it was killed) is a failure like any other.
     if (data.details?.type === 'suite' && (event.type === 'test:pass' || error?.failureType === 'subtestsFailed')) continue;
-    const name = path.slice(0, data.nesting + 1).filter((part) => !part.startsWith('/')).join(' › ') || data.name;
+    // A failure of a whole file is named by its path; a test, by its suite and its own name.
+    const name = path.slice(0, data.nesting + 1).filter((part) => !/^\/.*\.test\.ts$/.test(part)).join(' › ') || data.name;
     if (event.type === 'test:pass' && data.skip) {
       notRun++;
       yield `- ${name}   (not run: ${typeof data.skip === 'string' ? data.skip : 'skipped'})\n`;

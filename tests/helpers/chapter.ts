@@ -81,7 +81,7 @@ function killWithPipeHolders(child: ChildProcess, pipes = liveEngines.get(child)
 export function stopHungEngines(): string[] {
   const hung = [...liveEngines.keys()].map((child) => {
     const what = child.exitCode === null && child.signalCode === null
-      ? 'the engine did not exit (a container kept it alive?)'
+      ? 'the engine had not exited (a container kept it alive?)'
       : 'the engine exited, but a process it started still held its output open (a container outlived its engine?)';
     killWithPipeHolders(child);
     return what;

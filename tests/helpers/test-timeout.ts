@@ -30,7 +30,8 @@ function limited(fn: unknown): unknown {
       timer = setTimeout(async () => {
         // Loaded only now: importing it first would load node:test before test() is replaced.
         const hung = (await import('./chapter.ts')).stopHungEngines();
-        reject(new Error(`the test did not finish within ${TEST_TIMEOUT_SECONDS} s${hung.length ? `: ${hung.join('; ')}` : ''}`));
+        const why = hung.length ? `: ${hung.join('; ')}` : ' (on a slow machine, give it more: NUTSHELL_TEST_TIMEOUT=<seconds>)';
+        reject(new Error(`the test did not finish within ${TEST_TIMEOUT_SECONDS} s${why}`));
       }, TEST_TIMEOUT_SECONDS * 1000);
     });
     const body = Promise.resolve().then(() => (fn as TestFn).call(this, context));
