@@ -60,19 +60,20 @@ export function starterOf(path: string, lines: string[], isNew: boolean[], numbe
       text: `{\n${superCall ? `${indent}  ${opening.getText(source)}\n` : ''}${indent}  throw new Error(${quote(`TODO (chapter ${number}): ${why}`)});\n${indent}}`,
     });
     const code = (ls: number[]) => ls.filter((l) => lines[l]!.trim());
+    const asSaid = ts.getJSDocCommentsAndTags(fn).length ? ', as the comment above it says' : '';
     if (code(range(declared, last + 1)).every((l) => isNew[l])) {
-      edits.push(stub(`write ${name}, as the comment above it says`));
+      edits.push(stub(`write ${name}${asSaid}`));
       continue;
     }
     if (code(inner).length > 0 && code(inner).every((l) => isNew[l])) {
-      edits.push(stub(`${name} changes in this chapter: write it again, as the comment above it says`));
+      edits.push(stub(`${name} changes in this chapter: write it again${asSaid}`));
       continue;
     }
     // Only its signature changed (a new parameter, an export): the learner gets the new one.
     const runs = runsOf(inner.filter((l) => isNew[l]));
     const holes = runs.map((run) => holeFor(run, body, source, lines));
     if (holes.some((h) => h === undefined)) {
-      edits.push(stub(`${name} changes in this chapter: write it again, as the comment above it says`));
+      edits.push(stub(`${name} changes in this chapter: write it again${asSaid}`));
       continue;
     }
     for (const [i, run] of runs.entries()) {

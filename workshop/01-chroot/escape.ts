@@ -21,9 +21,9 @@ export function tryEscape(config: EscapeConfig): number {
 }
 
 function listRoot(): string {
-  throw new Error('TODO (chapter 01): write listRoot(), as the comment above it says');
+  throw new Error('TODO (chapter 01): write listRoot()');
 }
 
 function countProcesses(): string {
-  throw new Error('TODO (chapter 01): write countProcesses(), as the comment above it says');
+  throw new Error('TODO (chapter 01): write countProcesses()');
 }

@@ -16,7 +16,7 @@ export function chroot(path: string, why: string): void {
 }
 
 export function chdir(path: string, why: string): void {
-  throw new Error('TODO (chapter 01): write chdir(), as the comment above it says');
+  throw new Error('TODO (chapter 01): write chdir()');
 }
 
 /** Clear FD_CLOEXEC on a descriptor so that it survives execve(2). */

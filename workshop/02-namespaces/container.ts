@@ -74,7 +74,7 @@ function childIsReady(child: ChildProcess): Promise<boolean> {
 }
 
 function sendGo(child: ChildProcess): void {
-  throw new Error('TODO (chapter 02): write sendGo(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write sendGo()');
 }
 
 /** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
@@ -197,5 +197,5 @@ export function enterContainer(config: { pid: number; argv: string[] }): never {
 }
 
 function joinNamespace(pid: number, ns: string, flag: number, why: string): void {
-  throw new Error('TODO (chapter 02): write joinNamespace(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write joinNamespace()');
 }

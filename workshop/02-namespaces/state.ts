@@ -17,13 +17,13 @@ export interface ContainerRecord {
 }
 
 export function stateDir(): string {
-  throw new Error('TODO (chapter 02): write stateDir(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write stateDir()');
 }
 
 const recordPath = (name: string) => join(stateDir(), `${name}.json`);
 
 export function checkName(name: string): void {
-  throw new Error('TODO (chapter 02): write checkName(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write checkName()');
 }
 
 /** Field 22 of /proc/PID/stat, or undefined when there is no such process. After our

@@ -95,15 +95,15 @@ export function setns(fd: number, nstype: number, why: string, what: string): vo
 }
 
 export function sethostname(name: string, why: string): void {
-  throw new Error('TODO (chapter 02): write sethostname(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write sethostname()');
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null, why: string): void {
-  throw new Error('TODO (chapter 02): write mount(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write mount()');
 }
 
 export function umount2(target: string, flags: number, why: string): void {
-  throw new Error('TODO (chapter 02): write umount2(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write umount2()');
 }
 
 const PR_SET_PDEATHSIG = 1;
@@ -125,7 +125,7 @@ export function mknod(path: string, mode: number, major: number, minor: number, 
 const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41, riscv64: 41 };
 
 export function pivotRoot(newRoot: string, putOld: string, why: string): void {
-  throw new Error('TODO (chapter 02): write pivotRoot(), as the comment above it says');
+  throw new Error('TODO (chapter 02): write pivotRoot()');
 }
 
 const AF_INET = 2;

@@ -75,7 +75,7 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
-  throw new Error('TODO (chapter 03): write cgroupV1(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write cgroupV1()');
 }
 
 /** Where each controller's hierarchy is mounted, symlinks resolved. */
@@ -84,11 +84,11 @@ function findV1Hierarchies(mountRoot: string): Map<V1Controller, string> {
 }
 
 function setV1Limits(dirOf: (controller: V1Controller) => string, limits: Limits): void {
-  throw new Error('TODO (chapter 03): write setV1Limits(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write setV1Limits()');
 }
 
 function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
-  throw new Error('TODO (chapter 03): write readV1Usage(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write readV1Usage()');
 }
 
 // ---------------------------------------------------------------- cgroup v2
@@ -96,7 +96,7 @@ function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
 
 function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
-  throw new Error('TODO (chapter 03): write cgroupV2(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write cgroupV2()');
 }
 
 /** Write "+cpu +memory +pids" to cgroup.subtree_control — only the ones not yet on. */
@@ -105,11 +105,11 @@ function enableControllers(dir: string, why: string): void {
 }
 
 function setV2Limits(dir: string, limits: Limits): void {
-  throw new Error('TODO (chapter 03): write setV2Limits(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write setV2Limits()');
 }
 
 function readV2Usage(dir: string): Usage {
-  throw new Error('TODO (chapter 03): write readV2Usage(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write readV2Usage()');
 }
 
 // ---------------------------------------------------------------- shared by both versions
@@ -120,11 +120,11 @@ function cfsQuota(cpus: number): number {
 }
 
 function quotaWhy(cpus: number): string {
-  throw new Error('TODO (chapter 03): write quotaWhy(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write quotaWhy()');
 }
 
 function writePidsMax(dir: string, pidsMax: number): void {
-  throw new Error('TODO (chapter 03): write writePidsMax(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write writePidsMax()');
 }
 
 /** A container id becomes a directory name: no "/", no "..". */
@@ -144,11 +144,11 @@ function openCgroup(dirs: string[], readUsage: () => Usage): Cgroup {
 }
 
 function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
-  throw new Error('TODO (chapter 03): write cgroupHandle(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write cgroupHandle()');
 }
 
 function makeCgroupDir(dir: string): void {
-  throw new Error('TODO (chapter 03): write makeCgroupDir(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write makeCgroupDir()');
 }
 
 /** mkdir -p, traced only when something was created. */
@@ -185,7 +185,7 @@ function removeStaleCgroups(subtrees: string[], minAgeMs: number): string[] {
 }
 
 function childDirs(dir: string): string[] {
-  throw new Error('TODO (chapter 03): write childDirs(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write childDirs()');
 }
 
 // ---------------------------------------------------------------- reading and writing cgroupfs
@@ -216,7 +216,7 @@ function readKeyed(dir: string, file: string): Map<string, number> {
 }
 
 function readWords(dir: string, file: string): string[] {
-  throw new Error('TODO (chapter 03): write readWords(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write readWords()');
 }
 
 /** The PIDs in a cgroup (not its children). */
@@ -225,7 +225,7 @@ function readProcs(dir: string): number[] {
 }
 
 function errorCode(err: unknown): string | undefined {
-  throw new Error('TODO (chapter 03): write errorCode(), as the comment above it says');
+  throw new Error('TODO (chapter 03): write errorCode()');
 }
 
 /** A failed call on cgroupfs as one line: the call, the file, the errno and what to do. */

@@ -164,7 +164,7 @@ const VERBS = {
 };
 
 function isRunning(name: string): boolean {
-  throw new Error('TODO (chapter 04): write isRunning(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write isRunning()');
 }
 
 /** The escape demo's child stage: enter the container exactly as `run` does, then break out. */

@@ -84,7 +84,7 @@ function escapeOption(path: string): string {
 }
 
 function checkLowerDir(dir: string): string {
-  throw new Error('TODO (chapter 04): write checkLowerDir(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write checkLowerDir()');
 }
 
 /** /proc/filesystems lists every filesystem type the running kernel can mount. */
@@ -140,15 +140,15 @@ function* walkUpper(upperDir: string): Generator<UpperEntry> {
 }
 
 function* walkDir(dirFd: number, dir: Buffer): Generator<UpperEntry> {
-  throw new Error('TODO (chapter 04): write walkDir(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write walkDir()');
 }
 
 function isWhiteout(stat: Stats): boolean {
-  throw new Error('TODO (chapter 04): write isWhiteout(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write isWhiteout()');
 }
 
 function isOpaque(dir: string | Buffer): boolean {
-  throw new Error('TODO (chapter 04): write isOpaque(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write isOpaque()');
 }
 
 /** What the container changed, as `docker diff` shows it, sorted by path:
@@ -187,7 +187,7 @@ function namesInLowers(lowerDirs: string[], dir: Buffer): Buffer[] {
 }
 
 function lstatOrNull(path: string | Buffer): Stats | null {
-  throw new Error('TODO (chapter 04): write lstatOrNull(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write lstatOrNull()');
 }
 
 // ---------------------------------------------------------------- the layer tar

@@ -25,11 +25,11 @@ export function engineRoot(): string {
 }
 
 function containerDir(name: string): string {
-  throw new Error('TODO (chapter 04): write containerDir(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write containerDir()');
 }
 
 function dirsOf(name: string, lowerDirs: string[]): ContainerDirs {
-  throw new Error('TODO (chapter 04): write dirsOf(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write dirsOf()');
 }
 
 /** The directories of container `name`: made on its first run, found again on later runs.

@@ -107,7 +107,7 @@ function splitPath(path: Buffer): { prefix: Buffer; name: Buffer } | null {
 }
 
 function put(block: Buffer, [offset, length]: readonly [number, number], bytes: Buffer): void {
-  throw new Error('TODO (chapter 04): write put(), as the comment above it says');
+  throw new Error('TODO (chapter 04): write put()');
 }
 
 /** An octal number, zero-padded, then a NUL; false if it needs more digits than the field has. */

@@ -47,7 +47,7 @@ export class Authenticator {
   readonly #tokens = new Map<string, string>();
 
   constructor(endpoint: RegistryEndpoint, options: CredentialOptions) {
-    throw new Error('TODO (chapter 05): write Authenticator.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Authenticator.constructor()');
   }
 
   /** Send a request; on 401, answer the registry's challenge once and send it again. */
@@ -67,12 +67,12 @@ export class Authenticator {
   }
 
   #unauthorized(): UserError {
-    throw new Error('TODO (chapter 05): write Authenticator.#unauthorized(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Authenticator.#unauthorized()');
   }
 }
 
 function basicAuthorization(c: Credentials): string {
-  throw new Error('TODO (chapter 05): write basicAuthorization(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write basicAuthorization()');
 }
 
 /** `Bearer realm="https://auth.docker.io/token",service="registry.docker.io"` → its parameters. */

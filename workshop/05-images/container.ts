@@ -266,7 +266,7 @@ export function lookUpUser(user: string): ExecUser {
 }
 
 function readFileOr(path: string): string {
-  throw new Error('TODO (chapter 05): write readFileOr(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write readFileOr()');
 }
 
 /** Look the command up in PATH inside the rootfs, as a shell would. execve(2) itself does

@@ -77,7 +77,7 @@ function hostnameOf(host: string): string {
 }
 
 function isListed(list: string[], ...hosts: string[]): boolean {
-  throw new Error('TODO (chapter 05): write isListed(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write isListed()');
 }
 
 // ---------------------------------------------------------------- one exchange
@@ -108,7 +108,7 @@ export class RegistryError extends UserError {
   readonly status: number;
   constructor(message: string, code: string, status: number) {
     super(message);
-    throw new Error('TODO (chapter 05): write RegistryError.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write RegistryError.constructor()');
   }
 }
 

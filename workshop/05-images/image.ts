@@ -52,7 +52,7 @@ export class TransferProgress {
   readonly #quiet: boolean;
   readonly #initially: string;
   private constructor(bars: MultiBar | undefined, quiet: boolean, initially: string) {
-    throw new Error('TODO (chapter 05): write TransferProgress.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TransferProgress.constructor()');
   }
 
   /** cli-progress is loaded only when there is a terminal to draw on: it costs some 5 MB
@@ -62,11 +62,11 @@ export class TransferProgress {
   }
 
   add(layer: Descriptor) {
-    throw new Error('TODO (chapter 05): write TransferProgress.add(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TransferProgress.add()');
   }
 
   stop(): void {
-    throw new Error('TODO (chapter 05): write TransferProgress.stop(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TransferProgress.stop()');
   }
 }
 

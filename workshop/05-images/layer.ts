@@ -91,11 +91,11 @@ async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extrac
 }
 
 function checkMediaType(mediaType: string, name: string): void {
-  throw new Error('TODO (chapter 05): write checkMediaType(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write checkMediaType()');
 }
 
 function zstdNotSupported(name: string): UserError {
-  throw new Error('TODO (chapter 05): write zstdNotSupported(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write zstdNotSupported()');
 }
 
 /** Read the first `n` bytes of a stream without losing them: those bytes, and a stream that
@@ -105,7 +105,7 @@ async function peek(source: Readable, n: number): Promise<{ head: Buffer; body: 
 }
 
 function skip(extraction: Extraction, header: TarHeader, why: string): undefined {
-  throw new Error('TODO (chapter 05): write skip(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write skip()');
 }
 
 /** Refuse the layer: one line that names the layer, the entry and the hazard. */
@@ -142,7 +142,7 @@ function walkDirectories(extraction: Extraction, dirs: Buffer[], subject: string
 }
 
 function lstatOrNull(path: Buffer): Stats | null {
-  throw new Error('TODO (chapter 05): write lstatOrNull(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write lstatOrNull()');
 }
 
 /** A later entry replaces an earlier one of the same name. Removing a symlink removes the

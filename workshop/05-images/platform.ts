@@ -24,7 +24,7 @@ export function parsePlatform(s: string): Platform {
 }
 
 export function formatPlatform(p: Platform): string {
-  throw new Error('TODO (chapter 05): write formatPlatform(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write formatPlatform()');
 }
 
 /** Pick the index entry for a platform. Without a variant asked for, any variant will do;

@@ -33,7 +33,7 @@ export function parseReference(input: string): Reference {
 }
 
 function checkRepository(repository: string, bad: (why: string) => UserError): void {
-  throw new Error('TODO (chapter 05): write checkRepository(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write checkRepository()');
 }
 
 /** True for `sha256:<64 hex>` and `sha512:<128 hex>`: the digests a registry accepts. */
@@ -42,7 +42,7 @@ export function isDigest(s: string): boolean {
 }
 
 function checkDigest(digest: string, bad: (why: string) => UserError): void {
-  throw new Error('TODO (chapter 05): write checkDigest(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write checkDigest()');
 }
 
 /** The full form: `docker.io/library/busybox:latest`, `127.0.0.1:5000/app@sha256:…`. */

@@ -127,15 +127,15 @@ export class Digester {
   readonly #algorithm: string;
   readonly #hash: Hash;
   constructor(algorithm = 'sha256') {
-    throw new Error('TODO (chapter 05): write Digester.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Digester.constructor()');
   }
 
   update(chunk: Uint8Array | string): this {
-    throw new Error('TODO (chapter 05): write Digester.update(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Digester.update()');
   }
 
   digest(): string {
-    throw new Error('TODO (chapter 05): write Digester.digest(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Digester.digest()');
   }
 }
 
@@ -151,7 +151,7 @@ export class RegistryClient implements RegistryEndpoint {
   readonly #auth: Authenticator;
 
   constructor(registry: string, options: RegistryOptions = {}) {
-    throw new Error('TODO (chapter 05): write RegistryClient.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write RegistryClient.constructor()');
   }
 
   // ------------------------------------------------------------ pull: manifests
@@ -196,9 +196,9 @@ export class RegistryClient implements RegistryEndpoint {
 // ---------------------------------------------------------------- small helpers
 
 function isIndex(m: FetchedManifest): boolean {
-  throw new Error('TODO (chapter 05): write isIndex(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write isIndex()');
 }
 
 function imageParts(m: FetchedManifest): Omit<ResolvedImage, 'reference'> {
-  throw new Error('TODO (chapter 05): write imageParts(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write imageParts()');
 }

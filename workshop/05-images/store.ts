@@ -78,7 +78,7 @@ export class Store {
   #lockFd: number | undefined;
 
   private constructor(root: string, lockFd: number) {
-    throw new Error('TODO (chapter 05): write Store.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Store.constructor()');
   }
 
   /** Open (and create) the store at `root`. Every engine holds store.lock *shared* while it
@@ -103,7 +103,7 @@ export class Store {
   }
 
   hasBlob(digest: string): boolean {
-    throw new Error('TODO (chapter 05): write Store.hasBlob(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Store.hasBlob()');
   }
 
   /** Stream a blob into the store, hashing it on the way; it is kept only if its sha256 is
@@ -132,7 +132,7 @@ export class Store {
   }
 
   readJSON<T>(digest: string): T {
-    throw new Error('TODO (chapter 05): write Store.readJSON(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Store.readJSON()');
   }
 
   // ---------------------------------------------------------------- layers
@@ -168,7 +168,7 @@ export class Store {
   }
 
   listImages(): ImageEntry[] {
-    throw new Error('TODO (chapter 05): write Store.listImages(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Store.listImages()');
   }
 
   /** Point `ref` at an image whose blobs and layers are all in the store. */
@@ -195,11 +195,11 @@ export class Store {
   }
 
   #readImages(): Map<string, ImageRecord> {
-    throw new Error('TODO (chapter 05): write Store.#readImages(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Store.#readImages()');
   }
 
   #writeImages(images: Map<string, ImageRecord>): void {
-    throw new Error('TODO (chapter 05): write Store.#writeImages(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write Store.#writeImages()');
   }
 
   /** Run `update` holding images.lock, so that two engines updating images.json at once
@@ -237,13 +237,13 @@ function hexOf(digest: string): string {
 }
 
 async function waitForFlock(fd: number, kind: 'shared' | 'exclusive', why: string): Promise<void> {
-  throw new Error('TODO (chapter 05): write waitForFlock(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write waitForFlock()');
 }
 
 function cleanTmp(tmp: string): void {
-  throw new Error('TODO (chapter 05): write cleanTmp(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write cleanTmp()');
 }
 
 function fsyncDirectory(path: string): void {
-  throw new Error('TODO (chapter 05): write fsyncDirectory(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write fsyncDirectory()');
 }

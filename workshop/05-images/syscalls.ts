@@ -256,7 +256,7 @@ export function fsetxattr(fd: number, name: string, value: Buffer, why: string):
 }
 
 function xattrHint(name: string): string | undefined {
-  throw new Error('TODO (chapter 05): write xattrHint(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write xattrHint()');
 }
 
 const LOCK_SH = 1;

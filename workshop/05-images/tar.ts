@@ -225,11 +225,11 @@ export class TarReader {
   private readonly onEntry: (header: TarHeader) => BodySink | undefined;
 
   constructor(onEntry: (header: TarHeader) => BodySink | undefined) {
-    throw new Error('TODO (chapter 05): write TarReader.constructor(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TarReader.constructor()');
   }
 
   write(chunk: Buffer): void {
-    throw new Error('TODO (chapter 05): write TarReader.write(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TarReader.write()');
   }
 
   /** The archive's bytes are all in: anything but a finished entry is a truncated archive. */
@@ -238,15 +238,15 @@ export class TarReader {
   }
 
   private readHeader(): void {
-    throw new Error('TODO (chapter 05): write TarReader.readHeader(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TarReader.readHeader()');
   }
 
   private startBody(state: 'body' | 'extended', size: number): void {
-    throw new Error('TODO (chapter 05): write TarReader.startBody(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TarReader.startBody()');
   }
 
   private finishBody(): void {
-    throw new Error('TODO (chapter 05): write TarReader.finishBody(), as the comment above it says');
+    throw new Error('TODO (chapter 05): write TarReader.finishBody()');
   }
 }
 
@@ -262,7 +262,7 @@ function field(block: Buffer, [offset, length]: readonly [number, number]): Buff
 }
 
 function cutAtNul(bytes: Buffer): Buffer {
-  throw new Error('TODO (chapter 05): write cutAtNul(), as the comment above it says');
+  throw new Error('TODO (chapter 05): write cutAtNul()');
 }
 
 /** ustar's path: prefix "/" name when the block has the ustar magic and a prefix. (GNU tar's

@@ -34,7 +34,7 @@ async function settle(dirs: ContainerDirs, state: ContainerState, exitCode: numb
 }
 
 function removeCgroup(state: ContainerState): void {
-  throw new Error('TODO (chapter 06): write removeCgroup(), as the comment above it says');
+  throw new Error('TODO (chapter 06): write removeCgroup()');
 }
 
 /** The container's cgroup, or undefined once whoever saw the container end has removed it. */
@@ -53,7 +53,7 @@ function describe(state: ContainerState): string {
 }
 
 function ago(iso: string | undefined): string {
-  throw new Error('TODO (chapter 06): write ago(), as the comment above it says');
+  throw new Error('TODO (chapter 06): write ago()');
 }
 
 /** `ps [-a]`: one line per container, running ones only unless `all`. */

@@ -43,11 +43,11 @@ export function readState(dirs: ContainerDirs): ContainerState {
 }
 
 export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string): void {
-  throw new Error('TODO (chapter 06): recordRunning() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 06): recordRunning() changes in this chapter: write it again');
 }
 
 export function recordExited(dirs: ContainerDirs, exitCode: number | undefined): void {
-  throw new Error('TODO (chapter 06): recordExited() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 06): recordExited() changes in this chapter: write it again');
 }
 
 /** A running container, by name or id, or an error that says it is not running. */

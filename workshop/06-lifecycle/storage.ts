@@ -39,7 +39,7 @@ export function engineRoot(): string {
 const containersDir = () => join(engineRoot(), 'containers');
 
 function dirsOf(spec: ContainerSpec): ContainerDirs {
-  throw new Error('TODO (chapter 06): dirsOf() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 06): dirsOf() changes in this chapter: write it again');
 }
 
 /** Write a JSON file so that a reader sees the old or the new one, never half of it. */

@@ -337,11 +337,11 @@ export function posixOpenpt(flags: number, shownFlags: string, why: string): num
 }
 
 export function grantpt(fd: number, why: string): void {
-  throw new Error('TODO (chapter 07): write grantpt(), as the comment above it says');
+  throw new Error('TODO (chapter 07): write grantpt()');
 }
 
 export function unlockpt(fd: number, why: string): void {
-  throw new Error('TODO (chapter 07): write unlockpt(), as the comment above it says');
+  throw new Error('TODO (chapter 07): write unlockpt()');
 }
 
 /** The slave's name of the pty whose master is `fd`. */
@@ -361,7 +361,7 @@ export function getWindowSize(fd: number): { rows: number; cols: number } | null
 }
 
 export function setsid(why: string, opts: SysOptions = {}): void {
-  throw new Error('TODO (chapter 07): write setsid(), as the comment above it says');
+  throw new Error('TODO (chapter 07): write setsid()');
 }
 
 /** TIOCSCTTY: make the terminal `fd` the controlling terminal of the caller's session. */
@@ -370,5 +370,5 @@ export function setControllingTerminal(fd: number, why: string, opts: SysOptions
 }
 
 export function dup2(oldFd: number, newFd: number, why: string): void {
-  throw new Error('TODO (chapter 07): write dup2(), as the comment above it says');
+  throw new Error('TODO (chapter 07): write dup2()');
 }

@@ -89,7 +89,7 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
-  throw new Error('TODO (chapter 08): cgroupV1() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 08): cgroupV1() changes in this chapter: write it again');
 }
 
 /** Where each controller's hierarchy is mounted, symlinks resolved. */
@@ -154,7 +154,7 @@ function v1Freezer(dir: string): Freezer {
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
 
 function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
-  throw new Error('TODO (chapter 08): cgroupV2() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 08): cgroupV2() changes in this chapter: write it again');
 }
 
 /** Write "+cpu +memory +pids" to cgroup.subtree_control — only the ones not yet on. */
@@ -239,7 +239,7 @@ function openCgroup(dirs: string[], readUsage: () => Usage, freezer: Freezer): C
 }
 
 function cgroupHandle(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
-  throw new Error('TODO (chapter 08): cgroupHandle() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 08): cgroupHandle() changes in this chapter: write it again');
 }
 
 function makeCgroupDir(dir: string): void {

@@ -86,7 +86,7 @@ const SCRATCH = {
 };
 
 function readBase(store: Store, baseRef: string) {
-  throw new Error('TODO (chapter 08): write readBase(), as the comment above it says');
+  throw new Error('TODO (chapter 08): write readBase()');
 }
 
 /** Gzip `tarFile` into `gzFile`, streaming, and return the digest and size of the gzip. */

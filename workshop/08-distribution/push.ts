@@ -96,5 +96,5 @@ export async function putManifest(client: RegistryClient, repository: string, ta
 }
 
 async function cancelUpload(client: RegistryClient, repository: string, location: string): Promise<void> {
-  throw new Error('TODO (chapter 08): write cancelUpload(), as the comment above it says');
+  throw new Error('TODO (chapter 08): write cancelUpload()');
 }

@@ -82,11 +82,11 @@ function allCapabilities(): string[] {
 }
 
 function sortByNumber(names: Iterable<string>): string[] {
-  throw new Error('TODO (chapter 09): write sortByNumber(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write sortByNumber()');
 }
 
 function numberOf(name: string): number {
-  throw new Error('TODO (chapter 09): write numberOf(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write numberOf()');
 }
 
 /** A mask with the bit of every capability named. */

@@ -98,7 +98,7 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
-  throw new Error('TODO (chapter 09): cgroupV1() changes in this chapter: write it again, as the comment above it says');
+  throw new Error('TODO (chapter 09): cgroupV1() changes in this chapter: write it again');
 }
 
 /** Where each controller's hierarchy is mounted, symlinks resolved. */

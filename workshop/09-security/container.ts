@@ -105,7 +105,7 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
 const STAGE_VARIABLES = /^(NUTSHELL_|NODE_|TSX_|PATH$|TMPDIR$|TERM$|COLORTERM$|FORCE_COLOR$|NO_COLOR$)/;
 
 function variablesForStages(): NodeJS.ProcessEnv {
-  throw new Error('TODO (chapter 09): write variablesForStages(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write variablesForStages()');
 }
 
 let programShownReadOnly = false;
@@ -248,7 +248,7 @@ function hideKernelInterfaces(): void {
 }
 
 function exists(path: string): boolean {
-  throw new Error('TODO (chapter 09): write exists(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write exists()');
 }
 
 /** Read-only is a flag of a mount, not of a file: give the path a mount of its own (a bind

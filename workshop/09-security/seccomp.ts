@@ -157,7 +157,7 @@ const ABIS: Record<string, Abi> = {
 };
 
 function abiOf(arch: string): Abi {
-  throw new Error('TODO (chapter 09): write abiOf(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write abiOf()');
 }
 
 /** The number of syscall `name` on `arch` (process.arch), or null if that ABI has no such
@@ -326,7 +326,7 @@ export function parseSeccompProfile(json: string, source: string): { profile: Do
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  throw new Error('TODO (chapter 09): write isObject(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write isObject()');
 }
 
 // ---- classic BPF: the instructions, and a tiny assembler ----------------------------------
@@ -441,7 +441,7 @@ function ruleApplies(rule: SyscallRule, abi: Abi, capabilities: readonly string[
 }
 
 function runningKernel(): [number, number] {
-  throw new Error('TODO (chapter 09): write runningKernel(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write runningKernel()');
 }
 
 export interface ProgramOptions {
@@ -462,11 +462,11 @@ export function seccompProgram(profile: DockerSeccompProfile, options: ProgramOp
 }
 
 function verdict(value: number): string {
-  throw new Error('TODO (chapter 09): write verdict(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write verdict()');
 }
 
 function errnoNameOf(errno: number): string {
-  throw new Error('TODO (chapter 09): write errnoNameOf(), as the comment above it says');
+  throw new Error('TODO (chapter 09): write errnoNameOf()');
 }
 
 /** A rule with argument conditions, as one block:
