@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import ts from 'typescript';
 import { buildRootfs, PROJECT_ROOT } from './build-rootfs.ts';
 import { chapterProgram, findChapter } from './chapters.ts';
-import { defaultCopyOf } from './workshop.ts';
+import { defaultCopyOf, misplacedCopy } from './workshop.ts';
 
 const { values, positionals } = parseArgs({
   options: { check: { type: 'boolean' }, dir: { type: 'string' }, all: { type: 'boolean' }, bail: { type: 'boolean' } },
@@ -50,6 +50,8 @@ if (values.check) {
   // npm runs scripts from the checkout; a --dir the learner typed is relative to where they were.
   const dir = values.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), values.dir) : defaultCopyOf(chapters[0]!);
   if (!existsSync(dir)) fail(`no copy of chapter ${chapters[0]} at ${relative(PROJECT_ROOT, dir)}: make one with npm run -s workshop -- start ${chapters[0]!.slice(0, 2)}`);
+  const misplaced = misplacedCopy(dir);
+  if (misplaced) fail(misplaced);
   try {
     chapterProgram(chapters[0]!, dir); // fails early, in one line, when there is no main.ts
   } catch (err) {

@@ -79,7 +79,7 @@ test('starter: a new function keeps its comment and signature, new lines in an o
   assert.equal(starterOf('f.ts', lines, lines.map(() => false), '02'), lines.map((l) => `${l}\n`).join(''), 'no new line: no change');
 });
 
-test('workshop start refuses a copy that is not two levels below the checkout, or that exists', () => {
+test('workshop start and check refuse a copy that is not two levels below the checkout; start refuses one that exists', () => {
   const outside = npmRun('workshop', ['start', '02', '/tmp/nutshell-elsewhere']);
   assert.equal(outside.code, 2);
   assert.match(outside.stderr.trim(), /^nutshell: \/tmp\/nutshell-elsewhere is not two levels below the checkout .* imports \.\.\/\.\.\/lib/);
@@ -87,6 +87,9 @@ test('workshop start refuses a copy that is not two levels below the checkout, o
   assert.ok(!existsSync('/tmp/nutshell-elsewhere'));
   const deep = npmRun('workshop', ['start', '02', 'work/a/b']);
   assert.equal(deep.code, 2, deep.stderr);
+  const check = npmRun('check', ['02', '--dir', '/tmp']);
+  assert.equal(check.code, 2, check.stderr);
+  assert.match(check.stderr, /^nutshell: \/tmp is not two levels below the checkout/);
   const dir = copyDir('exists');
   assert.equal(npmRun('workshop', ['start', '01', dir]).code, 0);
   const again = npmRun('workshop', ['start', '01', dir]);
