@@ -78,6 +78,8 @@ export default async function* checkReporter(source: AsyncIterable<TestEvent>): 
     // A suite passes or fails with its tests; a file that failed on its own (it did not load,
     // or it was killed) is a failure like any other.
     if (data.details?.type === 'suite' && (event.type === 'test:pass' || error?.failureType === 'subtestsFailed')) continue;
+    // A file that --bail left unloaded passes as a whole, with no test in it.
+    if (event.type === 'test:pass' && data.nesting === 0 && /^\/.*\.test\.ts$/.test(data.name)) continue;
     // A failure of a whole file is named by its path; a test, by its suite and its own name.
     const name = path.slice(0, data.nesting + 1).filter((part) => !/^\/.*\.test\.ts$/.test(part)).join(' › ') || data.name;
     if (event.type === 'test:pass' && data.skip) {

@@ -20,6 +20,9 @@ export const TEST_TIMEOUT_SECONDS = Number(process.env.NUTSHELL_TEST_TIMEOUT ?? 
  *  after that, in this file or a later one, is skipped, so that a wrong answer is found fast. */
 const BAIL_FILE = process.env.NUTSHELL_CHECK_BAIL;
 
+// A test file that starts after the first failure is not even loaded.
+if (BAIL_FILE && existsSync(BAIL_FILE)) process.exit(0);
+
 /** `fn` raced against the time limit. A test written with a done callback is left as it is. */
 function limited(fn: unknown): unknown {
   if (typeof fn !== 'function' || fn.length > 1) return fn;
