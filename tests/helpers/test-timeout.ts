@@ -11,8 +11,6 @@
  *  tests are limited, not suites (describe), whose time is the sum of their tests'. */
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { before } from 'node:test';
-import { pathToFileURL } from 'node:url';
 
 type TestFn = (...args: unknown[]) => unknown;
 
@@ -45,13 +43,6 @@ function limited(fn: unknown): unknown {
     return raced;
   };
 }
-
-// Tests start only once the test file has loaded. Tests registered before a top-level await
-// (07-tty.test.ts starts a registry between two describe()s) may all fail at once on starter
-// code; the file's run would then end before the rest of it registers its tests and its
-// after() hooks, and the file would never exit (its registry still running).
-const loaded = process.argv[1] ? import(pathToFileURL(process.argv[1]).href).catch(() => {}) : undefined;
-if (loaded) before(() => loaded);
 
 const nodeTest = createRequire(import.meta.url)('node:test') as Record<string, TestFn>;
 for (const name of ['test', 'it'] as const) {
