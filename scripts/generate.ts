@@ -1,7 +1,8 @@
-/** Tooling: write every chapter, and each chapter's diff against the one before, from the
- *  ladder's one source (ladder/; the markers are explained in scripts/ladder.ts and
- *  docs/MAINTAINING.md).
- *    npm run generate                       write chapters/NN-name/ and docs/diffs/*.diff
+/** Tooling: write every chapter, each chapter's diff against the one before, and each
+ *  chapter's starter code for learners, from the ladder's one source (ladder/; the markers are
+ *  explained in scripts/ladder.ts and docs/MAINTAINING.md, the starters in scripts/starter.ts).
+ *    npm run generate                       write chapters/NN-name/, docs/diffs/*.diff and
+ *                                           workshop/NN-name/
  *    npm run generate -- --check            change nothing; name every file that differs, exit 1
  *    npm run generate -- --absorb <dir>...  add each folder, a plain program, as a new last
  *                                           chapter named after the folder, then generate */
@@ -12,8 +13,10 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from './build-rootfs.ts';
 import { chapterDiff } from './diff.ts';
 import { absorbChapter, LADDER_DIR, projectChapter, readLadder, SOURCE_DIR, writeLadder, type Ladder } from './ladder.ts';
+import { projectStarter } from './starter.ts';
 
-/** Every generated file, keyed by its path under the project: chapters/… and docs/diffs/…. */
+/** Every generated file, keyed by its path under the project: chapters/…, docs/diffs/… and
+ *  workshop/…. */
 export function generateAll(ladder: Ladder): Map<string, string> {
   const out = new Map<string, string>();
   // The diffs are made by diff(1) from the chapters as written into a scratch folder.
@@ -26,6 +29,7 @@ export function generateAll(ladder: Ladder): Map<string, string> {
         writeFileSync(join(scratch, chapter, path), text);
       }
       if (index > 0) out.set(`docs/diffs/${chapter}.diff`, chapterDiff(ladder.chapters[index - 1]!, chapter, scratch));
+      for (const [path, text] of projectStarter(ladder, index)) out.set(`workshop/${chapter}/${path}`, text);
     });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -50,13 +54,17 @@ function readOrNull(path: string): string | null {
 }
 
 /** How the tree at `root` departs from what the source generates: files whose content differs
- *  (or that are missing), and stray ones — files in a generated chapter or in docs/diffs that
- *  the source does not make, and chapter folders (NN-name) that ladder/chapters.json omits. */
+ *  (or that are missing), and stray ones — files in a generated chapter, starter or docs/diffs
+ *  that the source does not make, and chapter or starter folders (NN-name) that
+ *  ladder/chapters.json omits. */
 export function compareWithTree(ladder: Ladder, generated: Map<string, string>, root = PROJECT_ROOT): { differing: string[]; stray: string[] } {
   const differing = [...generated].filter(([path, text]) => readOrNull(join(root, path)) !== text).map(([path]) => path);
-  const chapterDirs = readdirSync(join(root, 'chapters')).filter((name) => /^\d\d-/.test(name));
-  const unlisted = chapterDirs.filter((name) => !ladder.chapters.includes(name)).map((name) => `chapters/${name}/`);
-  const owned = [...ladder.chapters.flatMap((name) => filesUnder(root, `chapters/${name}`)), ...filesUnder(root, 'docs/diffs')];
+  const numbered = (dir: string) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).filter((name) => /^\d\d-/.test(name)) : []);
+  const unlisted = ['chapters', 'workshop'].flatMap((dir) => numbered(dir).filter((name) => !ladder.chapters.includes(name)).map((name) => `${dir}/${name}/`));
+  const owned = [
+    ...ladder.chapters.flatMap((name) => [...filesUnder(root, `chapters/${name}`), ...filesUnder(root, `workshop/${name}`)]),
+    ...filesUnder(root, 'docs/diffs'),
+  ];
   return { differing, stray: [...unlisted, ...owned.filter((path) => !generated.has(path))] };
 }
 
@@ -85,7 +93,7 @@ function main(): number {
   const { differing, stray } = compareWithTree(ladder, generated);
   if (values.check) {
     if (differing.length + stray.length === 0) {
-      console.log(`generate --check: chapters/ and docs/diffs/ are what ladder/ generates (${generated.size} files)`);
+      console.log(`generate --check: chapters/, docs/diffs/ and workshop/ are what ladder/ generates (${generated.size} files)`);
       return 0;
     }
     for (const path of differing) console.error(`differs from ladder/: ${path}`);

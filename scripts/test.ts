@@ -4,18 +4,35 @@
  *                                     test on every chapter
  *    npm test -- 02 03                every test that holds for chapter 02 or 03: theirs, and
  *                                     those of earlier chapters that still hold there
- *    npm run check -- 02 --dir <dir>  every test that holds for chapter 02, against a learner's copy */
+ *    npm run -s check -- 02 [--dir <dir>] [--all] [--bail]
+ *                                     chapter 02's own tests against a learner's copy (default
+ *                                     work/02-namespaces), one plain line per test, each with a
+ *                                     time limit (scripts/check-reporter.ts,
+ *                                     tests/helpers/test-timeout.ts); --all adds the tests of
+ *                                     earlier chapters that still hold for 02; --bail stops at
+ *                                     the first failure */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import ts from 'typescript';
 import { buildRootfs, PROJECT_ROOT } from './build-rootfs.ts';
 import { chapterProgram, findChapter } from './chapters.ts';
+import { defaultCopyOf, misplacedCopy } from './workshop.ts';
 
 const { values, positionals } = parseArgs({
-  options: { check: { type: 'boolean' }, dir: { type: 'string' } },
+  options: { check: { type: 'boolean' }, dir: { type: 'string' }, all: { type: 'boolean' }, bail: { type: 'boolean' } },
   allowPositionals: true,
 });
+
+/** scripts/check-reporter.ts compiled to a .mjs file in `dir` (it imports only Node's modules). */
+function reporterAsJavaScript(dir: string): string {
+  const source = readFileSync(join(PROJECT_ROOT, 'scripts', 'check-reporter.ts'), 'utf8');
+  const compiled = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+  writeFileSync(join(dir, 'check-reporter.mjs'), compiled.outputText);
+  return join(dir, 'check-reporter.mjs');
+}
 
 function fail(message: string): never {
   console.error(`nutshell: ${message}`);
@@ -25,11 +42,24 @@ function fail(message: string): never {
 const testsDir = join(PROJECT_ROOT, 'tests');
 const chapters = positionals.map((id) => findChapter(id));
 const env: NodeJS.ProcessEnv = { ...process.env };
+// Set when this runs inside a test (tests/check.test.ts): node --test would then report to that
+// test's runner instead of printing.
+delete env.NODE_TEST_CONTEXT;
 if (values.check) {
-  if (chapters.length !== 1 || !values.dir) fail('usage: npm run check -- <chapter> --dir <your copy of the chapter>');
-  const dir = resolve(values.dir);
-  chapterProgram(chapters[0]!, dir); // fails early, in one line, when there is no main.ts
+  if (chapters.length !== 1) fail('usage: npm run -s check -- <chapter> [--dir <your copy of it>] [--all] [--bail]');
+  // npm runs scripts from the checkout; a --dir the learner typed is relative to where they were.
+  const dir = values.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), values.dir) : defaultCopyOf(chapters[0]!);
+  if (!existsSync(dir)) fail(`no copy of chapter ${chapters[0]} at ${relative(PROJECT_ROOT, dir)}: make one with npm run -s workshop -- start ${chapters[0]!.slice(0, 2)}`);
+  const misplaced = misplacedCopy(dir);
+  if (misplaced) fail(misplaced);
+  try {
+    chapterProgram(chapters[0]!, dir); // fails early, in one line, when there is no main.ts
+  } catch (err) {
+    fail((err as Error).message);
+  }
   env.NUTSHELL_CHAPTER_DIR = dir;
+} else if (values.dir || values.all || values.bail) {
+  fail('--dir, --all and --bail are options of npm run check');
 }
 
 // Each test file registers its tests for the chapters named here (every chapter when unset).
@@ -42,13 +72,16 @@ else delete env.NUTSHELL_CHAPTERS;
 const last = ids.at(-1);
 const allTests = readdirSync(testsDir).filter((f) => f.endsWith('.test.ts')).sort();
 const chapterOf = (file: string) => file.match(/^(\d\d)-/)?.[1];
-const files = last ? allTests.filter((f) => chapterOf(f) !== undefined && chapterOf(f)! <= last) : allTests;
+// A check runs the chapter's own files: they test what the learner wrote. --all adds the files
+// of earlier chapters that still hold for it (what the learner might have broken), and time.
+const ownOnly = values.check && !values.all;
+const files = last ? allTests.filter((f) => chapterOf(f) !== undefined && (ownOnly ? chapterOf(f) === last : chapterOf(f)! <= last)) : allTests;
 if (files.length === 0) fail(`no tests for ${positionals.join(' ')}`);
 
 if (chapters.length === 0) {
   // First: the chapters and their diffs must be what ladder/ generates (a hand edit fails here).
   const check = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts', 'generate.ts'), '--check'], { stdio: 'inherit' });
-  if (check.status !== 0) fail('chapters/ or docs/diffs/ differ from ladder/: edit ladder/source, then npm run generate (docs/MAINTAINING.md)');
+  if (check.status !== 0) fail('chapters/, docs/diffs/ or workshop/ differ from ladder/: edit ladder/source, then npm run generate (docs/MAINTAINING.md)');
   const tsc = spawnSync(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', PROJECT_ROOT], { stdio: 'inherit' });
   if (tsc.status !== 0) fail('type check failed (tsc --noEmit)');
   console.log('type check: ok');
@@ -60,11 +93,17 @@ try {
 }
 if (!existsSync('/sys/fs/cgroup')) console.warn('warning: no /sys/fs/cgroup');
 
+// A check reports in plain words, and limits each test (a wrong answer often hangs). node --test
+// loads a reporter before tsx can compile it, so it gets the reporter as plain JavaScript.
+const scratch = values.check ? mkdtempSync(join(tmpdir(), 'nutshell-check-')) : undefined;
+const checkFlags = scratch ? ['--import', join(testsDir, 'helpers', 'test-timeout.ts'), `--test-reporter=${reporterAsJavaScript(scratch)}`] : [];
+if (scratch && values.bail) env.NUTSHELL_CHECK_BAIL = join(scratch, 'failed');
 // One file at a time: the tests share the host's cgroups and measure CPU time. A file that
 // hangs fails after 20 minutes instead of holding the whole run.
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=1200000', ...files.map((f) => join(testsDir, f))], {
+const result = spawnSync(process.execPath, ['--import', 'tsx', ...checkFlags, '--test', '--test-concurrency=1', '--test-timeout=1200000', ...files.map((f) => join(testsDir, f))], {
   stdio: 'inherit',
   env,
   cwd: PROJECT_ROOT,
 });
+if (scratch) rmSync(scratch, { recursive: true, force: true });
 process.exitCode = result.status ?? 1;

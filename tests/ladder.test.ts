@@ -98,18 +98,24 @@ test('absorbing the real chapters from scratch gives back each of them', () => {
   real.chapters.forEach((_, i) => assert.deepEqual(cut(ladder, i), cut(real, i)));
 });
 
-test('a line appended to a generated chapter file or diff is named; the clean tree passes', () => {
+test('a line appended to a generated chapter file, diff or starter file is named; the clean tree passes', () => {
   const ladder = readLadder();
   const generated = generateAll(ladder);
   const root = tempDir();
   cpSync(join(PROJECT_ROOT, 'chapters'), join(root, 'chapters'), { recursive: true });
   cpSync(join(PROJECT_ROOT, 'docs', 'diffs'), join(root, 'docs', 'diffs'), { recursive: true });
+  cpSync(join(PROJECT_ROOT, 'workshop'), join(root, 'workshop'), { recursive: true });
   assert.deepEqual(compareWithTree(ladder, generated, root), { differing: [], stray: [] });
   const [chapterFile] = [...generated.keys()].filter((p) => p.startsWith('chapters/'));
   const [diffFile] = [...generated.keys()].filter((p) => p.startsWith('docs/diffs/'));
+  const [starterFile] = [...generated.keys()].filter((p) => p.startsWith('workshop/'));
   appendFileSync(join(root, chapterFile!), '// a hand edit\n');
   appendFileSync(join(root, diffFile!), ' \n');
+  appendFileSync(join(root, starterFile!), '// a hand edit\n');
   writeFileSync(join(root, 'chapters', ladder.chapters[0]!, 'extra.ts'), '');
-  assert.deepEqual(compareWithTree(ladder, generated, root), { differing: [chapterFile, diffFile], stray: [`chapters/${ladder.chapters[0]}/extra.ts`] });
+  assert.deepEqual(compareWithTree(ladder, generated, root), {
+    differing: [chapterFile, starterFile, diffFile],
+    stray: [`chapters/${ladder.chapters[0]}/extra.ts`],
+  });
   assert.equal(readFileSync(join(PROJECT_ROOT, chapterFile!), 'utf8'), generated.get(chapterFile!), 'the real tree was not touched');
 });

@@ -2,7 +2,7 @@
  *  a user does. The chapter under `npm run check -- NN --dir <dir>` runs from the learner's
  *  copy instead of ours (see ladder.ts). */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -21,9 +21,14 @@ export interface Result {
 
 export interface RunOptions extends SpawnOptions {
   input?: string;
-  /** Kill the program after this many ms (the test then fails on its exit code). */
+  /** Give up after this many ms (default 60 s): kill the program, and whatever holds its output
+   *  open, and fail with a message that says so. */
   timeout?: number;
 }
+
+/** Engines started by start() whose output is not closed yet, each with the sockets that are
+ *  its stdin, stdout and stderr: what a test that hangs waits on. */
+const liveEngines = new Map<ChildProcess, Set<string>>();
 
 export function programOf(chapter: string): string {
   return chapterProgram(findChapter(chapter), chapterDir(chapter));
@@ -31,10 +36,58 @@ export function programOf(chapter: string): string {
 
 /** Start a chapter's program: `start('02', ['run', ROOTFS, 'true'])`. */
 export function start(chapter: string, args: string[], opts: SpawnOptions = {}) {
-  return spawn(process.execPath, ['--import', 'tsx', programOf(chapter), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', programOf(chapter), ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     ...opts,
   });
+  liveEngines.set(child, stdioOf(child));
+  child.on('close', () => liveEngines.delete(child));
+  return child;
+}
+
+/** The engine's ends of the pipes we opened to its fds 0, 1 and 2 ("socket:[inode]"): a
+ *  container started by it inherits them. Read right after spawn, while it surely lives. An fd
+ *  it shares with us (stdio 'inherit') is not ours to follow. */
+function stdioOf(child: ChildProcess): Set<string> {
+  const links = new Set<string>();
+  for (const fd of [0, 1, 2]) {
+    if (!child.stdio[fd]) continue;
+    try {
+      links.add(readlinkSync(`/proc/${child.pid}/fd/${fd}`));
+    } catch {
+      // no such process (spawn failed), or that fd is closed
+    }
+  }
+  return links;
+}
+
+/** SIGKILL an engine and every other process that holds its stdio: a container that outlived
+ *  it, or keeps it from ending. Without this a test waits for 'close' forever. */
+function killWithPipeHolders(child: ChildProcess, pipes = liveEngines.get(child) ?? stdioOf(child)): void {
+  child.kill('SIGKILL');
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
+    try {
+      if (readdirSync(`/proc/${pid}/fd`).some((fd) => pipes.has(readlinkSync(`/proc/${pid}/fd/${fd}`)))) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  for (const stream of child.stdio) stream?.destroy();
+}
+
+/** What keeps a test waiting: each engine still running or still holding output open, in
+ *  plain words. Every one of them is killed, with whatever holds its pipes, so that the test
+ *  file can end (the per-test time limit of `npm run check` calls this). */
+export function stopHungEngines(): string[] {
+  const hung = [...liveEngines.keys()].map((child) => {
+    const what = child.exitCode === null && child.signalCode === null
+      ? 'the engine had not exited (a container kept it alive?)'
+      : 'the engine exited, but a process it started still held its output open (a container outlived its engine?)';
+    killWithPipeHolders(child);
+    return what;
+  });
+  liveEngines.clear();
+  return [...new Set(hung)];
 }
 
 /** Run a chapter's program to its end and collect what it printed. */
@@ -45,8 +98,17 @@ export function run(chapter: string, args: string[], opts: RunOptions = {}): Pro
   child.stdout?.on('data', (d: Buffer) => (stdout += d));
   child.stderr?.on('data', (d: Buffer) => (stderr += d));
   child.stdin?.end(opts.input ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 60_000);
+  const timeout = opts.timeout ?? 60_000;
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const exited = child.exitCode !== null || child.signalCode !== null;
+      killWithPipeHolders(child);
+      const what = exited
+        ? `the engine exited, but a process it started still held its output open ${timeout / 1000} s later (a container outlived its engine?)`
+        : `the engine did not exit within ${timeout / 1000} s (a container kept it alive?)`;
+      const output = `${stdout}${stderr}`.trim().split('\n').slice(-5).join('\n');
+      reject(new Error(`${what}: ${args.join(' ')}${output ? `\nits last output:\n${output}` : ''}`));
+    }, timeout);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

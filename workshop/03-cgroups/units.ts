@@ -1,0 +1,41 @@
+/** Chapter 03 · the limits a user types, as docker spells them: `--memory 64m`, `--cpus 0.5`,
+ *  `--pids-limit 50`. Each is turned into the number a cgroup file wants, and each bad value
+ *  becomes one line that says what is wrong and what would be accepted. */
+import { availableParallelism } from 'node:os';
+import { UserError } from '../../lib/errors.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Docker refuses memory limits below 6 MiB: under that, the runtime and the first process
+ *  of the container cannot even start before the OOM killer ends them. We refuse them too. */
+export const MIN_MEMORY_BYTES = 6 * MiB;
+
+/** The kernel's smallest CFS quota is 1 ms; with the usual 100 ms period that is 1% of a CPU. */
+export const MIN_CPUS = 0.01;
+
+/** PID_MAX_LIMIT on 64-bit kernels: pids.max rejects anything larger. */
+export const MAX_PIDS = 4_194_304;
+
+const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: KiB, m: MiB, g: GiB };
+
+/** `64m`, `64MB`, `64MiB`, `1.5g`, `67108864` → bytes. Units are powers of 1024, as docker's. */
+export function parseMemory(text: string): number {
+  throw new Error('TODO (chapter 03): write parseMemory(), as the comment above it says');
+}
+
+/** `0.5` → half of one CPU's time; at most as many CPUs as this machine has. */
+export function parseCpus(text: string, hostCpus = availableParallelism()): number {
+  throw new Error('TODO (chapter 03): write parseCpus(), as the comment above it says');
+}
+
+/** `50` → at most 50 processes (threads count too) in the container; `-1` → no limit. */
+export function parsePidsLimit(text: string): number {
+  throw new Error('TODO (chapter 03): write parsePidsLimit(), as the comment above it says');
+}
+
+/** 33554432 → "32 MiB", 1610612736 → "1.5 GiB", 512 → "512 B". */
+export function formatBytes(bytes: number): string {
+  throw new Error('TODO (chapter 03): write formatBytes(), as the comment above it says');
+}

@@ -1,0 +1,324 @@
+/** Chapter 05 · images: the container of chapter 04, whose layers now come from an image, and
+ *  whose process is the image's: its Entrypoint and Cmd, Env, WorkingDir and User.
+ *  Lesson: docs/05-images.md   (overlay: docs/04-unionfs.md, cgroups: docs/03-cgroups.md,
+ *  namespaces: docs/02-namespaces.md) */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import { extname } from 'node:path';
+import { UserError } from '../../lib/errors.ts';
+import { traceStep } from '../../lib/trace.ts';
+import { detectCgroups, type Cgroup, type Limits, type Usage } from './cgroups.ts';
+import { mountOverlay } from './overlay.ts';
+import { forgetContainer, recordContainer } from './state.ts';
+import { formatBytes } from './units.ts';
+import {
+  becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
+} from './syscalls.ts';
+
+/** The process a container runs: the command, its environment, where it starts and as whom
+ *  (from the image's config, and -e, -w, -u). `exec` runs another with the same settings. */
+export interface ProcessSpec {
+  argv: string[];
+  env: string[];
+  workdir: string;
+  user?: string;
+}
+
+/** What the engine hands to the child stage (as a JSON line on the sync socket, fd 3). */
+export interface ContainerConfig extends ProcessSpec {
+  /** The merged view of the layers: the overlay's mount point, and the container's "/". */
+  rootfs: string;
+  /** The image layers, bottom first, and the container's own upper and work dirs. */
+  layers: { lowerDirs: string[]; upperDir: string; workDir: string };
+  hostname: string;
+  name?: string;
+  /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
+  stopTimeout?: number;
+  limits: Limits;
+  /** Print what the container used when it ends. */
+  stats?: boolean;
+}
+
+/** The PATH of a process whose image sets none (docker's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Our own entry point: main.ts under tsx, main.js once compiled (npm run build). */
+const THIS_PROGRAM = new URL(`./main${extname(import.meta.url)}`, import.meta.url).pathname;
+/** The sync pipe is the child stage's fd 3 (after stdin, stdout, stderr). */
+const SYNC_FD = 3;
+
+// ---------------------------------------------------------------- engine (host side)
+
+/** Start the container and return its exit code (128+signal if it was killed). */
+export async function runContainer(config: ContainerConfig): Promise<number> {
+  const rootfs = config.rootfs;
+  const cgroups = detectCgroups();
+  cgroups.removeStale(); // left by engines that were killed before they could clean up
+  const cgroupId = generateId();
+  const cgroup = cgroups.create(cgroupId, config.limits); // first: if a limit is refused, nothing has run yet
+  try {
+    unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
+    const child = startChildStage('init', { ...config, rootfs }, true);
+    const ended = exitCodeOf(child);
+    const signals = forwardSignals(child, config.stopTimeout ?? 10);
+    try {
+      if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
+      cgroup.join(child.pid!); // while it waits: the command will start inside the limits
+      // TODO (05): call recordContainer() (1 line in the chapter)
+      sendGo(child);
+      const code = signals.exitCode(await ended);
+      reportUsage(cgroup.usage(), code, config.stats);
+      return code;
+    } finally {
+      if (config.name) forgetContainer(config.name, child.pid!);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL'); // the engine failed: the cgroup can only go once the container has
+        await ended;
+      }
+    }
+  } finally {
+    cgroup.remove();
+  }
+}
+
+/** After the container ends: say if the OOM killer ended it, and (with --stats) what it used. */
+function reportUsage(usage: Usage, code: number, all = false): void {
+  const limit = usage.memoryLimitBytes === undefined ? 'no limit' : `limit ${formatBytes(usage.memoryLimitBytes)}`;
+  if (usage.oomKilled && code === 137) process.stderr.write(`nutshell: killed: out of memory (${limit})\n`);
+  if (!all) return;
+  const peak = usage.memoryPeakBytes === undefined ? 'unknown' : formatBytes(usage.memoryPeakBytes);
+  process.stderr.write(`nutshell: used: CPU ${(usage.cpuNanos / 1e9).toFixed(2)} s, peak memory ${peak} (${limit})${usage.oomKilled ? ', OOM killer struck' : ''}\n`);
+}
+
+/** 12 random hex digits, like docker's short container ids: the default hostname. */
+export function generateId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Re-execute this program as the child stage. Node has helper threads, and fork(2) from a
+ *  multi-threaded process copies only the calling thread, so we start a fresh process
+ *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
+ *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
+ *  goes over it too. */
+export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+  // Not on the command line when there is a socket: every user of the host reads command lines
+  // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
+  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
+  const child = spawn(process.execPath, argv, {
+    stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    // The child stage makes no TLS connection: spare it the reading of extra CA
+    // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
+    env: { ...process.env, NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
+  });
+  // The first line on the socket, which only the two stages hold: the stage reads it before
+  // anything else (lib/cli.ts), then "ready" and "go" follow as before.
+  if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
+  return child;
+}
+
+/** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
+ *  (its set-up failed, and it has printed why). */
+function childIsReady(child: ChildProcess): Promise<boolean> {
+  const pipe = child.stdio[SYNC_FD] as NodeJS.ReadableStream;
+  return new Promise((done) => {
+    pipe.once('data', (data: Buffer) => done(data.toString() === 'ready'));
+    child.once('exit', () => done(false));
+  });
+}
+
+function sendGo(child: ChildProcess): void {
+  (child.stdio[SYNC_FD] as NodeJS.WritableStream).end('go');
+}
+
+/** Ctrl-C and `kill` reach the engine; pass them on so the container ends first. A PID 1
+ *  gets no signal it has no handler for (the kernel protects a namespace's init), so a
+ *  command that ignores SIGTERM is killed after `stopTimeout` seconds, like `docker stop`. */
+function forwardSignals(child: ChildProcess, stopTimeout: number) {
+  let forced: NodeJS.Signals | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
+    process.on(signal, () => {
+      child.kill(signal);
+      setTimeout(() => {
+        process.stderr.write(`nutshell: PID 1 ignored ${signal} (it has no handler for it): killed after ${stopTimeout}s\n`);
+        forced = signal;
+        child.kill('SIGKILL');
+      }, stopTimeout * 1000).unref();
+    });
+  }
+  return {
+    /** A container we had to kill ends as if the signal it ignored had worked. */
+    exitCode: (code: number) => (forced ? 128 + os.signals[forced] : code),
+  };
+}
+
+/** Wait for the child and turn its end into a shell-style exit code. */
+export function exitCodeOf(child: ChildProcess): Promise<number> {
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('exit', (code, signal) => {
+      done(signal ? 128 + os.signals[signal] : (code ?? 0));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- child stage
+
+/** The child stage: build the container around ourselves, then become the command. */
+export function containerInit(config: ContainerConfig): never {
+  throw new Error('TODO (chapter 05): containerInit() changes in this chapter: write it again, as the comment above it says');
+}
+
+/** The whole isolation recipe of chapter 02, in order. We are PID 1 of a new PID namespace. */
+export function prepareContainer(config: ContainerConfig): void {
+  unshare(
+    CLONE.CLONE_NEWNS | CLONE.CLONE_NEWUTS | CLONE.CLONE_NEWIPC | CLONE.CLONE_NEWNET,
+    'our own mount table, hostname, IPC objects and network stack',
+  );
+  sethostname(config.hostname, 'only this UTS namespace sees the new name');
+  mount(null, '/', null, MS.MS_REC | MS.MS_PRIVATE, null, 'the host\'s "/" is shared: without this our mounts would appear on the host');
+  // The overlay mount is a mount point already, as pivot_root(2) wants: no bind mount needed.
+  mountOverlay({ ...config.layers, target: config.rootfs });
+  chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
+  pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
+  umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
+  chdir('/', 'start at the new root');
+  for (const mountPoint of ['/proc', '/dev', '/sys']) makeMountPoint(mountPoint); // all checked before the first mount
+  mountProc();
+  mountDev();
+  mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
+  interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+}
+
+/** A directory to mount on, in the new root. A small image need not have one (FROM scratch with
+ *  one static binary has no /proc, /dev or /sys): make it, as runc does. mkdir(2) never follows
+ *  a symlink (EEXIST), and lstat(2) then says what is there. mount(2) would follow a symlink the
+ *  image put at /proc and mount somewhere else; runc refuses such a mount point, and so do we. */
+function makeMountPoint(path: string): void {
+  try {
+    mkdirSync(path, 0o755);
+    traceStep(`mkdir ${path}`, 'the image has no directory to mount on here: make one, as runc does');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const found = lstatSync(path);
+  if (found.isSymbolicLink()) throw new UserError(`${path} in the container's root is a symlink: refused as a mount point (mount(2) would follow it)`);
+  if (!found.isDirectory()) throw new UserError(`${path} in the container's root is not a directory: cannot mount on it`);
+}
+
+/** /proc shows the PID namespace of the process that mounted it, so it is mounted from in here. */
+function mountProc(): void {
+  mount('proc', '/proc', 'proc', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'ps and /proc/self must see our PID namespace');
+}
+
+const DEVICES = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+];
+
+/** A minimal /dev of our own: the host's has disks and consoles the container must not touch. */
+function mountDev(): void {
+  mount('tmpfs', '/dev', 'tmpfs', MS.MS_NOSUID | MS.MS_STRICTATIME, 'mode=755,size=65536k', 'a fresh /dev, empty');
+  for (const d of DEVICES) {
+    mknod(`/dev/${d.name}`, S_IFCHR | 0o666, d.major, d.minor, 'only harmless character devices');
+    chmodSync(`/dev/${d.name}`, 0o666); // mknod(2) applies our umask (022): every user may use these
+  }
+  for (const [link, target] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'], ['ptmx', 'pts/ptmx']]) {
+    symlinkSync(target!, `/dev/${link}`);
+  }
+  mkdirSync('/dev/pts');
+  mount('devpts', '/dev/pts', 'devpts', MS.MS_NOSUID | MS.MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620', 'our own pseudo-terminals, not the host\'s');
+  mkdirSync('/dev/shm');
+  mount('shm', '/dev/shm', 'tmpfs', MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, 'mode=1777,size=65536k', 'POSIX shared memory, private to us');
+}
+
+/** Block until the engine writes "go" on the sync pipe (a blocking read on this thread). */
+function waitForGo(): void {
+  const buffer = Buffer.alloc(16);
+  const n = readSync(SYNC_FD, buffer);
+  closeSync(SYNC_FD);
+  if (buffer.toString('utf8', 0, n) !== 'go') process.exit(125); // the engine went away
+}
+
+/** Replace the child stage with the image's process, found inside the rootfs. */
+export function execCommand(spec: ProcessSpec): never {
+  throw new Error('TODO (chapter 05): execCommand() changes in this chapter: write it again, as the comment above it says');
+}
+
+/** Who the process becomes, resolved as runc does (libcontainer/user, GetExecUser). */
+export interface ExecUser {
+  uid: number;
+  gid: number;
+  /** Supplementary groups: what umoci writes as additionalGids, and runc gives setgroups(2). */
+  groups: number[];
+  home: string;
+}
+
+/** "name", "uid", "name:group", "uid:gid" or "" (root), looked up in the image's /etc/passwd
+ *  and /etc/group. A number is always an id, never a name. */
+export function lookUpUser(user: string): ExecUser {
+  throw new Error('TODO (chapter 05): write lookUpUser(), as the comment above it says');
+}
+
+function readFileOr(path: string): string {
+  throw new Error('TODO (chapter 05): write readFileOr()');
+}
+
+/** Look the command up in PATH inside the rootfs, as a shell would. execve(2) itself does
+ *  no search. Sync calls only: they run on this thread, the one whose root we changed. */
+export function findProgram(command: string, path: string): string {
+  const candidates = command.includes('/') ? [command] : path.split(':').map((dir) => `${dir}/${command}`);
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(candidate, constants.X_OK);
+    } catch {
+      throw new UserError(`permission denied: ${command} is not executable`, 126);
+    }
+    return candidate;
+  }
+  throw new UserError(`command not found in the rootfs: ${command}`, 127);
+}
+
+// ---------------------------------------------------------------- exec: enter a running container
+
+/** The namespaces `exec` joins, and the order: mnt last, because once we are in the
+ *  container's mount namespace the host's /proc/PID/ns paths are out of sight. */
+const JOINED_NAMESPACES = [
+  ['uts', CLONE.CLONE_NEWUTS],
+  ['ipc', CLONE.CLONE_NEWIPC],
+  ['net', CLONE.CLONE_NEWNET],
+  ['cgroup', CLONE.CLONE_NEWCGROUP],
+  ['mnt', CLONE.CLONE_NEWNS],
+] as const;
+
+/** Engine side of `exec`: join the PID namespace (it applies to our next child), then start a
+ *  child stage that joins the others; move it into the container's cgroup while it waits, so
+ *  what it runs counts against the container's limits. */
+export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec): Promise<number> {
+  throw new Error('TODO (chapter 05): execInContainer() changes in this chapter: write it again, as the comment above it says');
+}
+
+/** Child side of `exec`: join the running container's namespaces, then become the command. */
+export function enterContainer(config: ProcessSpec & { pid: number }): never {
+  throw new Error('TODO (chapter 05): enterContainer() changes in this chapter: write it again, as the comment above it says');
+}
+
+function joinNamespace(pid: number, ns: string, flag: number, why: string): void {
+  const path = `/proc/${pid}/ns/${ns}`;
+  const fd = openSync(path, 'r');
+  try {
+    setns(fd, flag, why, path);
+  } finally {
+    closeSync(fd);
+  }
+}

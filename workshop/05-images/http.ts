@@ -1,0 +1,129 @@
+/** Chapter 05 · the HTTP exchange under the registry protocol. A registry is an HTTP server
+ *  (OCI Distribution Specification, github.com/opencontainers/distribution-spec, spec.md):
+ *  every step of a pull is one request and one answer, and this file is what they have in
+ *  common, whatever they ask for:
+ *    - where the registry is: HTTPS, or plain HTTP on loopback and on hosts the user calls
+ *      insecure;
+ *    - one exchange: the request, the answer's status and headers, its body streamed;
+ *    - redirects (spec: "Pulling blobs" — a registry may answer 307 with the blob elsewhere),
+ *      followed by hand so that --trace shows each hop and credentials stay with the registry;
+ *    - every refusal said in one line, with the spec's error code when the answer has one
+ *      (spec: "Error Codes").
+ *  Who we are (the Authorization header) is auth.ts's business; what we ask for, registry.ts's. */
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import { UserError } from '../../lib/errors.ts';
+import { traceStep } from '../../lib/trace.ts';
+import { registryApiHost } from './reference.ts';
+
+/** Where one registry's API is served. */
+export interface RegistryEndpoint {
+  /** The registry as references name it (docker.io)… */
+  registry: string;
+  /** …the host that serves its API (registry-1.docker.io)… */
+  apiHost: string;
+  /** …and the scheme and host every request URL starts with. */
+  baseUrl: string;
+}
+
+/** One request, as the protocol's steps describe it. */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  /** Printed by --trace beside the request. */
+  why: string;
+  headers?: Record<string, string>;
+  /** A factory, because a request refused with 401 is sent again, body and all. */
+  body?: () => Readable | Buffer;
+}
+
+/** What the client needs of an HTTP answer. It is made with node:http, not fetch(): fetch
+ *  loads undici, some 40 MB of memory for a handful of requests, and it would also ask for
+ *  gzip'd bodies, which a blob must never be (its digest is over the bytes as stored). */
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  ok: boolean;
+  headers: { get(name: string): string | null };
+  /** The body, streamed. */
+  body: Readable;
+  bytes(): Promise<Buffer>;
+  json(): Promise<unknown>;
+  /** Read and drop the body. Every answer must be read or dropped: Node 20's agent keeps
+   *  connections alive for the next request, and a connection goes back to its pool (where
+   *  it no longer holds the process open) only once its answer's body has ended. An answer
+   *  left unread keeps its socket busy, and the engine from exiting. */
+  discard(): void;
+}
+
+/** Statuses after which the answer is elsewhere (Location). */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
+
+// ---------------------------------------------------------------- where the registry is
+
+/** Where to reach `registry`. Registries speak HTTPS. Plain HTTP only on loopback, or when
+ *  the user says the host is insecure: the same rule as docker's, so that a local test
+ *  registry just works. */
+export function endpointOf(registry: string, insecureRegistries: string[]): RegistryEndpoint {
+  throw new Error('TODO (chapter 05): write endpointOf(), as the comment above it says');
+}
+
+/** The host name without the port: `[::1]:5000` → `::1`, `localhost:5000` → `localhost`. */
+function hostnameOf(host: string): string {
+  throw new Error('TODO (chapter 05): write hostnameOf(), as the comment above it says');
+}
+
+function isListed(list: string[], ...hosts: string[]): boolean {
+  throw new Error('TODO (chapter 05): write isListed()');
+}
+
+// ---------------------------------------------------------------- one exchange
+
+/** One HTTP exchange with the registry, following redirects by hand so that --trace shows
+ *  each hop and our credentials never travel to another host (blobs are often redirected
+ *  to a CDN, whose signed URL is all the authorization it needs). */
+export async function exchange(endpoint: RegistryEndpoint, request: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
+  throw new Error('TODO (chapter 05): write exchange(), as the comment above it says');
+}
+
+/** Long query values (a CDN's signature, a session's state) make unreadable traces: shorten them. */
+function shortUrl(url: string): string {
+  throw new Error('TODO (chapter 05): write shortUrl(), as the comment above it says');
+}
+
+/** The request itself, on node:http or node:https. */
+function httpRequest(url: string, method: string, headers: Record<string, string>, body: Readable | Buffer | undefined): Promise<HttpResponse> {
+  throw new Error('TODO (chapter 05): write httpRequest(), as the comment above it says');
+}
+
+// ---------------------------------------------------------------- errors, one line each
+
+/** A refusal from the registry: the one-line message, plus the spec's error code (or the
+ *  HTTP status when the answer had none) for callers that handle some codes themselves. */
+export class RegistryError extends UserError {
+  readonly code: string;
+  readonly status: number;
+  constructor(message: string, code: string, status: number) {
+    super(message);
+    throw new Error('TODO (chapter 05): write RegistryError.constructor()');
+  }
+}
+
+/** The registry (or its token server) would not have us: wrong credentials, or none. */
+export function unauthorized(endpoint: RegistryEndpoint, credentialsGiven: boolean): UserError {
+  throw new Error('TODO (chapter 05): write unauthorized(), as the comment above it says');
+}
+
+/** A request that got no answer: the reason is in the socket's error code. */
+function unreachable(endpoint: RegistryEndpoint, err: unknown, url: string): UserError {
+  throw new Error('TODO (chapter 05): write unreachable(), as the comment above it says');
+}
+
+/** A non-2xx answer as one line, about `what` was asked for in `repository`. The body, when
+ *  there is one, is the spec's error JSON {"errors": [{"code", "message", "detail"}]}. */
+export async function failure(endpoint: RegistryEndpoint, res: HttpResponse, what: string, repository: string): Promise<RegistryError> {
+  throw new Error('TODO (chapter 05): write failure(), as the comment above it says');
+}

@@ -1,0 +1,203 @@
+/** Chapter 05 · unpacking a layer. A layer is a tar archive of what one build step added,
+ *  changed or deleted, usually gzipped. We unpack it in one streaming pass: compressed bytes
+ *  come in, are gunzipped, hashed (the sha256 of the *uncompressed* tar is the layer's
+ *  "diff id", the name the image config gives it) and written out entry by entry, so a
+ *  layer is never held in memory whole. Two things make this more than `tar x`:
+ *  - deletions: OCI marks a deleted file with an empty `.wh.<name>` file and an emptied
+ *    directory with `.wh..wh..opq`; overlayfs wants a 0/0 character device and the xattr
+ *    `trusted.overlay.opaque=y`. We write overlay's marks, so a layer dir is a lower dir as is.
+ *  - hostile archives: a layer comes from the network, and a tar entry can be called
+ *    `../../etc/cron.d/x`, or go through a symlink the same archive planted a moment earlier.
+ *    Before writing anything we walk the entry's path one component at a time with lstat(2)
+ *    inside the destination: no "..", no symlink on the way, or the layer is refused.
+ *    Directory metadata, set at the very end, goes through openat2(2), which follows no
+ *    symlink at all: by then a later entry may have swapped a parent for one.
+ *  Names stay bytes from the tar header to the filesystem (an image may hold names that are
+ *  not UTF-8), and the xattrs a layer carries, file capabilities among them, are set again.
+ *  Lesson: docs/05-images.md */
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { SyscallError, UserError } from '../../lib/errors.ts';
+import { streamed } from '../../lib/memory.ts';
+import { quoteBytes, traceStep } from '../../lib/trace.ts';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './overlay.ts'; // OCI's whiteout names, which chapter 04's commit writes
+import { Digester } from './registry.ts';
+import { fsetxattr, lsetxattr, mknod, O_CLOEXEC, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFCHR, S_IFIFO } from './syscalls.ts';
+import { pathBytes, pathComponents, TarReader, TYPE, type BodySink, type TarHeader } from './tar.ts';
+
+export interface ExtractedLayer {
+  /** `sha256:<hex>` of the uncompressed tar: what the config's `rootfs.diff_ids` must list. */
+  diffId: string;
+  /** Entries left out, one line each (device nodes, entry types we do not handle). */
+  skipped: string[];
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+/** `…layer.v1.tar`, `…layer.v1.tar+gzip`, docker's `…rootfs.diff.tar.gzip`, `application/x-tar`. */
+const TAR_MEDIA_TYPE = /(^|[./-])tar([+.]gzip)?$/;
+
+/** Ownership can be given away only by root; anyone else keeps the files as their own. */
+const AS_ROOT = process.getuid?.() === 0;
+
+/** What one extraction carries from entry to entry. */
+interface Extraction {
+  dest: string;
+  /** `layer sha256:1a2b3c…`: how errors name the layer. */
+  name: string;
+  /** Directory metadata is applied last: writing into a directory changes its mtime, and
+   *  a read-only mode would stop a non-root caller from filling it. Keyed by the path inside
+   *  the layer ("" for its root) read as latin1, one character a byte: a Map needs a string,
+   *  and this one turns back into the same bytes. Looked up again from the root at the end. */
+  directories: Map<string, TarHeader>;
+  skipped: string[];
+  /** The file whose body is being written, so that it is closed if extraction stops. */
+  openFd?: number;
+  /** Why we stopped: pipeline() then aborts the streams upstream, and the error it rejects
+   *  with may be theirs ("The operation was aborted"), not our reason. */
+  failure?: unknown;
+}
+
+/** Unpack the layer tar read from `source` into the directory `dest` (which should be new
+ *  and empty: the caller removes it if this throws) and return its diff id. `name` is how
+ *  errors name the layer, e.g. `layer sha256:1a2b3c4d5e6f`. */
+export async function extractLayer(source: Readable, mediaType: string, dest: string, name = 'layer'): Promise<ExtractedLayer> {
+  throw new Error('TODO (chapter 05): write extractLayer(), as the comment above it says');
+}
+
+/** The last stage of the pipeline: every byte of the tar goes into the diff id and into our
+ *  tar reader (tar.ts), whose entries writeEntry() puts on disk as they come. */
+async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extraction: Extraction): Promise<void> {
+  throw new Error('TODO (chapter 05): write hashAndUntar(), as the comment above it says');
+}
+
+function checkMediaType(mediaType: string, name: string): void {
+  throw new Error('TODO (chapter 05): write checkMediaType()');
+}
+
+function zstdNotSupported(name: string): UserError {
+  throw new Error('TODO (chapter 05): write zstdNotSupported()');
+}
+
+/** Read the first `n` bytes of a stream without losing them: those bytes, and a stream that
+ *  yields everything from the start. */
+async function peek(source: Readable, n: number): Promise<{ head: Buffer; body: Readable }> {
+  throw new Error('TODO (chapter 05): write peek(), as the comment above it says');
+}
+
+function skip(extraction: Extraction, header: TarHeader, why: string): undefined {
+  throw new Error('TODO (chapter 05): write skip()');
+}
+
+/** Refuse the layer: one line that names the layer, the entry and the hazard. */
+function refuse(extraction: Extraction, what: string): UserError {
+  throw new Error('TODO (chapter 05): write refuse(), as the comment above it says');
+}
+
+// ---------------------------------------------------------------- one entry
+
+/** Entry types that carry a link name: only hard links and symlinks. */
+const LINK_TYPES: string[] = [TYPE.hardlink, TYPE.symlink];
+const WHITEOUT = Buffer.from(WHITEOUT_PREFIX);
+const OPAQUE = Buffer.from(OPAQUE_MARKER);
+
+/** Write one tar entry into the layer directory; a regular file returns where its body goes. */
+function writeEntry(extraction: Extraction, header: TarHeader): BodySink | undefined {
+  throw new Error('TODO (chapter 05): write writeEntry(), as the comment above it says');
+}
+
+/** The components of a path inside the layer. A leading "/" is dropped, as docker does: in a
+ *  layer, "/etc/passwd" can only mean the layer's own etc/passwd. ".." is never allowed, even
+ *  where it would stay inside: a layer has no reason to walk upwards. */
+function layerComponents(extraction: Extraction, path: Buffer, subject: string): Buffer[] {
+  throw new Error('TODO (chapter 05): write layerComponents(), as the comment above it says');
+}
+
+const DOT_DOT = Buffer.from('..');
+
+/** Walk from the layer's root through `dirs` with lstat(2) and return the directory reached.
+ *  Each component must be a real directory: a symlink is refused, since following it could
+ *  lead anywhere on the host. A missing one is created (`create`), or null is returned. */
+function walkDirectories(extraction: Extraction, dirs: Buffer[], subject: string, create: boolean): Buffer | null {
+  throw new Error('TODO (chapter 05): write walkDirectories(), as the comment above it says');
+}
+
+function lstatOrNull(path: Buffer): Stats | null {
+  throw new Error('TODO (chapter 05): write lstatOrNull()');
+}
+
+/** A later entry replaces an earlier one of the same name. Removing a symlink removes the
+ *  link, never what it points to, and nothing is ever opened through it. A directory is kept
+ *  when the new entry is a directory too (`keepDirectory`); its stats are returned then. */
+function removeExisting(target: Buffer, keepDirectory: boolean): Stats | null {
+  throw new Error('TODO (chapter 05): write removeExisting(), as the comment above it says');
+}
+
+/** A regular file: created new (O_EXCL|O_NOFOLLOW: it cannot be an existing file or a
+ *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime. */
+function writeFile(extraction: Extraction, header: TarHeader, target: Buffer): BodySink {
+  throw new Error('TODO (chapter 05): write writeFile(), as the comment above it says');
+}
+
+/** A hardlink names an earlier entry of the same layer. Its target is resolved inside the
+ *  layer like any entry path, and must already be there: a link to a host file would let the
+ *  container read or change it through the link. The inode has its owner, mode and xattrs
+ *  already, from the entry that made it. */
+function writeHardlink(extraction: Extraction, header: TarHeader, target: Buffer): undefined {
+  throw new Error('TODO (chapter 05): write writeHardlink(), as the comment above it says');
+}
+
+/** Translate an OCI whiteout into overlayfs's own mark. */
+function writeWhiteout(extraction: Extraction, header: TarHeader, parts: Buffer[]): undefined {
+  throw new Error('TODO (chapter 05): write writeWhiteout(), as the comment above it says');
+}
+
+/** Apply the entry's extended attributes (PAX `SCHILY.xattr.*` records) with `set`. Not
+ *  trusted.*: overlayfs keeps its own marks there (an image could otherwise make a directory
+ *  opaque, or redirect it, by hand), and only root may set them anyway. Not security.* unless
+ *  we are root: setting a file capability takes CAP_SETFCAP. */
+function setXattrs(extraction: Extraction, header: TarHeader, set: (name: string, value: Buffer, why: string) => void): void {
+  throw new Error('TODO (chapter 05): write setXattrs(), as the comment above it says');
+}
+
+/** Owner, xattrs and times of something that is not opened (symlinks, FIFOs), without
+ *  following it. */
+function setOwnerAndTimes(extraction: Extraction, target: Buffer, header: TarHeader): void {
+  throw new Error('TODO (chapter 05): write setOwnerAndTimes(), as the comment above it says');
+}
+
+/** Give every directory the owner, mode and mtime its entry asked for, now that nothing more
+ *  will be written into it. By now a later entry of the same layer may have replaced the
+ *  directory, or any directory above it, with a symlink to the host: chmod(2) by path would
+ *  follow it and change a host directory. So each one is opened from the layer's root with
+ *  openat2(2), which refuses a symlink on any component, and changed through its descriptor. */
+function finishDirectories(extraction: Extraction): void {
+  throw new Error('TODO (chapter 05): write finishDirectories(), as the comment above it says');
+}
+
+/** Open the directory `path` of the layer, or return null when it is no longer one: a later
+ *  entry replaced it or a directory above it (with a symlink, a file, a whiteout). Its entry's
+ *  metadata then describes something the layer no longer has, so it is skipped, not refused:
+ *  a later entry may replace an earlier one of the same name, in any honest layer too. */
+function openLayerDirectory(rootFd: number, path: Buffer): number | null {
+  throw new Error('TODO (chapter 05): write openLayerDirectory(), as the comment above it says');
+}

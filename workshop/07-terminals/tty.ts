@@ -1,0 +1,91 @@
+/** Chapter 07 · pseudo-terminals for `run -it` and `exec -it`: a pty pair, the user's terminal copied to
+ *  and from its master by the engine, and its slave made the command's controlling terminal.
+ *
+ *  The design, and why (docs/07-terminals.md):
+ *  - The container has its own devpts instance (mounted with newinstance at /dev/pts), so the
+ *    pty is made THERE, as runc does: then `tty` in the container prints /dev/pts/0, a name
+ *    that exists inside it, and nothing of the host's /dev/pts is ever shown to it.
+ *    A slave from the host's devpts would work as a terminal, but its name would point
+ *    nowhere inside the container (`tty` says "not a tty") and it would be a host object.
+ *  - The ENGINE opens the master, through the container's root: openPty(`/proc/PID/root`).
+ *    It keeps the master (and copies the user's keys into it); the child stage only ever
+ *    sees the slave. For `run`, /dev/pts exists once the child stage has said "ready"
+ *    (mountDev); for `exec`, the container is running already.
+ *  - The CHILD STAGE opens the slave by its name inside the container, last thing before
+ *    execve(2): becomeControllingTerminal('/dev/pts/N').
+ *  Reading a master whose slave was never opened waits (no EIO), so the engine may attach
+ *  before the child stage has opened the slave. */
+import { fstatSync, closeSync, constants, openSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
+import { traceStep } from '../../lib/trace.ts';
+import {
+  dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+} from './syscalls.ts';
+
+/** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
+const PTMX_RDEV = (5 << 8) | 2;
+
+/** How often the end of a piped stdin is said again (see attachTerminal). */
+const EOF_REPEAT_MS = 200;
+
+export interface WindowSize {
+  rows: number;
+  cols: number;
+}
+
+// ---------------------------------------------------------------- engine (host side)
+
+/** Make a pseudo-terminal pair and return its master and the slave's name.
+ *  Without `root`, on the host's /dev/ptmx. With `root` (`/proc/PID/root` of the child stage
+ *  or of a running container), in the devpts instance mounted at that root's /dev/pts: the
+ *  slave's name is then the one the container sees. */
+export function openPty(root?: string): { master: number; slavePath: string } {
+  throw new Error('TODO (chapter 07): write openPty(), as the comment above it says');
+}
+
+/** Open `root`/dev/pts/ptmx with every path step resolved inside `root`. The container owns
+ *  its /dev: through /proc/PID/root a symlink such as /dev/pts -> /host-path would otherwise
+ *  be followed on the HOST; RESOLVE_IN_ROOT makes "/" and ".." mean the container's root. */
+function openPtmxIn(root: string, flags: number): number {
+  throw new Error('TODO (chapter 07): write openPtmxIn(), as the comment above it says');
+}
+
+/** Tell the pty its window size. The kernel sends SIGWINCH to the foreground process group
+ *  of the terminal, and full-screen programs (vi, top) redraw for the new size. */
+export function setWindowSize(fd: number, size: WindowSize): void {
+  throw new Error('TODO (chapter 07): write setWindowSize(), as the comment above it says');
+}
+
+export { getWindowSize };
+
+export interface TerminalIO {
+  /** What the user types: process.stdin by default (put in raw mode when it is a terminal). */
+  input?: NodeJS.ReadableStream;
+  /** Where the container's output goes: process.stdout by default. */
+  output?: NodeJS.WritableStream;
+}
+
+export interface AttachedTerminal {
+  /** Settles when the master has nothing more to give: every process closed the slave (EIO). */
+  ended: Promise<void>;
+  /** Wait for `ended` (at most `graceMs`: a background process may still hold the slave),
+   *  then detach. Call it once the container's process has exited. */
+  finish(graceMs?: number): Promise<void>;
+  /** Stop copying, close the master and give the user's terminal back as it was. Idempotent. */
+  detach(): void;
+}
+
+/** Engine side of `-it`: connect the user's terminal to the pty's master. Takes ownership of
+ *  `master` (detach closes it). */
+export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTerminal {
+  throw new Error('TODO (chapter 07): write attachTerminal(), as the comment above it says');
+}
+
+// ---------------------------------------------------------------- child stage
+
+/** Child-stage side of `-it`, last before execve(2): make the pty's slave the controlling
+ *  terminal of a new session, and the command's stdin, stdout and stderr. `slave` is its
+ *  name (open it where that name means the right devpts: inside the container) or an fd. */
+export function becomeControllingTerminal(slave: string | number): void {
+  throw new Error('TODO (chapter 07): write becomeControllingTerminal(), as the comment above it says');
+}
