@@ -48,9 +48,25 @@ function collector() {
   return { output, waitFor, text: () => text };
 }
 
+// Everything the tests need is loaded and started before the first test is registered:
+// node:test runs the tests registered so far while the file still awaits, and when they all
+// end at once (a learner's starter code fails each one at its first line) the file ends
+// before the rest of it, and its after() hooks, ever run: a registry stayed behind.
+const modules = new Map<string, { container: typeof import('../chapters/05-images/container.ts'); tty: typeof import('../chapters/07-terminals/tty.ts') }>();
 for (const ch of chaptersFrom('07')) {
-  const { exitCodeOf } = await chapterModule<typeof import('../chapters/05-images/container.ts')>(ch, 'container.ts');
-  const { attachTerminal, getWindowSize, openPty, setWindowSize } = await chapterModule<typeof import('../chapters/07-terminals/tty.ts')>(ch, 'tty.ts');
+  modules.set(ch, {
+    container: await chapterModule<typeof import('../chapters/05-images/container.ts')>(ch, 'container.ts'),
+    tty: await chapterModule<typeof import('../chapters/07-terminals/tty.ts')>(ch, 'tty.ts'),
+  });
+}
+const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
+const registry = await startRegistry();
+pushImage(layout, 'v1', registry.host, 'test/busybox');
+const IMAGE = `${registry.host}/test/busybox:v1`;
+
+for (const ch of chaptersFrom('07')) {
+  const { exitCodeOf } = modules.get(ch)!.container;
+  const { attachTerminal, getWindowSize, openPty, setWindowSize } = modules.get(ch)!.tty;
 
   /** A child stage in miniature: becomeControllingTerminal(slave), then execve busybox sh -i. */
   function startShellOn(slavePath: string): ChildProcess {
@@ -205,14 +221,10 @@ for (const ch of chaptersFrom('07')) {
 
 // ---------------------------------------------------------------- run -it and exec -it
 
-const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
 const LOOP = ['sh', '-c', 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.2; done'];
 
 for (const ch of chaptersFrom('07')) {
-  const { openPty, setWindowSize } = await chapterModule<typeof import('../chapters/07-terminals/tty.ts')>(ch, 'tty.ts');
-  const registry = await startRegistry();
-  pushImage(layout, 'v1', registry.host, 'test/busybox');
-  const IMAGE = `${registry.host}/test/busybox:v1`;
+  const { openPty, setWindowSize } = modules.get(ch)!.tty;
   const { env } = engineFor(ch);
 
   describe(`chapter ${ch}: -it on the command line`, () => {
