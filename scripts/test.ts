@@ -75,7 +75,12 @@ const chapterOf = (file: string) => file.match(/^(\d\d)-/)?.[1];
 // A check runs the chapter's own files: they test what the learner wrote. --all adds the files
 // of earlier chapters that still hold for it (what the learner might have broken), and time.
 const ownOnly = values.check && !values.all;
-const files = last ? allTests.filter((f) => chapterOf(f) !== undefined && (ownOnly ? chapterOf(f) === last : chapterOf(f)! <= last)) : allTests;
+// The lessons and the exercises' checks register one test per chapter too, so `npm test -- 03`
+// runs lesson 03 and its exercises; a check leaves them out: they run our chapters, not the copy.
+const PER_CHAPTER_FILES = ['lessons.test.ts', 'exercises.test.ts'];
+const files = last
+  ? allTests.filter((f) => (chapterOf(f) !== undefined ? (ownOnly ? chapterOf(f) === last : chapterOf(f)! <= last) : !values.check && PER_CHAPTER_FILES.includes(f)))
+  : allTests;
 if (files.length === 0) fail(`no tests for ${positionals.join(' ')}`);
 
 if (chapters.length === 0) {
