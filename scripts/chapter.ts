@@ -1,4 +1,4 @@
-/** Tooling: `npm run chapter -- 02 run build/rootfs /bin/sh` runs chapter 02's program.
+/** Tooling: `npm run -s chapter -- 02 run build/rootfs /bin/sh` runs chapter 02's program.
  *  It loads the chapter in this same process (no extra Node start-up), with the chapter
  *  number removed from the command line. */
 import { chapterProgram, findChapter } from './chapters.ts';

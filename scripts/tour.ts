@@ -160,7 +160,7 @@ async function main(): Promise<number> {
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
         const shown = step.shown ? expand(step.shown) : args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
         const program = step.chapter ?? chapter;
-        console.log(chalk.dim(`  $ npm run chapter -- ${program.slice(0, 2)} ${shown}`));
+        console.log(chalk.dim(`  $ npm run -s chapter -- ${program.slice(0, 2)} ${shown}`));
         const result = spawnSync(process.execPath, [...process.execArgv, chapterProgram(program), ...args], { stdio: 'inherit', cwd: process.cwd(), env });
         if (result.status !== 0) console.log(chalk.dim(`  (exit code ${result.status ?? result.signal})`));
       }
