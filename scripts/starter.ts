@@ -54,10 +54,13 @@ export function starterOf(path: string, lines: string[], isNew: boolean[], numbe
     // A derived class's constructor must call super() before anything else, even a throw.
     const [opening] = body.statements;
     const superCall = opening && ts.isExpressionStatement(opening) && ts.isCallExpression(opening.expression) && opening.expression.expression.kind === ts.SyntaxKind.SuperKeyword;
+    // The body's own comments stay, above the TODO: they say why each step is there (which
+    // kernel rule forces it), which is what the learner needs to write it.
+    const hints = inner.map((l) => lines[l]!.trim()).filter((t) => t.startsWith('//')).map((t) => `${indent}  ${t}\n`).join('');
     const stub = (why: string): Edit => ({
       start: body.getStart(source),
       end: body.end,
-      text: `{\n${superCall ? `${indent}  ${opening.getText(source)}\n` : ''}${indent}  throw new Error(${quote(`TODO (chapter ${number}): ${why}`)});\n${indent}}`,
+      text: `{\n${superCall ? `${indent}  ${opening.getText(source)}\n` : ''}${hints}${indent}  throw new Error(${quote(`TODO (chapter ${number}): ${why}`)});\n${indent}}`,
     });
     const code = (ls: number[]) => ls.filter((l) => lines[l]!.trim());
     const asSaid = ts.getJSDocCommentsAndTags(fn).length ? ', as the comment above it says' : '';

@@ -41,6 +41,8 @@ export function findContainer(name: string): ContainerRecord {
 
 /** Write the record atomically (temporary file, then rename), so a reader never sees half of it. */
 export function recordContainer(record: ContainerRecord): void {
+  // 0600, whatever the directory's mode: mkdir(2) leaves one that existed as it was. The
+  // record is root's alone: from chapter 05 on it holds the env, where -e puts passwords.
   throw new Error('TODO (chapter 02): write recordContainer(), as the comment above it says');
 }
 

@@ -66,6 +66,9 @@ const STALE_MIN_AGE_MS = 60_000;
 /** Pick the driver for the cgroup version mounted at `mountRoot`. `subtree` is the directory
  *  the engine owns inside it (tests pass their own, so they never race a real engine). */
 export function detectCgroups(mountRoot = DEFAULT_MOUNT_ROOT, subtree = DEFAULT_SUBTREE): CgroupDriver {
+  // A pure v2 host mounts cgroup2 itself at the root, with cgroup.controllers on top. A v1
+  // (or "hybrid") host mounts a tmpfs there holding one directory per v1 hierarchy; its
+  // cgroup2 "unified" directory, if any, has no controllers to give.
   throw new Error('TODO (chapter 03): write detectCgroups(), as the comment above it says');
 }
 
@@ -75,19 +78,26 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
+  // cpu and cpuacct are often mounted together ("cpu,cpuacct"): one directory then serves both.
   throw new Error('TODO (chapter 03): write cgroupV1()');
 }
 
 /** Where each controller's hierarchy is mounted, symlinks resolved. */
 function findV1Hierarchies(mountRoot: string): Map<V1Controller, string> {
+  // A v1 hierarchy's directory is named after the controllers mounted in it: "memory", or
+  // "cpu,cpuacct" when two share one hierarchy (systemd then adds "cpu" and "cpuacct" links).
   throw new Error('TODO (chapter 03): write findV1Hierarchies(), as the comment above it says');
 }
 
 function setV1Limits(dirOf: (controller: V1Controller) => string, limits: Limits): void {
+  // memsw counts memory + swap together; the same value leaves no room for swap, so a
+  // container cannot dodge its limit by being swapped out. It must come second: the kernel
+  // refuses a memsw limit below the memory limit. Absent when swap accounting is off.
   throw new Error('TODO (chapter 03): write setV1Limits()');
 }
 
 function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
+  // memory.oom_control has had an "oom_kill N" line since Linux 4.13; older kernels do not say.
   throw new Error('TODO (chapter 03): write readV1Usage()');
 }
 
@@ -96,6 +106,9 @@ function readV1Usage(dirOf: (controller: V1Controller) => string): Usage {
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
 
 function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
+  // The "no internal processes" rule: a cgroup other than the root may hold processes or
+  // hand controllers down to children, never both. So the tree is root → nutshell (hands
+  // cpu, memory and pids down, holds no process) → <id> (holds the container, has limits).
   throw new Error('TODO (chapter 03): write cgroupV2()');
 }
 
@@ -105,6 +118,7 @@ function enableControllers(dir: string, why: string): void {
 }
 
 function setV2Limits(dir: string, limits: Limits): void {
+  // v2 counts swap apart from memory: 0 here means no swap at all. Absent without swap support.
   throw new Error('TODO (chapter 03): write setV2Limits()');
 }
 
@@ -135,6 +149,7 @@ function checkId(id: string): void {
 /** mkdir each cgroup directory (cgroupfs fills it with interface files), then set the limits.
  *  If a limit is refused, the directories made so far are removed again. */
 function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage): Cgroup {
+  // the first error is the one to report
   throw new Error('TODO (chapter 03): write createCgroup(), as the comment above it says');
 }
 
@@ -144,6 +159,7 @@ function openCgroup(dirs: string[], readUsage: () => Usage): Cgroup {
 }
 
 function cgroupHandle(dirs: string[], readUsage: () => Usage): Cgroup {
+  // v1: each hierarchy has its own tree, so the process must be moved in each of them.
   throw new Error('TODO (chapter 03): write cgroupHandle()');
 }
 
@@ -173,6 +189,8 @@ function cgroupTree(dir: string): string[] {
 
 /** rmdir(2) one empty cgroup; gone already is fine. */
 function removeCgroupDir(dir: string): void {
+  // The kernel lets go of an exited process's cgroup a moment after the process was reaped,
+  // so rmdir(2) may still answer EBUSY just then. Retry for up to a second.
   throw new Error('TODO (chapter 03): write removeCgroupDir(), as the comment above it says');
 }
 
@@ -181,6 +199,8 @@ function removeCgroupDir(dir: string): void {
  *  cgroups below them — a detached container may still own it — and it is at least
  *  `minAgeMs` old: another engine may have just created it and not yet moved its process in. */
 function removeStaleCgroups(subtrees: string[], minAgeMs: number): string[] {
+  // mtimeMs has a fraction and Date.now() none: floored, a cgroup made this very millisecond
+  // is 0 ms old, never -0.4.
   throw new Error('TODO (chapter 03): write removeStaleCgroups(), as the comment above it says');
 }
 

@@ -22,6 +22,8 @@ const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: KiB, m: MiB, g: G
 
 /** `64m`, `64MB`, `64MiB`, `1.5g`, `67108864` → bytes. Units are powers of 1024, as docker's. */
 export function parseMemory(text: string): number {
+  // A number (fractions allowed, as docker allows them), then an optional unit letter,
+  // then an optional "i" and "b": 64m, 64mb, 64mib, 64 M and 64B all read the same way.
   throw new Error('TODO (chapter 03): write parseMemory(), as the comment above it says');
 }
 

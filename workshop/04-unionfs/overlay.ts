@@ -64,6 +64,13 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 
 /** Stack `lowerDirs` under `upperDir` and show the result at `target`. */
 export function mountOverlay(dirs: OverlayDirs): void {
+  // Upper, work and target are ours to make: a fresh upper per container.
+  // Name each layer by a descriptor instead of its path: the kernel follows the magic link
+  // /proc/self/fd/N to the directory itself while it mounts, and ~18 bytes a layer keep even
+  // 128 layers inside mount(2)'s one page. (Docker's overlay2 makes short symlinks instead.)
+  // /proc is still the host's here: the child stage mounts before pivot_root(2). Upper and
+  // work keep their paths: two of them fit, and /proc/PID/mountinfo then says whose overlay it is.
+  // EINVAL is all mount(2) says for every option overlay dislikes; the reason goes to the kernel log.
   throw new Error('TODO (chapter 04): write mountOverlay(), as the comment above it says');
 }
 
@@ -75,6 +82,9 @@ export function unmountOverlay(target: string): void {
 /** The option string of an overlay mount. The kernel reads `lowerdir` from left to right as
  *  top to bottom — the first dir that has a name wins — so our bottom-first list is reversed. */
 export function overlayOptions(lowerDirs: string[], upperDir: string, workDir: string): string {
+  // Keep every change whole inside upper, since the layer is made from upper alone: a renamed
+  // directory is copied rather than redirected to its old lower path, and a chmod copies the
+  // data up too rather than only the metadata.
   throw new Error('TODO (chapter 04): write overlayOptions(), as the comment above it says');
 }
 
@@ -108,6 +118,8 @@ interface MountInfo {
 /** The mount a path lives on: the longest mount point that contains it. Of mounts stacked on
  *  the same point the last line wins, as it was mounted last and hides the others. */
 function mountHolding(path: string): MountInfo {
+  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw" (man 5 proc_pid_mountinfo)
+  // Spaces and other odd characters in mount points are written as octal escapes: \040.
   throw new Error('TODO (chapter 04): write mountHolding(), as the comment above it says');
 }
 
@@ -140,6 +152,7 @@ function* walkUpper(upperDir: string): Generator<UpperEntry> {
 }
 
 function* walkDir(dirFd: number, dir: Buffer): Generator<UpperEntry> {
+  // The trailing "/" makes the kernel follow the magic link to the directory we hold.
   throw new Error('TODO (chapter 04): write walkDir()');
 }
 
@@ -206,6 +219,9 @@ export function writeLayerTar(upperDir: string, outFile: string): string {
 /** A tar is a row of 512-byte headers, each followed by the file's bytes padded to whole
  *  blocks, and two zero blocks at the end (tar.ts). Everything written is also hashed. */
 function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
+  // A file with several names in upper is stored once; its other names are hard links to the
+  // first name written (tar refers back, so the target must come earlier in the archive).
+  // Reopened for reading through its O_PATH descriptor: the very file that was fstat'ed.
   throw new Error('TODO (chapter 04): write writeTarEntries(), as the comment above it says');
 }
 

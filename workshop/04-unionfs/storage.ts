@@ -35,6 +35,8 @@ function dirsOf(name: string, lowerDirs: string[]): ContainerDirs {
 /** The directories of container `name`: made on its first run, found again on later runs.
  *  A container's upper dir only makes sense on top of the layers it was made on. */
 export function prepareContainerDirs(name: string, lowerDirs: string[]): ContainerDirs {
+  // ...but upper's own mode becomes the mode of the container's "/": 0755, or a non-root
+  // process inside could not even look up /bin.
   throw new Error('TODO (chapter 04): write prepareContainerDirs(), as the comment above it says');
 }
 

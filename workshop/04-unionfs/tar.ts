@@ -90,6 +90,8 @@ export function pathComponents(path: Buffer): Buffer[] {
  *  over 255 bytes, a link name over 100, an id or size too big for its octal digits, xattrs.
  *  Nothing in it depends on the clock or the host, so the same files give the same bytes. */
 export function encodeHeader(header: TarHeader): Buffer {
+  // POSIX says a PAX path is UTF-8 unless the header says it is not: ours are bytes as the
+  // kernel gave them, so we say so when they are not valid UTF-8.
   throw new Error('TODO (chapter 04): write encodeHeader(), as the comment above it says');
 }
 

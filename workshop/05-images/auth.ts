@@ -63,6 +63,9 @@ export class Authenticator {
   /** The Authorization header that answers `challenge`: Basic credentials, or a Bearer token
    *  fetched from the token server the challenge names. */
   async #answerChallenge(challenge: string, scopes: string[]): Promise<string> {
+    // The challenge names the scope of this request; ours may name more (a request can
+    // touch two repositories), and the token must cover them all.
+    // The token server answers {"token": …}; OAuth2-style servers say "access_token".
     throw new Error('TODO (chapter 05): write Authenticator.#answerChallenge(), as the comment above it says');
   }
 

@@ -247,6 +247,12 @@ function waitForGo(): void {
 
 /** Replace the child stage with the image's process, found inside the rootfs. */
 export function execCommand(spec: ProcessSpec): never {
+  // As runc does, always: even root gets the groups /etc/group gives it, not the engine's.
+  // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
   throw new Error('TODO (chapter 05): execCommand() changes in this chapter: write it again, as the comment above it says');
 }
 
@@ -262,6 +268,10 @@ export interface ExecUser {
 /** "name", "uid", "name:group", "uid:gid" or "" (root), looked up in the image's /etc/passwd
  *  and /etc/group. A number is always an id, never a name. */
 export function lookUpUser(user: string): ExecUser {
+  // "name:x:uid:gid:comment:home:shell" (man 5 passwd); no user at all means uid 0.
+  // A uid with no entry gets gid 0 and HOME=/, as with runc and docker.
+  // "name:x:gid:member,member" (man 5 group).
+  // Supplementary groups: every group that lists the user's name as a member.
   throw new Error('TODO (chapter 05): write lookUpUser(), as the comment above it says');
 }
 

@@ -86,6 +86,7 @@ function isListed(list: string[], ...hosts: string[]): boolean {
  *  each hop and our credentials never travel to another host (blobs are often redirected
  *  to a CDN, whose signed URL is all the authorization it needs). */
 export async function exchange(endpoint: RegistryEndpoint, request: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
+  // Only a request without a body is sent on: the answer to any other is the registry's last word.
   throw new Error('TODO (chapter 05): write exchange(), as the comment above it says');
 }
 
@@ -119,11 +120,13 @@ export function unauthorized(endpoint: RegistryEndpoint, credentialsGiven: boole
 
 /** A request that got no answer: the reason is in the socket's error code. */
 function unreachable(endpoint: RegistryEndpoint, err: unknown, url: string): UserError {
+  // OpenSSL's messages run over lines and name its source files; its error code says it all.
   throw new Error('TODO (chapter 05): write unreachable(), as the comment above it says');
 }
 
 /** A non-2xx answer as one line, about `what` was asked for in `repository`. The body, when
  *  there is one, is the spec's error JSON {"errors": [{"code", "message", "detail"}]}. */
 export async function failure(endpoint: RegistryEndpoint, res: HttpResponse, what: string, repository: string): Promise<RegistryError> {
+  // Bodiless answers and proxies' error pages have no error JSON: the status says enough.
   throw new Error('TODO (chapter 05): write failure(), as the comment above it says');
 }

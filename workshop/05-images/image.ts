@@ -26,6 +26,13 @@ const PARALLEL_LAYERS = 3;
 
 /** Pull `text` into the store: the full reference it is stored under, and its digest. */
 export async function pullImage(store: Store, text: string, opts: PullOptions = {}): Promise<{ name: string; digest: string }> {
+  // 1. The manifest (through an index when the reference names one) says what to fetch.
+  // 2. The config: the image's settings and, in rootfs.diff_ids, the digest of each layer
+  //    once uncompressed — what the unpacked layer directories are named after.
+  // 3. The layers, a few at a time, each unpacked once per diff id. A blob that is not in
+  //    the store yet is unpacked as it downloads, in one pass: the bytes go to the blob
+  //    file and through gunzip and tar at once, and both are checked at the end.
+  // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
   throw new Error('TODO (chapter 05): write pullImage(), as the comment above it says');
 }
 
@@ -82,5 +89,6 @@ export class TransferProgress {
 /** docker's rules: the command line replaces Cmd (not Entrypoint); -e adds to or replaces
  *  the image's Env by name (`-e NAME` alone takes the engine's own value); -w replaces WorkingDir. */
 export function runSpec(config: ImageConfig, command: string[], overrides: { env?: string[]; workdir?: string; user?: string }): ProcessSpec {
+  // No HOME here: it comes from the user's /etc/passwd line, readable only inside the container.
   throw new Error('TODO (chapter 05): write runSpec(), as the comment above it says');
 }

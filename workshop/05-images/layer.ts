@@ -81,6 +81,8 @@ interface Extraction {
  *  and empty: the caller removes it if this throws) and return its diff id. `name` is how
  *  errors name the layer, e.g. `layer sha256:1a2b3c4d5e6f`. */
 export async function extractLayer(source: Readable, mediaType: string, dest: string, name = 'layer'): Promise<ExtractedLayer> {
+  // The bytes have the last word: a registry may well label a gzipped layer as plain tar.
+  // A refused entry, a damaged tar (TarFormatError) or gzip stream: one line naming the layer.
   throw new Error('TODO (chapter 05): write extractLayer(), as the comment above it says');
 }
 
@@ -122,6 +124,15 @@ const OPAQUE = Buffer.from(OPAQUE_MARKER);
 
 /** Write one tar entry into the layer directory; a regular file returns where its body goes. */
 function writeEntry(extraction: Extraction, header: TarHeader): BodySink | undefined {
+  // Overlayfs stores a layer's whiteouts as hard links to one inode, and buildah writes the
+  // second and later `.wh.` entries as regular files that still name the first one. umoci
+  // and containerd ignore a link name on a type that has none; so do we.
+  // "./" itself: the entry describes the layer's root directory.
+  // The link is stored as is, "/bin/busybox" included: it is resolved inside the
+  // container, where "/" is the rootfs. The danger is only an entry written *through*
+  // it, and walkDirectories refuses those.
+  // A device node would give whoever reaches the store's files a door to host hardware;
+  // containers get their devices from the engine instead.
   throw new Error('TODO (chapter 05): write writeEntry(), as the comment above it says');
 }
 
@@ -155,6 +166,7 @@ function removeExisting(target: Buffer, keepDirectory: boolean): Stats | null {
 /** A regular file: created new (O_EXCL|O_NOFOLLOW: it cannot be an existing file or a
  *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime. */
 function writeFile(extraction: Extraction, header: TarHeader, target: Buffer): BodySink {
+  // After fchown too, which clears security.capability.
   throw new Error('TODO (chapter 05): write writeFile(), as the comment above it says');
 }
 
@@ -163,11 +175,13 @@ function writeFile(extraction: Extraction, header: TarHeader, target: Buffer): B
  *  container read or change it through the link. The inode has its owner, mode and xattrs
  *  already, from the entry that made it. */
 function writeHardlink(extraction: Extraction, header: TarHeader, target: Buffer): undefined {
+  // link(2) does not follow a symlink target: linking to a symlink links the symlink itself.
   throw new Error('TODO (chapter 05): write writeHardlink(), as the comment above it says');
 }
 
 /** Translate an OCI whiteout into overlayfs's own mark. */
 function writeWhiteout(extraction: Extraction, header: TarHeader, parts: Buffer[]): undefined {
+  // "Everything below this directory in lower layers is gone": overlay's opaque directory.
   throw new Error('TODO (chapter 05): write writeWhiteout(), as the comment above it says');
 }
 
@@ -199,5 +213,7 @@ function finishDirectories(extraction: Extraction): void {
  *  metadata then describes something the layer no longer has, so it is skipped, not refused:
  *  a later entry may replace an earlier one of the same name, in any honest layer too. */
 function openLayerDirectory(rootFd: number, path: Buffer): number | null {
+  // RESOLVE_NO_SYMLINKS: ELOOP on a symlink anywhere on the path, checked by the kernel as it
+  // walks, so nothing can be swapped between a check and the use. RESOLVE_BENEATH: no way out.
   throw new Error('TODO (chapter 05): write openLayerDirectory(), as the comment above it says');
 }

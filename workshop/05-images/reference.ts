@@ -29,6 +29,13 @@ const MAX_NAME_LENGTH = 255;
 
 /** Parse a reference as `docker pull` does: `busybox` → docker.io/library/busybox:latest. */
 export function parseReference(input: string): Reference {
+  // 1. The digest comes after the "@": `name[:tag]@sha256:…`.
+  // 2. The tag follows the last ":" that comes after the last "/" (before it, ":" is a port).
+  // 3. The registry: docker takes the first component as a host only when it looks like one,
+  //    so `library/busybox` stays on Docker Hub while `localhost/x` and `ghcr.io/x` do not.
+  // 4. Docker Hub's official images live under "library/". A bare 64-hex name is refused:
+  //    it would be mistaken for an image ID.
+  // 5. Without tag or digest, docker means the tag "latest".
   throw new Error('TODO (chapter 05): write parseReference(), as the comment above it says');
 }
 

@@ -158,12 +158,20 @@ export class RegistryClient implements RegistryEndpoint {
 
   /** Steps 1 to 3 of a pull: from a reference to the manifest of one platform's image. */
   async resolveImage(ref: Reference, platform: Platform = defaultPlatform()): Promise<ResolvedImage> {
+    // Step 3: an index. Its entries carry a platform; the one we want is fetched by digest.
     throw new Error('TODO (chapter 05): write RegistryClient.resolveImage(), as the comment above it says');
   }
 
   /** GET a manifest by tag or digest, and check it is what its digest says
    *  (spec: "Pulling manifests"). */
   async fetchManifest(repository: string, tagOrDigest: string): Promise<FetchedManifest> {
+    // The registry only returns a format the client lists (and may convert the others):
+    // so we list every format we can read.
+    // The registry says MANIFEST_UNKNOWN for a missing tag and a missing repository alike:
+    // the list of tags tells the two apart, and gives the user something to choose from.
+    // Step 2: the digest is the hash of these exact bytes, not of the JSON re-serialised.
+    // The Content-Type says which of the four formats this is: the document itself may
+    // not (the mediaType field is optional in OCI manifests, and umoci leaves it out).
     throw new Error('TODO (chapter 05): write RegistryClient.fetchManifest(), as the comment above it says');
   }
 

@@ -86,6 +86,7 @@ export class Store {
    *  tmp/ holds was left by a killed one and can go. flock(2) locks die with their process:
    *  a SIGKILLed engine cannot leave the store locked. */
   static async open(root: string = engineRoot()): Promise<Store> {
+    // 0700: unpacked layers hold setuid programs; only root should reach them.
     throw new Error('TODO (chapter 05): write Store.open(), as the comment above it says');
   }
 
@@ -109,6 +110,9 @@ export class Store {
   /** Stream a blob into the store, hashing it on the way; it is kept only if its sha256 is
    *  `digest` (and its length `size`, when given). Returns the blob's path. */
   async putBlob(digest: string, source: Readable, size?: number): Promise<string> {
+    // Same name, same bytes: nothing to read. A file stream may still be opening: once
+    // destroyed it reports nothing anyone waits for, so its late errors are dropped here.
+    // The file is all the bytes are for here: what the tee passes on flows away unread.
     throw new Error('TODO (chapter 05): write Store.putBlob(), as the comment above it says');
   }
 
@@ -118,6 +122,9 @@ export class Store {
    *  reads that to its end has read verified bytes. If anything goes wrong, or the tee is
    *  destroyed before the end (its reader gave up), the temporary file goes. */
   #blobTee(digest: string, size: number | undefined): Transform {
+    // Stop a server that sends more than announced before it fills the disk.
+    // The four moments of a stream's life, each one step above: before the first chunk, each
+    // chunk, after the last one, and its end (done or failed, the stream is destroyed).
     throw new Error('TODO (chapter 05): write Store.#blobTee(), as the comment above it says');
   }
 
@@ -156,6 +163,10 @@ export class Store {
    *  into extractLayer, both at once. The tee ends the stream it passes on only once the blob
    *  has checked out and is in place, so the unpacking cannot finish on an unverified blob. */
   async #storeAndUnpack(blobDigest: string, download: Download, mediaType: string, work: string, name: string): Promise<ExtractedLayer> {
+    // pipeline() carries a failure both ways: a broken download breaks the tee (and so the
+    // unpacking that reads it), and a tee destroyed before the end stops the download.
+    // Both settle before we go on, so a failed blob's partial file is gone when we return.
+    // When both failed, the unpacking's reason is the one to tell: the tee's follows from it.
     throw new Error('TODO (chapter 05): write Store.#storeAndUnpack(), as the comment above it says');
   }
 
@@ -173,11 +184,15 @@ export class Store {
 
   /** Point `ref` at an image whose blobs and layers are all in the store. */
   async saveImage(ref: string, record: ImageRecord): Promise<void> {
+    // Checked under the lock: an `rmi` running beside our pull may have removed a shared
+    // layer we found present a moment ago. images.json never names what is not there.
     throw new Error('TODO (chapter 05): write Store.saveImage(), as the comment above it says');
   }
 
   /** Forget `ref`, then delete its blobs and layers that no other image uses. */
   async removeImage(ref: string): Promise<Removed> {
+    // Forget first, delete second: killed in between, we leave unused files behind,
+    // never an image that names missing ones.
     throw new Error('TODO (chapter 05): write Store.removeImage(), as the comment above it says');
   }
 
@@ -191,6 +206,7 @@ export class Store {
 
   /** Every blob an image uses: manifest, config, and the compressed layers its manifest lists. */
   #blobsOf(record: ImageRecord): string[] {
+    // The manifest is gone or damaged: only what the record itself names.
     throw new Error('TODO (chapter 05): write Store.#blobsOf(), as the comment above it says');
   }
 

@@ -229,6 +229,7 @@ export class TarReader {
   }
 
   write(chunk: Buffer): void {
+    // A body, then its padding.
     throw new Error('TODO (chapter 05): write TarReader.write()');
   }
 
@@ -238,6 +239,9 @@ export class TarReader {
   }
 
   private readHeader(): void {
+    // This entry's records over the global ones. An empty value unsets a key (POSIX), except
+    // for an xattr, whose value may well be empty.
+    // Hard links, symlinks and directories have no body whatever their size field says.
     throw new Error('TODO (chapter 05): write TarReader.readHeader()');
   }
 

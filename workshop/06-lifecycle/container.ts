@@ -104,6 +104,10 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
  *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
+  // Its command line names the container, for ps; the configuration, -e values and all, goes
+  // over a socket on its fd 3, as a child stage's does: a command line is everybody's to read.
+  // Neither the monitor nor our socket to it may keep `run -d` waiting. The line is sent all the
+  // same: runDetached() waits until the container runs, and the monitor has read it by then.
   throw new Error('TODO (chapter 06): write startMonitor(), as the comment above it says');
 }
 
@@ -204,6 +208,11 @@ export function parseVolume(text: string): Volume {
  *  right after we checked it would have us make and mount the host's /etc/x. A descriptor
  *  holds the directory itself, whatever its name comes to mean. */
 function bindVolume(rootfs: string, volume: Volume): void {
+  // The source by descriptor too: the kind we check (file or directory) is the one we mount.
+  // /proc is still the host's here, and /proc/self/fd/N is the file that descriptor N holds.
+  // MS_RDONLY is ignored on the first bind mount: read-only takes a second, remounting call.
+  // `target` holds what the mount now covers, and only the name leads onto the mount: open
+  // it again, and check that it is the source we mounted, not a name swapped in since.
   throw new Error('TODO (chapter 06): write bindVolume(), as the comment above it says');
 }
 

@@ -67,6 +67,8 @@ export function listTable(all: boolean): string {
  *  or more at once, and would hold it all in memory). With `follow`, the offset is kept between
  *  looks, so each look copies only what was appended since; it ends once the container has. */
 export async function printLogs(dirs: ContainerDirs, follow: boolean): Promise<void> {
+  // Shorter than what we copied: it was truncated. Start again at 0, as tail -f does: all it
+  // holds may have been written since, and a line printed twice beats a line lost.
   throw new Error('TODO (chapter 06): write printLogs(), as the comment above it says');
 }
 

@@ -289,6 +289,7 @@ const VERBS = {
 
 /** `run -d`: start the monitor, wait until the container runs, print its id and return. */
 async function runDetached(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+  // The set-up failed before the command started: its one-line reason is in the log.
   throw new Error('TODO (chapter 06): write runDetached(), as the comment above it says');
 }
 

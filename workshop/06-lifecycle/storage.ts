@@ -50,11 +50,14 @@ export function writeJSONAtomically(path: string, value: unknown): void {
 /** Make a new container's directories; config.json comes last, so a directory without it
  *  is an unfinished one that nothing lists. */
 export function createContainerDirs(spec: ContainerSpec): ContainerDirs {
+  // ...but upper's own mode becomes the mode of the container's "/": 0755, or a non-root
+  // process inside could not even look up /bin.
   throw new Error('TODO (chapter 06): createContainerDirs() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** Every container, running or not, oldest first. */
 export function listContainers(): ContainerDirs[] {
+  // unfinished (no config.json yet) or being removed
   throw new Error('TODO (chapter 06): listContainers() changes in this chapter: write it again, as the comment above it says');
 }
 

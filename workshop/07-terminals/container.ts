@@ -64,6 +64,8 @@ const SYNC_FD = 3;
 
 /** Start the container and return its exit code (128+signal if it was killed). */
 export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+  // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
+  // the engine keeps the master end and copies between it and our terminal.
   throw new Error('TODO (chapter 07): runContainer() changes in this chapter: write it again, as the comment above it says');
 }
 
@@ -173,6 +175,8 @@ export function exitCodeOf(child: ChildProcess): Promise<number> {
 
 /** The child stage: build the container around ourselves, then become the command. */
 export function containerInit(config: ContainerConfig): never {
+  // A detached container must outlive the engine that started it: `stop` and `rm` find it by
+  // its PID later. One in the foreground goes with its engine, which is its only way out.
   throw new Error('TODO (chapter 07): containerInit() changes in this chapter: write it again, as the comment above it says');
 }
 

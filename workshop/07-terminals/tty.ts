@@ -40,6 +40,10 @@ export interface WindowSize {
  *  or of a running container), in the devpts instance mounted at that root's /dev/pts: the
  *  slave's name is then the one the container sees. */
 export function openPty(root?: string): { master: number; slavePath: string } {
+  // O_NOCTTY: the engine must not make this pty its own controlling terminal by accident.
+  // O_CLOEXEC: the master stays in the engine; no child we start may inherit it.
+  // grantpt: give the slave to our uid (devpts does this itself; POSIX asks for the call).
+  // A new slave is locked, so nobody can open it before the master's owner is ready.
   throw new Error('TODO (chapter 07): write openPty(), as the comment above it says');
 }
 
@@ -78,6 +82,20 @@ export interface AttachedTerminal {
 /** Engine side of `-it`: connect the user's terminal to the pty's master. Takes ownership of
  *  `master` (detach closes it). */
 export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTerminal {
+  // A pty master is a terminal to libuv, so a tty.ReadStream reads it with epoll (no thread
+  // blocked in read(2)) and writes to it too. It owns the fd from now on.
+  // When the last holder of the slave closes it, read(2) on the master fails with EIO: for
+  // a pty that is "end of file", not an error. Output written before is read first.
+  // Raw mode: no echo, no line editing, no signals from Ctrl-C on OUR side. Every key goes to
+  // the container as typed, and the pty's own line discipline there does echo, editing and
+  // turns ^C into SIGINT for the container's foreground process group.
+  // Input that is not a terminal (a pipe, /dev/null) ends: say EOF the way a terminal does,
+  // with ^D, and say it again every EOF_REPEAT_MS while the container runs. Once is not enough:
+  // a ^D that arrives before the shell has read its first line (stdin was at its end from the
+  // start) is lost when the shell switches the terminal to its own line editing, and the shell
+  // would then wait for a key nobody can type. Input at its end answers every read with EOF,
+  // so repeating it tells the container nothing new.
+  // The window size now, and again each time the user's terminal is resized (SIGWINCH).
   throw new Error('TODO (chapter 07): write attachTerminal(), as the comment above it says');
 }
 
@@ -87,5 +105,18 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
  *  terminal of a new session, and the command's stdin, stdout and stderr. `slave` is its
  *  name (open it where that name means the right devpts: inside the container) or an fd. */
 export function becomeControllingTerminal(slave: string | number): void {
+  // 1. A terminal controls a SESSION, and only a session leader can acquire one. setsid(2)
+  //    makes us the leader of a new session (and of a new process group) with no terminal:
+  //    we leave the engine's session, so the user's terminal no longer controls us.
+  //    (It fails with EPERM in a process-group leader; a spawned child stage is not one.)
+  // 2. Open the slave. O_NOCTTY so that the next step, not a side effect of open(2), is
+  //    what makes it ours.
+  // 3. TIOCSCTTY: the slave becomes the session's controlling terminal and our process
+  //    group its foreground group. This is what makes job control work: ^C and ^Z typed by
+  //    the user become SIGINT and SIGTSTP for the foreground group, a background job that
+  //    reads gets SIGTTIN, /dev/tty opens this terminal, and closing the master sends SIGHUP.
+  // 4. The command's stdin, stdout and stderr are the terminal. dup2(2) leaves FD_CLOEXEC
+  //    clear on the copies, so they survive execve(2).
+  // 5. The extra descriptor would leak into the command: close it.
   throw new Error('TODO (chapter 07): write becomeControllingTerminal(), as the comment above it says');
 }

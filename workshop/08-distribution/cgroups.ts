@@ -89,6 +89,7 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
+  // cpu and cpuacct are often mounted together ("cpu,cpuacct"): one directory then serves both.
   throw new Error('TODO (chapter 08): cgroupV1() changes in this chapter: write it again');
 }
 
@@ -154,6 +155,9 @@ function v1Freezer(dir: string): Freezer {
 const V2_CONTROLLERS = ['cpu', 'memory', 'pids'];
 
 function cgroupV2(mountRoot: string, subtree: string): CgroupDriver {
+  // The "no internal processes" rule: a cgroup other than the root may hold processes or
+  // hand controllers down to children, never both. So the tree is root → nutshell (hands
+  // cpu, memory and pids down, holds no process) → <id> (holds the container, has limits).
   throw new Error('TODO (chapter 08): cgroupV2() changes in this chapter: write it again');
 }
 
@@ -230,6 +234,7 @@ function checkId(id: string): void {
 /** mkdir each cgroup directory (cgroupfs fills it with interface files), then set the limits.
  *  If a limit is refused, the directories made so far are removed again. */
 function createCgroup(dirs: string[], setLimits: () => void, readUsage: () => Usage, freezer: Freezer): Cgroup {
+  // the first error is the one to report
   throw new Error('TODO (chapter 08): createCgroup() changes in this chapter: write it again, as the comment above it says');
 }
 
@@ -239,6 +244,7 @@ function openCgroup(dirs: string[], readUsage: () => Usage, freezer: Freezer): C
 }
 
 function cgroupHandle(dirs: string[], readUsage: () => Usage, freezer: Freezer): Cgroup {
+  // v1: each hierarchy has its own tree, so the process must be moved in each of them.
   throw new Error('TODO (chapter 08): cgroupHandle() changes in this chapter: write it again');
 }
 

@@ -65,6 +65,14 @@ interface HistoryEntry {
 
 /** Commit the upper dir on top of `baseRef` as `newRef`: the new image's full name and digest. */
 export async function commitContainer(store: Store, opts: CommitOptions): Promise<{ name: string; manifestDigest: string }> {
+  // 1 and 2. The layer, made in the store's tmp/ (same filesystem: the blob is renamed, not
+  // copied, into blobs/), then unpacked by the store, which checks it against our diff id.
+  // Frozen, the container cannot change what we read; its processes go on where they
+  // stopped once the tar is written — or the read failed: never leave a container frozen.
+  // 3. The config: everything the base said (Env, Entrypoint, WorkingDir…), one layer more.
+  // 4. The manifest. Its layers are the base's descriptors as they are: same blobs, same
+  // digests, so a registry that has the base image already has all of them but ours.
+  // 5. The name, last: only now does the image exist.
   throw new Error('TODO (chapter 08): write commitContainer(), as the comment above it says');
 }
 

@@ -35,6 +35,11 @@ const SAID = { uploaded: 'pushed', exists: 'already exists', mounted: 'mounted' 
 /** Push the image `text` from the store to the registry its name says. Returns the digest
  *  of the manifest, which the registry now serves under the tag. */
 export async function pushImage(store: Store, text: string, opts: PushOptions = {}): Promise<{ digest: string }> {
+  // 1. Every blob must be here before the first byte leaves. The store keeps a pulled layer's
+  // blob, but a pull skips the download of a layer it already has unpacked from another
+  // image (same diff id, other compression): then it has the files, not these bytes.
+  // 2. The blobs, layers first and the config last (the order docker pushes them in).
+  // 3. The manifest, last: the registry checks that every blob it names is there.
   throw new Error('TODO (chapter 08): write pushImage(), as the comment above it says');
 }
 
@@ -42,6 +47,7 @@ export async function pushImage(store: Store, text: string, opts: PushOptions = 
  *  was pulled from (images are named where they came from) and whose manifest lists the blob.
  *  Only a guess: a registry that does not have it there opens a plain upload instead. */
 function otherRepositoryWith(store: Store, registry: string, repository: string, digest: string): string | undefined {
+  // A damaged manifest of another image: no candidate from it.
   throw new Error('TODO (chapter 08): write otherRepositoryWith(), as the comment above it says');
 }
 
@@ -79,6 +85,9 @@ export async function hasBlob(client: RegistryClient, repository: string, digest
 /** Ask the registry to link a blob it holds in another repository into this one, with no
  *  upload at all (spec: "Mounting a blob from another repository"). True when it did. */
 export async function mountBlob(client: RegistryClient, repository: string, digest: string, fromRepository: string): Promise<boolean> {
+  // Reading the source repository is part of the request: the token must cover both.
+  // 202: the registry would not mount and opened an ordinary upload instead. The caller
+  // uploads with uploadBlob, so close this session rather than leave it dangling.
   throw new Error('TODO (chapter 08): write mountBlob(), as the comment above it says');
 }
 
@@ -86,6 +95,7 @@ export async function mountBlob(client: RegistryClient, repository: string, dige
  *  POST opens an upload session, the PUT to its Location carries all the bytes and the
  *  digest, which the registry checks before it accepts the blob. */
 export async function uploadBlob(client: RegistryClient, repository: string, digest: string, size: number, open: () => Readable): Promise<void> {
+  // The Location may be relative, and may already carry a query (the registry's state).
   throw new Error('TODO (chapter 08): write uploadBlob(), as the comment above it says');
 }
 

@@ -115,6 +115,8 @@ const BOOLEANS: Record<string, boolean> = { 1: true, t: true, T: true, true: tru
  *  file on the host: the engine reads it here, and the child stage, in the container's root,
  *  gets it parsed. */
 export function parseSecurityOptions(values: { 'cap-add'?: string[]; 'cap-drop'?: string[]; privileged?: boolean; 'security-opt'?: string[] }): SecurityConfig {
+  // KEY=VALUE, or docker's older KEY:VALUE.
+  // As docker: a privileged container has no filter, whatever --security-opt says.
   throw new Error('TODO (chapter 09): write parseSecurityOptions(), as the comment above it says');
 }
 
@@ -130,6 +132,7 @@ function seccompSetting(value: string): SeccompSetting {
  *  program gets at execve(2), and once dropped no set-user-ID program or file capability can
  *  bring a capability back. Dropping takes CAP_SETPCAP, which the steps after may take away. */
 export function limitBoundingSet(security: SecurityConfig): void {
+  // Every number the kernel knows, up to the first it calls invalid: ours may not all be its.
   throw new Error('TODO (chapter 09): write limitBoundingSet(), as the comment above it says');
 }
 
@@ -147,5 +150,6 @@ export function limitBoundingSet(security: SecurityConfig): void {
  *  other user), so the program never has it. PR_SET_KEEPCAPS, set before setuid(2), is what
  *  left a non-root thread a permitted set to take it from. */
 export function setThreadCapabilities(security: SecurityConfig, uid: number): void {
+  // A capability the engine itself lacks cannot be given (capset(2) would refuse it).
   throw new Error('TODO (chapter 09): write setThreadCapabilities(), as the comment above it says');
 }

@@ -98,6 +98,12 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 function cgroupV1(mountRoot: string, subtree: string): CgroupDriver {
+  // cpu and cpuacct are often mounted together ("cpu,cpuacct"): one directory then serves both.
+  // Every other cgroup hierarchy mounted here: devices, blkio, cpuset, name=systemd... and the
+  // cgroup2 one of a hybrid host ("unified"). No limit of ours is set in most of them, but the
+  // container gets a cgroup in each, so that it is nowhere at a root (see the top of this file).
+  // A container started by an engine before chapter 09, or before a hierarchy was mounted,
+  // has no cgroup in the other hierarchies: those it has are the ones to join and remove.
   throw new Error('TODO (chapter 09): cgroupV1() changes in this chapter: write it again');
 }
 
@@ -177,6 +183,7 @@ interface Hierarchy {
  *  or cgroup2 filesystem mounted at mountRoot/<name> with its own root ("/") as the mount's root.
  *  The cgroup2 one is the unified hierarchy of a hybrid host. (A fake tree in a test has none.) */
 function findOtherHierarchies(mountRoot: string, managed: string[]): Hierarchy[] {
+  // "35 30 0:32 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices" (man 5 proc_pid_mountinfo)
   throw new Error('TODO (chapter 09): write findOtherHierarchies(), as the comment above it says');
 }
 
@@ -191,6 +198,9 @@ function copyCpuset(cpusetRoot: string, subtree: string, id: string): void {
  *  hybrid host the eBPF program is attached to the container's cgroup2 directory too. The kernel
  *  asks both, and either may refuse: the v2 path then runs here as it does on a v2-only host. */
 function setV1DeviceRules(rules: DeviceRule[], devicesDir: string | undefined, unifiedDir: string | undefined, mountRoot: string): void {
+  // runc refuses to start a container without the devices controller: its root would reach
+  // every device of the host. So do we.
+  // A new cgroup starts with its parent's list: ours, with every device. Clear it, then allow.
   throw new Error('TODO (chapter 09): write setV1DeviceRules(), as the comment above it says');
 }
 

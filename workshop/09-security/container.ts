@@ -72,6 +72,9 @@ const SYNC_FD = 3;
 
 /** Start the container and return its exit code (128+signal if it was killed). */
 export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+  // The devices the container may use are limits too, set before anything runs in the cgroup.
+  // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
+  // the engine keeps the master end and copies between it and our terminal.
   throw new Error('TODO (chapter 09): runContainer() changes in this chapter: write it again, as the comment above it says');
 }
 
@@ -95,6 +98,12 @@ export function generateId(): string {
  *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
  *  goes over it too. */
 export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+  // Not on the command line when there is a socket: every user of the host reads command lines
+  // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
+  // The child stage makes no TLS connection: spare it the reading of extra CA
+  // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
+  // The first line on the socket, which only the two stages hold: the stage reads it before
+  // anything else (lib/cli.ts), then "ready" and "go" follow as before.
   throw new Error('TODO (chapter 09): startChildStage() changes in this chapter: write it again, as the comment above it says');
 }
 
@@ -122,6 +131,8 @@ let programShownReadOnly = false;
  *  mount namespace of the engine's own: /proc/self/exe of every process they become then names a
  *  file on a read-only mount, and open(2) for writing fails with EROFS, whoever asks. */
 function showOurProgramReadOnly(): void {
+  // unshare(2) moves only the calling thread, and spawn(2) forks from it: only the processes we
+  // start see the new mount namespace. Nothing of it reaches the host.
   throw new Error('TODO (chapter 09): write showOurProgramReadOnly(), as the comment above it says');
 }
 
@@ -195,6 +206,8 @@ export function exitCodeOf(child: ChildProcess): Promise<number> {
 
 /** The child stage: build the container around ourselves, then become the command. */
 export function containerInit(config: ContainerConfig): never {
+  // A detached container must outlive the engine that started it: `stop` and `rm` find it by
+  // its PID later. One in the foreground goes with its engine, which is its only way out.
   throw new Error('TODO (chapter 09): containerInit() changes in this chapter: write it again, as the comment above it says');
 }
 
@@ -254,6 +267,10 @@ function exists(path: string): boolean {
 /** Read-only is a flag of a mount, not of a file: give the path a mount of its own (a bind
  *  mount onto itself), then change that mount's flags. */
 function makeReadOnly(path: string): void {
+  // mount(2) ignores MS_RDONLY when it makes a bind mount (the new mount takes the flags of the
+  // one it copies), and a remount without MS_BIND would change /proc's superblock: every mount
+  // of it. MS_REMOUNT|MS_BIND sets the flags of this one mount, all of them: nosuid, nodev and
+  // noexec again, or they would be dropped.
   throw new Error('TODO (chapter 09): write makeReadOnly(), as the comment above it says');
 }
 
@@ -285,6 +302,7 @@ function hierarchiesOfOurCgroup(): CgroupHierarchy[] {
  *  namespace but the first. Like runc with a cgroup namespace: on v1 a tmpfs with one
  *  directory per hierarchy, on v2 the one hierarchy. */
 function mountCgroupView(hierarchies: CgroupHierarchy[], privileged: boolean): void {
+  // Two controllers in one hierarchy ("cpu,cpuacct"): each name leads to it, as on the host.
   throw new Error('TODO (chapter 09): write mountCgroupView(), as the comment above it says');
 }
 
@@ -455,6 +473,20 @@ interface Command {
 /** Make this process the image's process, all but the last step: its working directory, its
  *  user, its descriptors. `run` then execve(2)s the command; `exec` spawns it (spawnCommand). */
 function prepareCommand(spec: ProcessSpec): Command {
+  // As runc does, always: even root gets the groups /etc/group gives it, not the engine's.
+  // From here on, the order is the kernel's (capabilities.ts says why, step by step).
+  // 2. the user, while we still have CAP_SETUID and CAP_SETGID (step 3 may take them away)
+  // 4. no_new_privs, if asked
+  // HOME comes from the user's passwd line, unless the image's Env or -e set it (runc, docker).
+  // Any other descriptor that whoever started the engine left open without FD_CLOEXEC has come
+  // through the engine and us (Node marks only 0 to 15 as it starts, and stops at the first
+  // gap), and one on a host directory leads out of the container: /proc/self/fd/N/.. or
+  // fchdir(2). Close-on-exec rather than close: Node still needs its own until execve(2) works.
+  // 5. The filter last: from now on it judges every call this thread makes, and what is left
+  // is execve(2) (`run`), or spawning the command and waiting for it (`exec`), which the filter
+  // allows. Loading it takes no_new_privs or CAP_SYS_ADMIN, which setThreadCapabilities() left
+  // us for this when no_new_privs is off (execve(2) never passes it on: it is not in the bounding set).
+  // The container's capabilities lift the rules docker ties to them (--cap-add SYS_ADMIN: mount).
   throw new Error('TODO (chapter 09): prepareCommand() changes in this chapter: write it again, as the comment above it says');
 }
 

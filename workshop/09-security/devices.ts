@@ -114,12 +114,14 @@ const returnWith = (verdict: 0 | 1, why: string) => [
  *  for every process in it and in the cgroups below it, and the access is allowed only if every
  *  one of them says 1. */
 export function deviceProgram(rules: readonly DeviceRule[]): BpfInsn[] {
+  // A jump's target, by index, for people: "goto pc+5" at 6 goes to 12.
   throw new Error('TODO (chapter 09): write deviceProgram(), as the comment above it says');
 }
 
 /** The block of one rule. A test that fails jumps to the next block; a jump's `off` counts the
  *  instructions after the jump, so from the i-th of a block of n it is n - i - 1. */
 function ruleBlock(rule: DeviceRule): BpfInsn[] {
+  // The access asked must be part of the rule's: (asked & allowed) == asked.
   throw new Error('TODO (chapter 09): write ruleBlock(), as the comment above it says');
 }
 
@@ -147,6 +149,7 @@ function cString(text: string): Buffer {
 /** Load the program for `rules` into the kernel: BPF_PROG_LOAD returns a descriptor for it, once
  *  the verifier has proved that it ends, reads only the 12 bytes of its context, and returns a value. */
 export function loadDeviceProgram(rules: readonly DeviceRule[]): number {
+  // union bpf_attr, the part BPF_PROG_LOAD reads; the kernel takes a shorter attr as zero-filled.
   throw new Error('TODO (chapter 09): write loadDeviceProgram(), as the comment above it says');
 }
 

@@ -348,6 +348,8 @@ function hostFile(hostDir: string, name: string, how: string): string | undefine
 /** The disk that holds `dir`, as MAJOR:MINOR, and the path of `dir` on it. /proc/self/mountinfo
  *  gives both: "36 25 254:0 /root/of/mount /mount/point options - ext4 /dev/vda rw" (man 5 proc). */
 function diskOf(dir: string): { device: string; path: string } {
+  // Spaces and the like are written \040 in mountinfo.
+  // The longest mount point wins; of two on the same point, the later one hides the earlier.
   throw new Error('TODO (chapter 09): write diskOf(), as the comment above it says');
 }
 
@@ -362,6 +364,7 @@ function startSelf(args: string[], stdout: 'pipe' | 'inherit'): ChildProcess {
 /** Run one demo in a container of this chapter, made by `run` with `runOptions` on `image`;
  *  then look on the host for its proof. 1 if it escaped, 0 if it was stopped. */
 export async function runEscape(demo: EscapeDemo, image: string, runOptions: string[], hostParent: string): Promise<number> {
+  // The exec demo watches /proc from now on: send a process in, as a user would.
   throw new Error('TODO (chapter 09): write runEscape(), as the comment above it says');
 }
 

@@ -322,6 +322,8 @@ const NEWEST_IN_DOCKER_PROFILE = 'removexattrat';
  *  Unknown fields are ignored, as docker ignores them; unknown syscall names are kept (they
  *  are skipped when the filter is built, as docker skips names the kernel does not know). */
 export function parseSeccompProfile(json: string, source: string): { profile: DockerSeccompProfile; source: string } {
+  // Build it once now, for this machine: a program too long for the kernel is the profile's
+  // fault, and better said by the engine than by the container's child stage.
   throw new Error('TODO (chapter 09): write parseSeccompProfile(), as the comment above it says');
 }
 
@@ -458,6 +460,11 @@ export interface ProgramOptions {
 
 /** Compile a profile into a seccomp program for one ABI. */
 export function seccompProgram(profile: DockerSeccompProfile, options: ProgramOptions = {}): SeccompBuild {
+  // 1. Which ABI: a syscall number means nothing until we know which table it indexes.
+  // 2. The rules. A run of checks without arguments that end the same way shares one `ret`;
+  // a run is at most 255 long, so that its first jeq can still jump over the rest.
+  // The last one jumps over the shared `ret` when it does not match.
+  // 3. Whatever no rule matched.
   throw new Error('TODO (chapter 09): write seccompProgram(), as the comment above it says');
 }
 
@@ -484,6 +491,8 @@ function argumentBlock(check: Check, id: string, last: boolean): Line[] {
 /** One 64-bit comparison made of 32-bit ones: the high halves first, then the low halves when
  *  the high ones do not decide. Falls through when the argument passes; jumps to `fail`. */
 function argumentTest(arg: SyscallArg, fail: string, id: string): Line[] {
+  // A mask with no high bits and a datum with none: the high half always passes.
+  // Unsigned order: a larger high half decides; an equal one leaves it to the low halves.
   throw new Error('TODO (chapter 09): write argumentTest(), as the comment above it says');
 }
 
@@ -491,6 +500,7 @@ function argumentTest(arg: SyscallArg, fail: string, id: string): Line[] {
 
 /** The program for a setting, or null for 'unconfined'. */
 export function programFor(setting: SeccompSetting, options: ProgramOptions = {}): SeccompBuild | null {
+  // Checked by parseSeccompProfile in the engine; it crossed to the child stage as JSON.
   throw new Error('TODO (chapter 09): write programFor(), as the comment above it says');
 }
 
