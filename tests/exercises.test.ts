@@ -2,6 +2,7 @@
  *  (docs/solutions/NN-K.patch) is applied, so a check can neither always pass nor never pass.
  *  Each runs in a copy under work/ of the checkout: chapters import ../../lib. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -36,3 +37,17 @@ for (const entry of listExercises()) {
     assert.ok(seen.length > 0);
   });
 }
+
+test('npm run exercise: an unknown chapter, an unknown exercise or a missing copy gives one line and exit 2', () => {
+  const exercise = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts', 'exercise.ts'), ...args], { encoding: 'utf8' });
+  for (const [args, pattern] of [
+    [['99'], /^nutshell: no chapter "99"/],
+    [['01', '99'], /^nutshell: chapter 01-chroot has no exercise 99 \(its exercises: 1, 2/],
+    [['01', '1', '--dir', join(WORK, 'no-such-copy')], /^nutshell: no copy of chapter 01-chroot in .*no-such-copy: make one with npm run -s workshop -- start 01 --solved\n$/],
+  ] as const) {
+    const result = exercise(...args);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, pattern);
+  }
+});
