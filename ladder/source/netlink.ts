@@ -9,10 +9,11 @@
  *  there is no ioctl that creates a veth pair, moves a link into another network namespace, or
  *  lists every link in one call. Netlink messages are extensible instead: a small fixed header,
  *  then any number of typed attributes, which may themselves hold attributes. A kernel that
- *  does not know an attribute can say so; a new one costs a number, not a new syscall. Every
- *  modern tool (iproute2, systemd-networkd, runc's and podman's network plugins) speaks it.
+ *  does not know an attribute can say so; a new one costs a number, not a new ioctl. iproute2,
+ *  systemd-networkd, docker (through a Go netlink library), podman's netavark and the CNI
+ *  plugins all speak it.
  *
- *  One message, as bytes (the first request of a container start: create the bridge):
+ *  One message, as bytes (the request that creates the bridge):
  *
  *     0  40 00 00 00   nlmsghdr   nlmsg_len    64: the whole message, this header included
  *     4  10 00                    nlmsg_type   RTM_NEWLINK
@@ -77,6 +78,7 @@ const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
+const MSG_TRUNC = 0x20;
 
 /** struct sockaddr_nl, the address of a netlink socket: nl_pid 0 is the kernel when we send
  *  to it, and "choose a free port id for me" when we bind. nl_groups 0: no multicast
@@ -148,7 +150,7 @@ const { NLM_F_DUMP } = NLM_F_GET;
 
 const AF_UNSPEC = 0;
 const AF_INET = 2;
-const IFF = { IFF_UP: 0x1, IFF_BROADCAST: 0x2, IFF_LOOPBACK: 0x8, IFF_RUNNING: 0x40, IFF_MULTICAST: 0x1000, IFF_LOWER_UP: 0x10000 };
+const IFF = { IFF_UP: 0x1 }; // the one link flag we set (net/if.h has the others)
 const RT_TABLE_MAIN = 254;
 const RTPROT_BOOT = 3; // what `ip route add` says by default: "set up by an administrator"
 const RT_SCOPE_UNIVERSE = 0;
@@ -169,7 +171,7 @@ const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_BROADCAST = 4;
 const RTA_GATEWAY = 5;
-const NLMSGERR_ATTR_MSG = 1;
+const NLMSGERR_ATTR_MSG = 1; // in an extended ack: the kernel's sentence
 
 /** What an attribute's payload holds, for the trace and for reading answers: a scalar, the
  *  attributes of another space, or (VETH_INFO_PEER) a whole ifinfomsg followed by IFLA_*. */
@@ -198,7 +200,6 @@ const IFA: AttributeSpace = {
   [IFA_BROADCAST]: ['IFA_BROADCAST', 'ipv4'],
 };
 const RTA: AttributeSpace = { [RTA_GATEWAY]: ['RTA_GATEWAY', 'ipv4'] };
-const NLMSGERR_ATTR: AttributeSpace = { [NLMSGERR_ATTR_MSG]: ['NLMSGERR_ATTR_MSG', 'string'] };
 
 /** Each message type we send or read: its name, its fixed header and its attributes. */
 const MESSAGES: Record<number, { name: string; header: 'ifinfomsg' | 'ifaddrmsg' | 'rtmsg'; attributes: AttributeSpace }> = {
@@ -245,7 +246,7 @@ function u32Attr(type: number, value: number): Buffer {
  *  its IFF_* flags to change (ifi_change) to what (ifi_flags). */
 function ifinfomsg(fields: { index?: number; flags?: number; change?: number } = {}): Buffer {
   const header = Buffer.alloc(16);
-  header.writeUInt8(AF_UNSPEC, 0); // ifi_family; byte 1 is padding, bytes 2-3 ifi_type (ARPHRD_*), set by the kernel
+  header.writeUInt8(AF_UNSPEC, 0); // ifi_family; byte 1 is padding, bytes 2-3 ifi_type (ARPHRD_*), only in answers
   header.writeInt32LE(fields.index ?? 0, 4);
   header.writeUInt32LE(fields.flags ?? 0, 8);
   header.writeUInt32LE(fields.change ?? 0, 12);
@@ -367,8 +368,6 @@ function request(fd: number, req: Request, why: string): Message[] {
   }
 }
 
-const MSG_TRUNC = 0x20;
-
 /** The messages in one datagram: each says its own length, and the next starts aligned. */
 function splitMessages(datagram: Buffer): Message[] {
   const messages: Message[] = [];
@@ -388,12 +387,12 @@ function splitMessages(datagram: Buffer): Message[] {
 }
 
 /** Each attribute in a list: its type (without the flag bits) and its payload. */
-function* attributesOf(list: Buffer): Generator<[type: number, payload: Buffer, nestedFlag: boolean]> {
+function* attributesOf(list: Buffer): Generator<[type: number, payload: Buffer]> {
   for (let offset = 0; offset + 4 <= list.length; ) {
     const length = list.readUInt16LE(offset);
     if (length < 4 || offset + length > list.length) return; // a malformed tail: stop, as the kernel does
     const type = list.readUInt16LE(offset + 2);
-    yield [type & NLA_TYPE_MASK, list.subarray(offset + 4, offset + length), (type & NLA_F_NESTED) !== 0];
+    yield [type & NLA_TYPE_MASK, list.subarray(offset + 4, offset + length)];
     offset += align(length);
   }
 }
@@ -431,9 +430,9 @@ export interface LinkInfo {
   up: boolean;
 }
 
-const EEXIST_NAME = 'a link of that name exists already (a leftover of a killed engine?): `ip link del` it';
 const ENODEV_NAME = 'there is no link of that name in this network namespace';
 const EPERM_ROOT = 'changing links takes CAP_NET_ADMIN: run as root';
+const ERANGE_NAME = 'a link name has at most 15 bytes (IFNAMSIZ, 16 with its NUL)';
 
 /** A link as an RTM_NEWLINK answer describes it: ifinfomsg, then IFLA_* attributes. */
 function readLink(message: Message): LinkInfo {
@@ -479,7 +478,7 @@ export function createBridge(fd: number, name: string, why: string): 'created' |
       fixed: ifinfomsg(),
       attributes: [stringAttr(IFLA_IFNAME, name), nested(IFLA_LINKINFO, stringAttr(IFLA_INFO_KIND, 'bridge'))],
       target: `${JSON.stringify(name)} bridge`,
-      hints: { EPERM: EPERM_ROOT, EOPNOTSUPP: 'this kernel has no bridge driver (modprobe bridge)' },
+      hints: { EPERM: EPERM_ROOT, ERANGE: ERANGE_NAME, EOPNOTSUPP: 'this kernel has no bridge driver (modprobe bridge)' },
     }, why);
     return 'created';
   } catch (err) {
@@ -503,6 +502,7 @@ export function createVethPair(fd: number, hostName: string, peerName: string, p
     target: `${JSON.stringify(hostName)} veth, peer ${JSON.stringify(peerName)} in netns fd ${peerNetnsFd}`,
     hints: {
       EPERM: EPERM_ROOT,
+      ERANGE: ERANGE_NAME,
       EEXIST: `a link named ${JSON.stringify(hostName)} exists here, or ${JSON.stringify(peerName)} in the peer's namespace: a leftover veth? \`ip link del ${hostName}\``,
       EBADF: 'peerNetnsFd must be an open /proc/PID/ns/net',
       EINVAL: 'peerNetnsFd must be an open /proc/PID/ns/net',
