@@ -9,14 +9,13 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { after, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
+import { chapterModuleUrl, chaptersFrom } from './helpers/ladder.ts';
 import { libc } from '../lib/libc.ts';
 
-type Netlink = typeof import('../ladder/source/netlink.ts');
+type Netlink = typeof import('../chapters/10-network/netlink.ts');
 
-// TODO(lead): once chapter 10 is generated: chaptersFrom('10') (helpers/ladder.ts) and chapterModuleUrl(chapter, 'netlink.ts')
-const CHAPTERS = ['10'];
-const moduleUrl = (_chapter: string) => pathToFileURL(new URL('../ladder/source/netlink.ts', import.meta.url).pathname).href;
+const CHAPTERS = chaptersFrom('10');
+const moduleUrl = (chapter: string) => chapterModuleUrl(chapter, 'netlink.ts');
 const load = async (chapter: string) => (await import(moduleUrl(chapter))) as Netlink;
 
 const unshare = libc.func('int unshare(int flags)');
