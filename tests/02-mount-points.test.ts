@@ -30,7 +30,10 @@ for (const ch of chaptersFrom('02')) {
       // From chapter 09 on, masks and read-only binds are mounted below /proc and /sys, and the
       // cgroup view at /sys/fs/cgroup (tests/09-proc-sys.test.ts checks those).
       const below = (line: string) => isFrom(ch, '09') && /^\/(proc|sys)\/./.test(line);
-      assert.deepEqual(lines.filter((line) => line.startsWith('/') && !below(line)).sort(), ['/', '/dev', '/dev/pts', '/dev/shm', '/proc', '/sys']);
+      // From chapter 10 on, the engine's /etc/hosts, /etc/hostname and /etc/resolv.conf too: an
+      // image without them gets them, as it gets /proc.
+      const networkFiles = isFrom(ch, '10') ? ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'] : [];
+      assert.deepEqual(lines.filter((line) => line.startsWith('/') && !below(line)).sort(), ['/', '/dev', '/dev/pts', '/dev/shm', ...networkFiles, '/proc', '/sys']);
     });
 
     test('images without mount points: a /proc that is a symlink is refused, and nothing is mounted through it', async () => {

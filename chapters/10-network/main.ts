@@ -17,7 +17,7 @@ import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
 import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
 import { escapeCommand } from './escapes.ts';
-import { checkPortsAreFree, parseNetworkMode, parsePublish, pruneNetwork, type NetworkSpec } from './network.ts';
+import { parseNetworkMode, parsePublish, prepareHostNetwork, pruneNetwork, type NetworkSpec } from './network.ts';
 import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
 import { pushImage } from './push.ts';
@@ -173,7 +173,7 @@ const VERBS = {
       const id = generateId();
       const network: NetworkSpec = { mode: parseNetworkMode(values.network), ports: (values.publish ?? []).map(parsePublish) };
       if (network.ports.length > 0 && network.mode !== 'bridge') throw new UserError(`-p needs --network bridge: with --network ${network.mode} there is no container address to send the port to`);
-      await checkPortsAreFree(network.ports); // checked again, under the lock, when the container starts
+      if (network.mode === 'bridge') await prepareHostNetwork(network.ports);
       // --network host shares the host's network, and docker gives it the host's name too.
       const hostname = values.hostname ?? (network.mode === 'host' ? hostHostname() : id);
       const limits = parseLimits(values);

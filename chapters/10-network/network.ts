@@ -215,7 +215,7 @@ function dropStaleLeases(allocations: Allocations, routeSocket: number): void {
 
 /** Refuse a port another container of ours publishes, or a program of the host listens on
  *  (nothing would reach it once our DNAT rule takes its packets). */
-export async function checkPortsAreFree(ports: PublishedPort[], leases = readAllocations().leases): Promise<void> {
+async function checkPortsAreFree(ports: PublishedPort[], leases: Record<string, Lease>): Promise<void> {
   for (const [i, port] of ports.entries()) {
     const overlaps = (other: PublishedPort) =>
       other.protocol === port.protocol && other.hostPort === port.hostPort && (other.hostIp === port.hostIp || other.hostIp === '0.0.0.0' || port.hostIp === '0.0.0.0');
@@ -320,18 +320,40 @@ function ensureBridge(routeSocket: number, net: Subnet): void {
 
 // ---------------------------------------------------------------- the four steps
 
+/** What every bridged container needs of the host side, checked and made under the lock: what
+ *  killed engines left is given back, the ports are free, the bridge is there. */
+async function readyHostSide(allocations: Allocations, routeSocket: number, ports: PublishedPort[], net: Subnet): Promise<void> {
+  if (allocations.subnet !== net.text && Object.keys(allocations.leases).length > 0) {
+    throw new UserError(`NUTSHELL_SUBNET is ${net.text}, but running containers use ${allocations.subnet}: stop them first`);
+  }
+  allocations.subnet = net.text;
+  dropStaleLeases(allocations, routeSocket);
+  await checkPortsAreFree(ports, allocations.leases);
+  ensureBridge(routeSocket, net);
+}
+
+/** `run`, before it creates the container: a port in use is refused while nothing exists yet,
+ *  and what the engine changes on the host is said on the terminal of whoever ran it (a
+ *  detached container's monitor prints to the container's log). */
+export async function prepareHostNetwork(ports: PublishedPort[]): Promise<void> {
+  await withAllocations(async (allocations) => {
+    const routeSocket = openRouteSocket('the host side\'s network: its links, addresses and routes');
+    try {
+      await readyHostSide(allocations, routeSocket, ports, subnet());
+    } finally {
+      closeRouteSocket(routeSocket);
+    }
+  });
+}
+
 /** 1. Engine, before the container starts: an address and the ports, the bridge, the rules. */
 export async function connectContainer(id: string, ports: PublishedPort[]): Promise<NetworkLease> {
   const net = subnet();
   return withAllocations(async (allocations) => {
-    if (allocations.subnet !== net.text && Object.keys(allocations.leases).length > 0) {
-      throw new UserError(`NUTSHELL_SUBNET is ${net.text}, but running containers use ${allocations.subnet}: stop them first`);
-    }
-    allocations.subnet = net.text;
     const routeSocket = openRouteSocket('the host side\'s network: its links, addresses and routes');
     try {
-      dropStaleLeases(allocations, routeSocket);
-      await checkPortsAreFree(ports, allocations.leases);
+      // Again, under this lock: another `run` may have taken a port since prepareHostNetwork().
+      await readyHostSide(allocations, routeSocket, ports, net);
       const used = new Set(Object.values(allocations.leases).map((lease) => lease.ipAddress));
       const size = 2 ** (32 - net.prefixLength);
       // .0 is the network, .1 the gateway, the last one broadcast: the rest is for containers.
@@ -340,7 +362,6 @@ export async function connectContainer(id: string, ports: PublishedPort[]): Prom
       if (!ipAddress) throw new UserError(`no free address left in ${net.text}: ${size - 3} containers use it`);
       traceStep(`lease ${ipAddress} to ${id}`, 'the lowest address of the subnet that no container of ours holds');
       allocations.leases[id] = { ipAddress, ports, owner: { pid: process.pid, startTime: processStartTime(process.pid) } };
-      ensureBridge(routeSocket, net);
       applyRuleset(natRuleset(allocations, net), 'masquerade the subnet, and send each published port to its container');
       return { ipAddress, prefixLength: net.prefixLength, gateway: gatewayOf(net), bridge: BRIDGE, hostInterface: hostInterfaceOf(id) };
     } finally {

@@ -150,7 +150,7 @@ import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.
 import { escapeCommand } from './escapes.ts';
 //< security..
 //> network..
-import { checkPortsAreFree, parseNetworkMode, parsePublish, pruneNetwork, type NetworkSpec } from './network.ts';
+import { parseNetworkMode, parsePublish, prepareHostNetwork, pruneNetwork, type NetworkSpec } from './network.ts';
 //< network..
 //> unionfs..terminals
 //| import { readChanges, writeLayerTar } from './overlay.ts';
@@ -457,7 +457,7 @@ const VERBS = {
       //> network..
       const network: NetworkSpec = { mode: parseNetworkMode(values.network), ports: (values.publish ?? []).map(parsePublish) };
       if (network.ports.length > 0 && network.mode !== 'bridge') throw new UserError(`-p needs --network bridge: with --network ${network.mode} there is no container address to send the port to`);
-      await checkPortsAreFree(network.ports); // checked again, under the lock, when the container starts
+      if (network.mode === 'bridge') await prepareHostNetwork(network.ports);
       // --network host shares the host's network, and docker gives it the host's name too.
       const hostname = values.hostname ?? (network.mode === 'host' ? hostHostname() : id);
       //< network..

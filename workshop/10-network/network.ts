@@ -173,7 +173,7 @@ function dropStaleLeases(allocations: Allocations, routeSocket: number): void {
 
 /** Refuse a port another container of ours publishes, or a program of the host listens on
  *  (nothing would reach it once our DNAT rule takes its packets). */
-export async function checkPortsAreFree(ports: PublishedPort[], leases = readAllocations().leases): Promise<void> {
+async function checkPortsAreFree(ports: PublishedPort[], leases: Record<string, Lease>): Promise<void> {
   throw new Error('TODO (chapter 10): write checkPortsAreFree(), as the comment above it says');
 }
 
@@ -214,8 +214,22 @@ function ensureBridge(routeSocket: number, net: Subnet): void {
 
 // ---------------------------------------------------------------- the four steps
 
+/** What every bridged container needs of the host side, checked and made under the lock: what
+ *  killed engines left is given back, the ports are free, the bridge is there. */
+async function readyHostSide(allocations: Allocations, routeSocket: number, ports: PublishedPort[], net: Subnet): Promise<void> {
+  throw new Error('TODO (chapter 10): write readyHostSide(), as the comment above it says');
+}
+
+/** `run`, before it creates the container: a port in use is refused while nothing exists yet,
+ *  and what the engine changes on the host is said on the terminal of whoever ran it (a
+ *  detached container's monitor prints to the container's log). */
+export async function prepareHostNetwork(ports: PublishedPort[]): Promise<void> {
+  throw new Error('TODO (chapter 10): write prepareHostNetwork(), as the comment above it says');
+}
+
 /** 1. Engine, before the container starts: an address and the ports, the bridge, the rules. */
 export async function connectContainer(id: string, ports: PublishedPort[]): Promise<NetworkLease> {
+  // Again, under this lock: another `run` may have taken a port since prepareHostNetwork().
   // .0 is the network, .1 the gateway, the last one broadcast: the rest is for containers.
   throw new Error('TODO (chapter 10): write connectContainer(), as the comment above it says');
 }
