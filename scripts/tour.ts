@@ -17,6 +17,8 @@ interface Step {
   chapter?: string;
   /** The command as a learner types it, when `args` hold something long (an escape's script). */
   shown?: string;
+  /** `args` is a program of the host (curl), not the chapter's. */
+  onHost?: boolean;
 }
 
 /** What each chapter shows. `ROOTFS` is replaced by the sample rootfs, `REGISTRY` by the
@@ -115,7 +117,27 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
       { say: 'The other escapes it stops, and what stops each one.', args: ['escape', '--list'] },
     ],
   },
+  '10-network': {
+    title: 'network: a veth pair, a bridge, an address, NAT and a published port',
+    steps: [
+      { say: 'A web server in a container, its port 80 published on the host\'s port 8080.', args: ['run', '-d', '--name', 'tour-web', '-p', '8080:80', 'nutshell/busybox', 'sh', '-c', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'] },
+      { say: 'The host reaches it on 127.0.0.1:8080: an nftables rule sends the packets on to the container\'s address.', args: ['curl', '-s', '127.0.0.1:8080'], onHost: true },
+      { say: 'Inside: eth0, made over rtnetlink with its own address, and a default route via the bridge.', args: ['exec', 'tour-web', 'sh', '-c', 'ip -4 addr show eth0 | grep inet; ip route'] },
+      { say: 'ps shows the published port.', args: ['ps'] },
+      { say: 'rm takes the veth, the address and the rule away; network prune the bridge and the NAT table.', args: ['rm', '-f', 'tour-web'] },
+      { say: 'network prune', args: ['network', 'prune'] },
+    ],
+  },
 };
+
+/** Chapter 10 changes the network it runs in (a bridge, IP forwarding, an nftables table): the
+ *  tour gives it a network namespace of its own, so that your machine's stays as it was. */
+const TOUR_NETNS = `nutshell-tour-${process.pid}`;
+const NETWORK_CHAPTERS = ['10-network'];
+
+function haveNetworkTools(): boolean {
+  return ['ip', 'nft', 'curl'].every((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0);
+}
 
 /** The script of one of chapter 09's escape demos, as `escape <demo> --print` gives it. */
 function escapeScript(demo: string): string {
@@ -144,11 +166,19 @@ async function main(): Promise<number> {
   mkdirSync(join(tourRoot, 'volume'), { recursive: true }); // the host directory of chapter 09's escape
   const env = { ...process.env, NUTSHELL_ROOT: join(tourRoot, 'root'), NUTSHELL_STATE_DIR: join(tourRoot, 'run') };
   const registry = existsSync('/usr/bin/docker-registry') ? await startLocalRegistry() : undefined;
+  const netns = haveNetworkTools() && spawnSync('ip', ['netns', 'add', TOUR_NETNS]).status === 0 ? TOUR_NETNS : undefined;
+  if (netns) spawnSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
   try {
     for (const chapter of listChapters()) {
       const tour = TOUR[chapter];
       if (!tour) continue;
       console.log(chalk.bold.blue(`━━ Chapter ${chapter}: ${tour.title}`));
+      const inOwnNetwork = NETWORK_CHAPTERS.includes(chapter);
+      if (inOwnNetwork && !netns) {
+        console.log(chalk.dim('\n  (skipped: this chapter needs the ip, nft and curl programs: apt-get install iproute2 nftables curl)\n'));
+        continue;
+      }
+      if (inOwnNetwork) console.log(chalk.dim(`  (in a network namespace of the tour's own, ${netns}: your machine's network stays as it was)`));
       for (const step of tour.steps) {
         if (step.needsRegistry && !registry) {
           console.log(chalk.dim(`\n  (skipped: ${step.args[0]} needs Debian's docker-registry: apt-get install docker-registry)`));
@@ -160,8 +190,11 @@ async function main(): Promise<number> {
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
         const shown = step.shown ? expand(step.shown) : args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
         const program = step.chapter ?? chapter;
-        console.log(chalk.dim(`  $ npm run -s chapter -- ${program.slice(0, 2)} ${shown}`));
-        const result = spawnSync(process.execPath, [...process.execArgv, chapterProgram(program), ...args], { stdio: 'inherit', cwd: process.cwd(), env });
+        console.log(chalk.dim(step.onHost ? `  $ ${shown}` : `  $ npm run -s chapter -- ${program.slice(0, 2)} ${shown}`));
+        const command = step.onHost ? args : [process.execPath, ...process.execArgv, chapterProgram(program), ...args];
+        const inNetns = inOwnNetwork ? ['ip', 'netns', 'exec', netns!] : [];
+        const [file, ...rest] = [...inNetns, ...command];
+        const result = spawnSync(file!, rest, { stdio: 'inherit', cwd: process.cwd(), env });
         if (result.status !== 0) console.log(chalk.dim(`  (exit code ${result.status ?? result.signal})`));
       }
       console.log('');
@@ -169,6 +202,10 @@ async function main(): Promise<number> {
   } finally {
     const last = listChapters().at(-1)!;
     for (const name of ['ticker', 'tour-08']) spawnSync(process.execPath, [...process.execArgv, chapterProgram(last), 'rm', '-f', name], { stdio: 'ignore', env });
+    if (netns) {
+      spawnSync('ip', ['netns', 'exec', netns, process.execPath, ...process.execArgv, chapterProgram('10-network'), 'rm', '-f', 'tour-web'], { stdio: 'ignore', env });
+      spawnSync('ip', ['netns', 'del', netns]); // the bridge and the NAT table go with it
+    }
     await registry?.stop();
     rmSync(tourRoot, { recursive: true, force: true });
   }
