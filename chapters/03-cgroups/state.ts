@@ -32,7 +32,7 @@ export function checkName(name: string): void {
  *  zombie (state Z), which keeps PID and start time until its parent reaps it, while its
  *  PID namespace takes no newcomer (fork(2) there fails with ENOMEM). After our container
  *  exits, the kernel may give its PID to an unrelated process: the start time differs. */
-function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

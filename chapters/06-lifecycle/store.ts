@@ -442,7 +442,7 @@ function hexOf(digest: string): string {
   return digest.slice('sha256:'.length);
 }
 
-async function waitForFlock(fd: number, kind: 'shared' | 'exclusive', why: string): Promise<void> {
+export async function waitForFlock(fd: number, kind: 'shared' | 'exclusive', why: string): Promise<void> {
   while (!tryFlock(fd, kind, why)) await sleep(LOCK_RETRY_MS); // never block Node's only thread
 }
 

@@ -132,6 +132,11 @@ import {
 //> security..
 import { keepCapabilitiesAcrossSetuid, setDumpable, setNoNewPrivs } from './syscalls.ts';
 //< security..
+//> network..
+import {
+  configureContainerInterface, connectContainer, disconnectContainer, plugInContainer, writeNetworkFiles, type NetworkFile, type NetworkLease, type NetworkSpec,
+} from './network.ts';
+//< network..
 
 //> images..
 /** The process a container runs: the command, its environment, where it starts and as whom
@@ -146,6 +151,10 @@ export interface ProcessSpec {
    *  --cap-drop, --privileged and --security-opt. Recorded with the container, for `exec`. */
   security?: SecurityConfig;
   //< security..
+  //> network..
+  /** --network and -p, as `run` was given them. */
+  network?: NetworkSpec;
+  //< network..
 }
 
 //< images..
@@ -197,6 +206,12 @@ export interface ContainerConfig extends ProcessSpec {
   /** Print what the container used when it ends. */
   stats?: boolean;
   //< cgroups..
+  //> network..
+  /** Filled in by the engine before the child stage starts: the address a bridged container
+   *  was leased, and the /etc files it binds over the image's. */
+  lease?: NetworkLease;
+  networkFiles?: NetworkFile[];
+  //< network..
 }
 
 //> ..unionfs
@@ -267,6 +282,12 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     //| return signals.exitCode(await ended);
     //< ..namespaces
     //> cgroups..
+    //> network..
+    // First the address and the ports: if a port is taken, nothing has run yet.
+    const mode = config.network?.mode ?? 'bridge';
+    if (mode === 'bridge') config.lease = await connectContainer(dirs.spec.id, config.network?.ports ?? []);
+    config.networkFiles = writeNetworkFiles(dirs.dir, { ...dirs.spec, mode, ipAddress: config.lease?.ipAddress });
+    //< network..
     unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
     const child = startChildStage('init', { ...config, rootfs }, true);
     const ended = exitCodeOf(child);
@@ -274,15 +295,22 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     try {
       if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
       cgroup.join(child.pid!); // while it waits: the command will start inside the limits
+      //> network..
+      // The child stage has its network namespace by now (it unshared it before "ready").
+      if (config.lease) plugInContainer(config.lease, child.pid!);
+      //< network..
       //> ..unionfs
       //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, cgroupId });
       //< ..unionfs
       //> images..images
       //| if (config.name) recordContainer({ name: config.name, pid: child.pid!, hostname: config.hostname, rootfs, argv: config.argv, env: config.env, workdir: config.workdir, user: config.user, cgroupId });
       //< images..images
-      //> lifecycle..
-      recordRunning(dirs, child.pid!, cgroupId);
-      //< lifecycle..
+      //> lifecycle..security
+      //| recordRunning(dirs, child.pid!, cgroupId);
+      //< lifecycle..security
+      //> network..
+      recordRunning(dirs, child.pid!, cgroupId, config.lease);
+      //< network..
       //> ..lifecycle
       //| sendGo(child);
       //< ..lifecycle
@@ -322,6 +350,15 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     //> cgroups..
     cgroup.remove();
     //< cgroups..
+    //> network..
+    if (config.lease) {
+      // disconnectContainer() runs the nft program. Our children are still meant for the
+      // container's PID namespace, and a PID namespace whose init has died takes no newcomer
+      // (fork(2) fails with ENOMEM): children go back to our own one first.
+      joinNamespace(process.pid, 'pid', CLONE.CLONE_NEWPID, 'the container\'s PID namespace is dead: our next child must be born in ours');
+      await disconnectContainer(dirs.spec.id);
+    }
+    //< network..
     //> lifecycle..
     if (readRecordedState(dirs).status === 'running') recordExited(dirs, exitCodeSeen);
     //< lifecycle..
@@ -580,6 +617,9 @@ export function containerInit(config: ContainerConfig): never {
   //> terminals..
   const terminal = waitForGo();
   //< terminals..
+  //> network..
+  if (config.lease) configureContainerInterface(config.lease); // the engine has made our eth0 by now
+  //< network..
   //> security..
   const hierarchies = hierarchiesOfOurCgroup();
   //< security..
@@ -612,10 +652,20 @@ export function prepareContainer(config: ContainerConfig): void {
   //| chdir('/', 'chroot(2) does not move the working directory: step inside, or ".." leads out');
   //< ..chroot
   //> namespaces..
+  //> namespaces..security
+  //| unshare(
+  //|   CLONE.CLONE_NEWNS | CLONE.CLONE_NEWUTS | CLONE.CLONE_NEWIPC | CLONE.CLONE_NEWNET,
+  //|   'our own mount table, hostname, IPC objects and network stack',
+  //| );
+  //< namespaces..security
+  //> network..
+  // --network host: no network namespace, the container uses the host's interfaces.
+  const hostNetwork = config.network?.mode === 'host';
   unshare(
-    CLONE.CLONE_NEWNS | CLONE.CLONE_NEWUTS | CLONE.CLONE_NEWIPC | CLONE.CLONE_NEWNET,
-    'our own mount table, hostname, IPC objects and network stack',
+    CLONE.CLONE_NEWNS | CLONE.CLONE_NEWUTS | CLONE.CLONE_NEWIPC | (hostNetwork ? 0 : CLONE.CLONE_NEWNET),
+    hostNetwork ? 'our own mount table, hostname and IPC objects (--network host: the host\'s network stack)' : 'our own mount table, hostname, IPC objects and network stack',
   );
+  //< network..
   sethostname(config.hostname, 'only this UTS namespace sees the new name');
   mount(null, '/', null, MS.MS_REC | MS.MS_PRIVATE, null, 'the host\'s "/" is shared: without this our mounts would appear on the host');
   //> ..cgroups
@@ -628,6 +678,9 @@ export function prepareContainer(config: ContainerConfig): void {
   //> lifecycle..
   for (const volume of config.volumes ?? []) bindVolume(config.rootfs, volume);
   //< lifecycle..
+  //> network..
+  for (const file of config.networkFiles ?? []) bindNetworkFile(config.rootfs, file);
+  //< network..
   chdir(config.rootfs, 'pivot_root(".", ".") below works on the current directory');
   pivotRoot('.', '.', 'the rootfs becomes "/"; the old root is stacked on top of it, at "/"');
   umount2('.', MNT_DETACH, 'peel the old root off: nothing of the host\'s tree is reachable any more');
@@ -644,7 +697,12 @@ export function prepareContainer(config: ContainerConfig): void {
   else mount('sysfs', '/sys', 'sysfs', MS.MS_RDONLY | MS.MS_NOSUID | MS.MS_NODEV | MS.MS_NOEXEC, null, 'a read-only /sys that shows this network namespace');
   if (!privileged) hideKernelInterfaces(); // after /dev (its null is what masks a file) and /sys
   //< security..
-  interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+  //> namespaces..security
+  //| interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+  //< namespaces..security
+  //> network..
+  if (!hostNetwork) interfaceUp('lo', 'a new network namespace has only a loopback interface, and it is down');
+  //< network..
   //< namespaces..
 }
 
@@ -810,6 +868,21 @@ function bindVolume(rootfs: string, volume: Volume): void {
   }
 }
 
+//> network..
+/** /etc/hosts, /etc/hostname, /etc/resolv.conf: bound over the image's files like a volume, so
+ *  the image's layers are never written. An image may have put a symlink there (to
+ *  /run/systemd/resolve/stub-resolv.conf, say, or to a host path it hopes we write): we never
+ *  mount through one, and leave that file as the image has it. */
+function bindNetworkFile(rootfs: string, file: NetworkFile): void {
+  try {
+    bindVolume(rootfs, { ...file, readOnly: false });
+  } catch (err) {
+    if (!(err instanceof UserError && err.message.endsWith('passes through a symlink: refused'))) throw err;
+    traceStep(`skip ${file.containerPath}`, 'the image has a symlink on the way to it: left as the image has it');
+  }
+}
+
+//< network..
 /** Open `name` in the directory `dirFd`, as a descriptor that only names it (O_PATH). With
  *  RESOLVE_NO_SYMLINKS a symlink is ELOOP, never followed. (No O_NOFOLLOW: with O_PATH it
  *  would hand back the symlink itself, and a mount through that would land on the link.) */

@@ -11,6 +11,9 @@ import { traceStep } from '../../lib/trace.ts';
 import { detectCgroups, type Cgroup } from './cgroups.ts';
 import { isAlive, readRecordedState, readState, recordExited, type ContainerState } from './state.ts';
 import { listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
+//> network..
+import { disconnectContainer, formatPorts } from './network.ts';
+//< network..
 
 /** Wait until `done()` or `seconds` pass; true if it happened. */
 async function waitFor(done: () => boolean, seconds: number): Promise<boolean> {
@@ -79,6 +82,9 @@ export async function removeContainer(dirs: ContainerDirs, force: boolean): Prom
     await stopContainer(dirs, 0);
   }
   removeCgroup(readRecordedState(dirs));
+  //> network..
+  if (dirs.spec.network?.mode !== 'none' && dirs.spec.network?.mode !== 'host') await disconnectContainer(dirs.spec.id); // if its engine was killed: nobody else gives its lease back
+  //< network..
   removeContainerDirs(dirs);
 }
 
@@ -99,12 +105,23 @@ function ago(iso: string | undefined): string {
 
 /** `ps [-a]`: one line per container, running ones only unless `all`. */
 export function listTable(all: boolean): string {
-  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES']];
+  //> ..security
+  //| const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES']];
+  //< ..security
+  //> network..
+  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
+  //< network..
   for (const c of listContainers()) {
     const state = readState(c);
     if (!all && state.status !== 'running') continue;
     const command = JSON.stringify(c.spec.argv.join(' ').slice(0, 30));
-    rows.push([c.spec.id, c.spec.image, command, `${ago(c.spec.created)} ago`, describe(state), c.spec.name ?? '']);
+    //> ..security
+    //| rows.push([c.spec.id, c.spec.image, command, `${ago(c.spec.created)} ago`, describe(state), c.spec.name ?? '']);
+    //< ..security
+    //> network..
+    const ports = state.status === 'running' ? formatPorts(c.spec.network?.ports ?? []) : ''; // as docker: only while they are published
+    rows.push([c.spec.id, c.spec.image, command, `${ago(c.spec.created)} ago`, describe(state), ports, c.spec.name ?? '']);
+    //< network..
   }
   return rows.map((r) => r.join('\t')).join('\n') + '\n';
 }

@@ -79,18 +79,33 @@
 //|  *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
 //|  *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
 //< distribution..distribution
-//> security..
-/** Chapter 09 · security: chapter 08's engine, whose containers' root may no longer do what
- *  the host's root does: fewer capabilities, no new privileges, a seccomp filter, masked /proc
- *  and /sys, device control, and an `exec` the container cannot reach through.
- *  Lesson: docs/09-security.md
- *  Run:    npm run chapter -- 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
-//< security..
+//> security..security
+//| /** Chapter 09 · security: chapter 08's engine, whose containers' root may no longer do what
+//|  *  the host's root does: fewer capabilities, no new privileges, a seccomp filter, masked /proc
+//|  *  and /sys, device control, and an `exec` the container cannot reach through.
+//|  *  Lesson: docs/09-security.md
+//|  *  Run:    npm run chapter -- 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
+//< security..security
+//> network..
+/** Chapter 10 · network: chapter 09's engine, whose containers get a network: a veth pair into
+ *  a bridge, an address, a default route, NAT to the outside and published ports (-p).
+ *  New here: netlink.ts (links, addresses and routes as rtnetlink messages), network.ts
+ *  (addresses, ports, the nftables NAT table, /etc/hosts and resolv.conf), --network and -p on
+ *  `run`, PORTS in `ps`, and the `network prune` verb.
+ *  Lesson: docs/10-network.md
+ *  Run:    npm run chapter -- 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
+ *          curl -s 127.0.0.1:8080/hostname */
+//< network..
 //> distribution..
 import { statSync } from 'node:fs';
 //< distribution..
+//> lifecycle..security
+//| import { constants as os } from 'node:os';
+//< lifecycle..security
+//> network..
+import { hostname as hostHostname, constants as os } from 'node:os';
+//< network..
 //> lifecycle..
-import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 //< lifecycle..
 //> cgroups..
@@ -134,6 +149,9 @@ import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.
 //> security..
 import { escapeCommand } from './escapes.ts';
 //< security..
+//> network..
+import { checkPortsAreFree, parseNetworkMode, parsePublish, pruneNetwork, type NetworkSpec } from './network.ts';
+//< network..
 //> unionfs..terminals
 //| import { readChanges, writeLayerTar } from './overlay.ts';
 //< unionfs..terminals
@@ -233,6 +251,10 @@ const RUN_OPTIONS = {
   //> security..
   ...SECURITY_OPTIONS,
   //< security..
+  //> network..
+  network: { type: 'string' },
+  publish: { type: 'string', short: 'p', multiple: true },
+  //< network..
 } as const;
 
 //> security..
@@ -371,9 +393,12 @@ const VERBS = {
     //> terminals..distribution
     //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
     //< terminals..distribution
-    //> security..
-    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
-    //< security..
+    //> security..security
+    //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
+    //< security..security
+    //> network..
+    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [--network bridge|none|host] [-p [IP:]HOST:CTR[/udp]] [REGISTRY OPTIONS] <image> [command...]',
+    //< network..
     //> images..
     about: 'run the image (pulled first when it is not in the store)',
     //< images..
@@ -425,8 +450,17 @@ const VERBS = {
       //< unionfs..images
       //> lifecycle..
       const id = generateId();
-      const hostname = values.hostname ?? id;
       //< lifecycle..
+      //> lifecycle..security
+      //| const hostname = values.hostname ?? id;
+      //< lifecycle..security
+      //> network..
+      const network: NetworkSpec = { mode: parseNetworkMode(values.network), ports: (values.publish ?? []).map(parsePublish) };
+      if (network.ports.length > 0 && network.mode !== 'bridge') throw new UserError(`-p needs --network bridge: with --network ${network.mode} there is no container address to send the port to`);
+      await checkPortsAreFree(network.ports); // checked again, under the lock, when the container starts
+      // --network host shares the host's network, and docker gives it the host's name too.
+      const hostname = values.hostname ?? (network.mode === 'host' ? hostHostname() : id);
+      //< network..
       //> cgroups..
       const limits = parseLimits(values);
       //< cgroups..
@@ -459,6 +493,9 @@ const VERBS = {
         //> security..
         spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
         //< security..
+        //> network..
+        spec.network = network;
+        //< network..
       //> images..images
       //|   return { spec, lowerDirs: store.layerDirs(ref) };
       //| });
@@ -821,6 +858,20 @@ const VERBS = {
       return 0;
     },
   }),
+  //> network..
+  network: verb({
+    args: 'prune',
+    about: 'remove the bridge and the NAT table when no container uses them, and what killed engines left',
+    options: {},
+    positionals: ['action'],
+    run: async ({ positionals: { action } }) => {
+      if (action !== 'prune') throw new UserError(`unknown network action "${action}": the one action is prune`);
+      const removed = await pruneNetwork();
+      process.stdout.write(removed.length > 0 ? removed.map((what) => `removed ${what}\n`).join('') : 'nothing to remove\n');
+      return 0;
+    },
+  }),
+  //< network..
   //< unionfs..
   //> ..unionfs
   //| escape: verb({

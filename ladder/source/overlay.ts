@@ -269,6 +269,9 @@ export function readChanges(upperDir: string, lowerDirs: string[]): Change[] {
       continue;
     }
     const inLowers = visibleInLowers(lowerDirs, entry.path);
+    //> network..
+    if (isNetworkFileMountPoint(entry, inLowers, upperDir)) continue;
+    //< network..
     changes.push({ kind: inLowers ? 'C' : 'A', path: entry.path });
     if (!entry.opaque || !inLowers) continue;
     for (const name of namesInLowers(lowerDirs, entry.path)) {
@@ -281,6 +284,21 @@ export function readChanges(upperDir: string, lowerDirs: string[]): Change[] {
     .map(({ kind, path }) => ({ kind, path: shownPath(pathBytes('', path)) }));
 }
 
+//> network..
+const NETWORK_FILES = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'];
+
+/** The empty file the engine made to bind /etc/hosts, /etc/hostname or /etc/resolv.conf on, in
+ *  an image that had none, and the /etc that overlay copied up to hold it: the engine's change,
+ *  not the container's (what the container writes there lands in the bound file, outside the
+ *  upper dir). docker leaves them out of diff and commit too. */
+function isNetworkFileMountPoint(entry: UpperEntry, inLowers: boolean, upperDir: string): boolean {
+  const path = entry.path.toString('latin1');
+  if (NETWORK_FILES.includes(path)) return !inLowers && entry.stat.isFile() && entry.stat.size === 0;
+  if (path !== 'etc' || !inLowers || entry.opaque) return false;
+  return readdirSync(`${upperDir}/etc`).every((name) => NETWORK_FILES.includes(`etc/${name}`) && lstatSync(`${upperDir}/etc/${name}`).size === 0);
+}
+
+//< network..
 /** A path for `docker diff`'s listing: as it is when it is valid UTF-8, quoted with \xNN otherwise. */
 function shownPath(path: Buffer): string {
   return isUtf8(path) ? path.toString('utf8') : quoteBytes(path);

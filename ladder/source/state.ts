@@ -21,6 +21,9 @@ import { UserError } from '../../lib/errors.ts';
 //> lifecycle..
 import { findContainerDirs, writeJSONAtomically, type ContainerDirs } from './storage.ts';
 //< lifecycle..
+//> network..
+import type { NetworkLease } from './network.ts';
+//< network..
 
 //> ..unionfs
 //| export interface ContainerRecord {
@@ -58,6 +61,10 @@ export interface ContainerState {
   startedAt?: string;
   finishedAt?: string;
   //< lifecycle..
+  //> network..
+  /** A bridged container's address and veth, while it runs. */
+  network?: NetworkLease;
+  //< network..
 }
 
 //> ..images
@@ -85,7 +92,7 @@ const statePath = (dirs: ContainerDirs) => join(dirs.dir, 'state.json');
 /** Field 22 of /proc/PID/stat, or undefined when there is no such process — or only its
  *  zombie (state Z), which keeps PID and start time until its parent reaps it. */
 //< lifecycle..
-function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -163,10 +170,14 @@ export function readState(dirs: ContainerDirs): ContainerState {
 //|   }
 //|   throw new UserError(`a container named "${name}" is already running`);
 //< ..images
-//> lifecycle..
-export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string): void {
-  writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString() });
-//< lifecycle..
+//> lifecycle..security
+//| export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string): void {
+//|   writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString() });
+//< lifecycle..security
+//> network..
+export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease): void {
+  writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network });
+//< network..
 }
 
 //> ..images

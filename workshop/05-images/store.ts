@@ -252,7 +252,7 @@ function hexOf(digest: string): string {
   throw new Error('TODO (chapter 05): write hexOf(), as the comment above it says');
 }
 
-async function waitForFlock(fd: number, kind: 'shared' | 'exclusive', why: string): Promise<void> {
+export async function waitForFlock(fd: number, kind: 'shared' | 'exclusive', why: string): Promise<void> {
   throw new Error('TODO (chapter 05): write waitForFlock()');
 }
 

@@ -23,7 +23,7 @@ const statePath = (dirs: ContainerDirs) => join(dirs.dir, 'state.json');
 
 /** Field 22 of /proc/PID/stat, or undefined when there is no such process — or only its
  *  zombie (state Z), which keeps PID and start time until its parent reaps it. */
-function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
