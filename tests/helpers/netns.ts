@@ -48,11 +48,19 @@ export async function mustInNetns(name: string, command: string, args: string[])
 }
 
 /** A new network namespace `nutshell-t-<pid>-<n>` with `lo` up and HOST_ADDRESS/24 on
- *  HOST_LINK, removed after the test `t` (with whatever still runs in it). */
-export async function makeNetns(t: TestContext): Promise<string> {
+ *  HOST_LINK, removed after the test `t` with whatever still runs in it. `beforeRemoval` runs
+ *  first (the test's own clean-up inside it, such as `rm -f` of its containers); the namespace
+ *  goes even when that fails, and then the failure fails the test. */
+export async function makeNetns(t: TestContext, beforeRemoval?: () => Promise<void>): Promise<string> {
   const name = `nutshell-t-${process.pid}-${++made}`;
   await new Promise<void>((resolve, reject) => execFile('ip', ['netns', 'add', name], (err) => (err ? reject(err) : resolve())));
-  t.after(() => removeNetns(name));
+  t.after(async () => {
+    try {
+      await beforeRemoval?.();
+    } finally {
+      await removeNetns(name);
+    }
+  });
   await mustInNetns(name, 'ip', ['link', 'set', 'lo', 'up']);
   await mustInNetns(name, 'ip', ['link', 'add', HOST_LINK, 'type', 'veth', 'peer', 'name', `${HOST_LINK}-peer`]);
   await mustInNetns(name, 'ip', ['addr', 'add', `${HOST_ADDRESS}/24`, 'dev', HOST_LINK]);
