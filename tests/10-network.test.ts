@@ -5,11 +5,11 @@
  *  table. Each test runs the engine inside a network namespace of its own (tests/helpers/netns.ts),
  *  whose host side has `lo` and HOST_ADDRESS: no traffic goes anywhere else. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertOneLineError, engineFor, ROOTFS, run, type Result, type RunOptions } from './helpers/chapter.ts';
+import { assertOneLineError, copyOfRootfs, engineFor, ROOTFS, run, tempDir, type Result, type RunOptions } from './helpers/chapter.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
 import { HOST_ADDRESS, HOST_LINK, inNetns, listenInNetns, makeNetns, mustInNetns } from './helpers/netns.ts';
 
@@ -285,6 +285,49 @@ for (const ch of chaptersFrom('10')) {
       // … and by a process of the host side listening on it.
       await listenInNetns(t, ns, 18083);
       await attempt(['-p', '18083:80'], /18083/);
+    });
+
+    test('/etc/hostname, /etc/hosts and /etc/resolv.conf: the container\'s name, id and address, the host\'s name servers but loopback ones; diff shows none of them', async (t) => {
+      const { nutshell, image, inspect } = await sandbox(t);
+      const r = await nutshell(['run', '--name', 'etcbox', image, 'sh', '-c', 'hostname; cat /etc/hostname; echo --; cat /etc/hosts; echo --; cat /etc/resolv.conf; echo --; ip -4 -o addr show dev eth0']);
+      assert.equal(r.code, 0, r.stderr);
+      const [names, hosts, resolv, eth0] = r.stdout.split('--\n') as [string, string, string, string];
+      const [hostname, etcHostname] = names.trim().split('\n');
+      assert.equal(etcHostname, hostname);
+      const id = (JSON.parse((await nutshell(['inspect', 'etcbox'])).stdout) as { id?: string }).id ?? '';
+      assert.match(hosts, /^127\.0\.0\.1\s+localhost\b/m);
+      const address = ipv4Addresses(eth0)[0]?.split('/')[0] ?? '';
+      const own = hosts.split('\n').find((line) => line.split(/\s+/)[0] === address)?.split(/\s+/).slice(1) ?? [];
+      for (const name of [hostname!, 'etcbox']) assert.ok(own.includes(name), `/etc/hosts names ${name} at ${address}:\n${hosts}`);
+      assert.ok(own.some((name) => id.startsWith(name) && name.length >= 12), `/etc/hosts names the id at ${address}:\n${hosts}`);
+      const servers = (text: string) => [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]!);
+      assert.deepEqual(servers(resolv).filter((s) => s.startsWith('127.') || s === '::1'), [], `no loopback resolver:\n${resolv}`);
+      for (const server of servers(existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : '').filter((s) => !s.startsWith('127.') && s !== '::1')) {
+        assert.ok(servers(resolv).includes(server), `the host's ${server} is kept:\n${resolv}`);
+      }
+      // The engine bound them there: not the container's changes.
+      const diff = await nutshell(['diff', 'etcbox']);
+      assert.equal(diff.code, 0, diff.stderr);
+      assert.equal(diff.stdout, '', 'diff lists nothing');
+      assert.equal((await inspect('etcbox')).network?.mode, 'bridge');
+      assert.equal((await nutshell(['rm', 'etcbox'])).code, 0);
+    });
+
+    test('an image whose /etc/hosts and /etc/resolv.conf are symlinks out of its root: nothing is written through them', async (t) => {
+      const outside = tempDir();
+      const [hostsTarget, resolvTarget] = [join(outside, 'hosts-target'), join(outside, 'resolv-target')];
+      writeFileSync(hostsTarget, 'untouched\n');
+      writeFileSync(resolvTarget, 'untouched\n');
+      const rootfs = copyOfRootfs();
+      symlinkSync(hostsTarget, join(rootfs, 'etc', 'hosts'));
+      symlinkSync(`../../../../../../../..${resolvTarget}`, join(rootfs, 'etc', 'resolv.conf'));
+      const { nutshell } = await sandbox(t);
+      const [image] = await engine.rootfsArgs(rootfs);
+      const r = await nutshell(['run', '--rm', image!, 'sh', '-c', 'readlink /etc/hosts; readlink /etc/resolv.conf; cat /etc/hostname']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n').slice(0, 2), [hostsTarget, `../../../../../../../..${resolvTarget}`], 'left as the image has them');
+      assert.equal(readFileSync(hostsTarget, 'utf8'), 'untouched\n');
+      assert.equal(readFileSync(resolvTarget, 'utf8'), 'untouched\n');
     });
 
     test('network prune keeps what a running container uses, and removes the bridge and the table when none runs', async (t) => {
