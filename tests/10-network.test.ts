@@ -5,7 +5,7 @@
  *  table. Each test runs the engine inside a network namespace of its own (tests/helpers/netns.ts),
  *  whose host side has `lo` and HOST_ADDRESS: no traffic goes anywhere else. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,7 @@ const WEB = ['sh', '-c', 'mkdir -p /www && echo hello > /www/index.html && exec 
 
 interface InspectedContainer {
   network?: { mode?: string; ports?: { hostIp?: string; hostPort?: number | string; containerPort?: number | string; protocol?: string }[] };
-  state?: { status?: string; network?: { ipAddress?: string; prefixLength?: number; gateway?: string; bridge?: string; hostInterface?: string } };
+  state?: { status?: string; pid?: number; network?: { ipAddress?: string; prefixLength?: number; gateway?: string; bridge?: string; hostInterface?: string } };
 }
 
 /** What the engine keeps in its namespace and root: the host ends of veths, the addresses still
@@ -328,6 +328,30 @@ for (const ch of chaptersFrom('10')) {
       assert.deepEqual(r.stdout.trim().split('\n').slice(0, 2), [hostsTarget, `../../../../../../../..${resolvTarget}`], 'left as the image has them');
       assert.equal(readFileSync(hostsTarget, 'utf8'), 'untouched\n');
       assert.equal(readFileSync(resolvTarget, 'utf8'), 'untouched\n');
+    });
+
+    test('a container killed with its engine (SIGKILL) gives back its address and port to the next run', async (t) => {
+      const { ns, nutshell, image, runDetached, inspect } = await sandbox(t);
+      const id = await runDetached(['--name', 'killed', '-p', '18080:80'], WEB);
+      const pid = (await inspect('killed')).state?.pid;
+      assert.ok(pid, 'inspect shows the container\'s pid');
+      // The monitor is the engine that runs a detached container: no engine is left to clean up.
+      const monitor = readdirSync('/proc').find((p) => {
+        try {
+          const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+          return cmdline.includes('__monitor') && cmdline.includes(id);
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(monitor, 'the monitor process runs');
+      process.kill(Number(monitor), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && [monitor, String(pid)].some((p) => existsSync(`/proc/${p}/stat`) && !/\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'))); i++) await sleep(100);
+      const next = await nutshell(['run', '--rm', '-p', '18080:80', image, 'true']);
+      assert.equal(next.code, 0, `the port of a dead container is free again: ${next.stderr}`);
+      const { veths, addresses, dnatRules } = await networkState(ns);
+      assert.deepEqual({ veths, addresses, dnatRules }, { veths: [], addresses: [], dnatRules: 0 }, readFileIfAny(allocationsFile));
     });
 
     test('network prune keeps what a running container uses, and removes the bridge and the table when none runs', async (t) => {
