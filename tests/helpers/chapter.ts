@@ -9,6 +9,7 @@ import { after } from 'node:test';
 import { DEFAULT_ROOTFS } from '../../scripts/build-rootfs.ts';
 import { chapterProgram, findChapter, listChapters } from '../../scripts/chapters.ts';
 import { chapterDir, isFrom } from './ladder.ts';
+import { nsenterArgs } from './netns.ts';
 
 export const ROOTFS = DEFAULT_ROOTFS;
 
@@ -19,7 +20,13 @@ export interface Result {
   stderr: string;
 }
 
-export interface RunOptions extends SpawnOptions {
+export interface StartOptions extends SpawnOptions {
+  /** Run the engine inside this named network namespace (tests/helpers/netns.ts), through
+   *  `nsenter`, which execs it: the child's PID is still the engine's. */
+  netns?: string;
+}
+
+export interface RunOptions extends StartOptions {
   input?: string;
   /** Give up after this many ms (default 60 s): kill the program, and whatever holds its output
    *  open, and fail with a message that says so. */
@@ -35,10 +42,13 @@ export function programOf(chapter: string): string {
 }
 
 /** Start a chapter's program: `start('02', ['run', ROOTFS, 'true'])`. */
-export function start(chapter: string, args: string[], opts: SpawnOptions = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', programOf(chapter), ...args], {
+export function start(chapter: string, args: string[], opts: StartOptions = {}) {
+  const { netns, ...spawnOpts } = opts;
+  const engine = [process.execPath, '--import', 'tsx', programOf(chapter), ...args];
+  const [file, ...argv] = netns ? ['nsenter', ...nsenterArgs(netns), ...engine] : engine;
+  const child = spawn(file!, argv, {
     stdio: ['pipe', 'pipe', 'pipe'],
-    ...opts,
+    ...spawnOpts,
   });
   liveEngines.set(child, stdioOf(child));
   child.on('close', () => liveEngines.delete(child));
@@ -165,7 +175,7 @@ export interface Engine {
   /** `run [options] <rootfs> [command...]` to its end, in this chapter's words. */
   runContainer(options: string[], layers: Layers, command: string[], opts?: RunOptions): Promise<Result>;
   /** The same, started: the engine's process, for tests that signal it or run beside it. */
-  startContainer(options: string[], layers: Layers, command: string[], opts?: SpawnOptions): Promise<ChildProcess>;
+  startContainer(options: string[], layers: Layers, command: string[], opts?: StartOptions): Promise<ChildProcess>;
   /** Host processes whose "/" is a container of this engine (running ones, or leaked ones). */
   containerProcesses(): string[];
   /** Host mounts that name this engine's rootfs or root: a mount leaked out of a container. */

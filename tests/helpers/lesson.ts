@@ -203,10 +203,16 @@ class Session {
 
   private readonly dir: string;
 
-  constructor(dir: string, env: NodeJS.ProcessEnv) {
+  /** `networkOf`: a session of the same lesson, whose network namespace this one joins. */
+  constructor(dir: string, env: NodeJS.ProcessEnv, networkOf?: Session) {
     this.dir = dir;
-    // Its own process group, so that the end of the lesson reaches its background jobs too.
-    this.child = spawn('bash', ['--noprofile', '--norc'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A network namespace of the lesson's own, `lo` up, shared by its terminals: its registries,
+    // bridge and containers never meet another test's. unshare, sh and nsenter exec, so the PID
+    // is bash's. Its own process group, so that the end of the lesson reaches its background jobs too.
+    const enter = networkOf
+      ? ['nsenter', `--net=/proc/${networkOf.child.pid}/ns/net`, '--']
+      : ['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh'];
+    this.child = spawn(enter[0]!, [...enter.slice(1), 'bash', '--noprofile', '--norc'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const collect = (data: Buffer) => {
       this.output += data.toString('utf8');
       this.waiter?.();
@@ -355,7 +361,7 @@ export async function runLesson(file: string, options: LessonOptions = {}): Prom
   try {
     for (const block of blocks) {
       let session = sessions.get(block.terminal);
-      if (!session) sessions.set(block.terminal, (session = new Session(scripts, env)));
+      if (!session) sessions.set(block.terminal, (session = new Session(scripts, env, [...sessions.values()][0])));
       for (const command of block.commands) {
         commands++;
         await runCommand(session, command, block, { name, temp });
