@@ -107,8 +107,10 @@ if (scratch && values.bail) env.NUTSHELL_CHECK_BAIL = join(scratch, 'failed');
 // hangs fails after 20 minutes instead of holding the whole run.
 // In a network namespace of its own, with only `lo` (brought up): the registries the tests start
 // on 127.0.0.1, and the bridges, veths and nftables tables of chapter 10, live there and vanish
-// with it, so no test touches the host's network configuration.
-const inPrivateNetwork = ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath];
+// with it, so no test touches the host's network configuration. IP forwarding is on there from
+// the start: chapter 10's engine would otherwise turn it on, and say so, in whichever test ran
+// the first container (tests/10-network.test.ts checks that line in namespaces of its own).
+const inPrivateNetwork = ['--net', '--', 'sh', '-c', 'ip link set lo up && echo 1 > /proc/sys/net/ipv4/ip_forward && exec "$@"', 'sh', process.execPath];
 const result = spawnSync('unshare', [...inPrivateNetwork, '--import', 'tsx', ...checkFlags, '--test', '--test-concurrency=1', '--test-timeout=1200000', ...files.map((f) => join(testsDir, f))], {
   stdio: 'inherit',
   env,

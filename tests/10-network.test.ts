@@ -177,6 +177,20 @@ for (const ch of chaptersFrom('10')) {
       assert.notEqual((await inNetns(ns, 'curl', ['-sS', '--max-time', '2', 'http://127.0.0.1:18080/'])).code, 0, 'nothing answers on 18080 any more');
     });
 
+    test('the first run turns IP forwarding on and says so on stderr; the next one says nothing', async (t) => {
+      const { ns, image, nutshell } = await sandbox(t);
+      const forwarding = async () => (await mustInNetns(ns, 'cat', ['/proc/sys/net/ipv4/ip_forward'])).trim();
+      // A new namespace copies the host's setting: start from a host that does not forward.
+      await mustInNetns(ns, 'sh', ['-c', 'echo 0 > /proc/sys/net/ipv4/ip_forward']);
+      assert.equal(await forwarding(), '0');
+      const first = await nutshell(['run', '--rm', image, 'true']);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /^nutshell: set net\.ipv4\.ip_forward to 1 \(it was 0\): .+\n$/);
+      assert.equal(await forwarding(), '1');
+      const second = await nutshell(['run', '--rm', image, 'true']);
+      assert.equal(second.stderr, '', 'nothing changed on the host: nothing said');
+    });
+
     test('-p with a host address publishes on that address only; /udp is kept as the protocol', async (t) => {
       const { ns, nutshell, runDetached, inspect } = await sandbox(t);
       await runDetached(['--name', 'local-web', '-p', '127.0.0.1:18081:80', '-p', '18053:53/udp'], WEB);

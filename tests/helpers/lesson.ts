@@ -207,11 +207,12 @@ class Session {
   constructor(dir: string, env: NodeJS.ProcessEnv, networkOf?: Session) {
     this.dir = dir;
     // A network namespace of the lesson's own, `lo` up, shared by its terminals: its registries,
-    // bridge and containers never meet another test's. unshare, sh and nsenter exec, so the PID
+    // bridge and containers never meet another test's. Forwarding starts off, as on a host
+    // without docker (a new namespace copies the host's setting), as lesson 10 shows. unshare, sh and nsenter exec, so the PID
     // is bash's. Its own process group, so that the end of the lesson reaches its background jobs too.
     const enter = networkOf
       ? ['nsenter', `--net=/proc/${networkOf.child.pid}/ns/net`, '--']
-      : ['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh'];
+      : ['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && echo 0 > /proc/sys/net/ipv4/ip_forward && exec "$@"', 'sh'];
     this.child = spawn(enter[0]!, [...enter.slice(1), 'bash', '--noprofile', '--norc'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const collect = (data: Buffer) => {
       this.output += data.toString('utf8');
