@@ -22,7 +22,7 @@ export default defineExercise({
       const r = await net.run(['run', '--rm', '--ip', address, IMAGE, 'echo', 'it ran']);
       const said = errorLines(r);
       if (r.code === 0 || r.stdout.includes('it ran')) notYet(`run --ip ${address} ran a container, though ${address} is ${why}`);
-      if (said.length !== 1) notYet(`run --ip ${address} (${why}) was refused in ${said.length} lines instead of one:\n${said.join('\n')}`);
+      if (said.length !== 1) notYet(`run --ip ${address} (${why}) was refused in ${said.length} lines instead of one: ${said.join(' / ')}`);
       refusals.push(said[0]!);
     }
     // The refusals must not have taken anything from the container that holds the address.
