@@ -192,7 +192,9 @@ async function main(): Promise<number> {
         const program = step.chapter ?? chapter;
         console.log(chalk.dim(step.onHost ? `  $ ${shown}` : `  $ npm run -s chapter -- ${program.slice(0, 2)} ${shown}`));
         const command = step.onHost ? args : [process.execPath, ...process.execArgv, chapterProgram(program), ...args];
-        const inNetns = inOwnNetwork ? ['ip', 'netns', 'exec', netns!] : [];
+        // nsenter, not `ip netns exec`, which would also mount a sysfs of its own over /sys and
+        // hide /sys/fs/cgroup from the engine.
+        const inNetns = inOwnNetwork ? ['nsenter', `--net=/run/netns/${netns}`, '--'] : [];
         const [file, ...rest] = [...inNetns, ...command];
         const result = spawnSync(file!, rest, { stdio: 'inherit', cwd: process.cwd(), env });
         if (result.status !== 0) console.log(chalk.dim(`  (exit code ${result.status ?? result.signal})`));
@@ -203,7 +205,7 @@ async function main(): Promise<number> {
     const last = listChapters().at(-1)!;
     for (const name of ['ticker', 'tour-08']) spawnSync(process.execPath, [...process.execArgv, chapterProgram(last), 'rm', '-f', name], { stdio: 'ignore', env });
     if (netns) {
-      spawnSync('ip', ['netns', 'exec', netns, process.execPath, ...process.execArgv, chapterProgram('10-network'), 'rm', '-f', 'tour-web'], { stdio: 'ignore', env });
+      spawnSync('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, ...process.execArgv, chapterProgram('10-network'), 'rm', '-f', 'tour-web'], { stdio: 'ignore', env });
       spawnSync('ip', ['netns', 'del', netns]); // the bridge and the NAT table go with it
     }
     await registry?.stop();
