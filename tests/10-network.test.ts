@@ -267,16 +267,22 @@ for (const ch of chaptersFrom('10')) {
     });
 
     test('10 concurrent runs get 10 distinct addresses, and leave nothing', async (t) => {
-      const { ns, nutshell, image } = await sandbox(t);
-      // Each container holds its address for a second, so that they all overlap.
-      const results = await Promise.all(Array.from({ length: 10 }, () => nutshell(['run', '--rm', image, 'sh', '-c', 'ip -4 -o addr show dev eth0; sleep 1'])));
-      for (const r of results) assert.equal(r.code, 0, r.stderr);
-      const addresses = results.map((r) => ipv4Addresses(r.stdout)[0]?.split('/')[0] ?? `none in: ${r.stdout}`);
+      const { ns, nutshell, runDetached } = await sandbox(t);
+      // Started at once, and all still running when their addresses are read: a second run
+      // that reused an address would have taken it from a container that holds it. (Containers
+      // that end first may give theirs back, so --rm runs would prove nothing under load.)
+      const ids = await Promise.all(Array.from({ length: 10 }, () => runDetached([], ['sleep', '300'])));
+      const addresses: string[] = [];
+      for (const id of ids) {
+        const inside = await nutshell(['exec', id, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+        addresses.push(ipv4Addresses(inside.stdout)[0]?.split('/')[0] ?? `none in ${id}: ${inside.stdout}${inside.stderr}`);
+      }
       for (const a of addresses) {
         assert.match(a, SUBNET);
         assert.notEqual(a, GATEWAY);
       }
       assert.equal(new Set(addresses).size, 10, `addresses: ${addresses.join(' ')}`);
+      for (const id of ids) assert.equal((await nutshell(['rm', '-f', id])).code, 0);
       assert.deepEqual(await networkState(ns), { veths: [], addresses: [], dnatRules: 0, records: [] }, readFileIfAny(allocationsFile));
     });
 
