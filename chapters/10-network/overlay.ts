@@ -268,7 +268,7 @@ export function readChanges(upperDir: string, lowerDirs: string[]): Change[] {
       continue;
     }
     const inLowers = visibleInLowers(lowerDirs, entry.path);
-    if (isNetworkFileMountPoint(entry, inLowers, upperDir)) continue;
+    if (isNetworkFileMountPoint(entry.path, entry.stat, entry.opaque, upperDir)) continue;
     changes.push({ kind: inLowers ? 'C' : 'A', path: entry.path });
     if (!entry.opaque || !inLowers) continue;
     for (const name of namesInLowers(lowerDirs, entry.path)) {
@@ -285,12 +285,13 @@ const NETWORK_FILES = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'];
 
 /** The empty file the engine made to bind /etc/hosts, /etc/hostname or /etc/resolv.conf on, in
  *  an image that had none, and the /etc that overlay copied up to hold it: the engine's change,
- *  not the container's (what the container writes there lands in the bound file, outside the
- *  upper dir). docker leaves them out of diff and commit too. */
-function isNetworkFileMountPoint(entry: UpperEntry, inLowers: boolean, upperDir: string): boolean {
-  const path = entry.path.toString('latin1');
-  if (NETWORK_FILES.includes(path)) return !inLowers && entry.stat.isFile() && entry.stat.size === 0;
-  if (path !== 'etc' || !inLowers || entry.opaque) return false;
+ *  not the container's. What the container writes there lands in the bound file, outside the
+ *  upper dir, and a mount point cannot be removed (EBUSY): an empty file of those names in the
+ *  upper dir is always ours. docker leaves them out of diff and commit too. */
+function isNetworkFileMountPoint(pathInUpper: Buffer, stat: Stats, opaque: boolean, upperDir: string): boolean {
+  const path = pathInUpper.toString('latin1');
+  if (NETWORK_FILES.includes(path)) return stat.isFile() && stat.size === 0;
+  if (path !== 'etc' || opaque) return false;
   return readdirSync(`${upperDir}/etc`).every((name) => NETWORK_FILES.includes(`etc/${name}`) && lstatSync(`${upperDir}/etc/${name}`).size === 0);
 }
 
@@ -378,6 +379,7 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
   // first name written (tar refers back, so the target must come earlier in the archive).
   const firstNameOf = new Map<string, Buffer>();
   for (const { path, stat, whiteout, opaque, fd: held } of walkUpper(upperDir)) {
+    if (isNetworkFileMountPoint(path, stat, opaque, upperDir)) continue; // not the container's change (see there)
     if (whiteout) {
       write(markerHeader(withNamePrefix(path, WHITEOUT_PREFIX), stat));
       continue;

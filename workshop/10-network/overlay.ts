@@ -285,9 +285,10 @@ const NETWORK_FILES = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'];
 
 /** The empty file the engine made to bind /etc/hosts, /etc/hostname or /etc/resolv.conf on, in
  *  an image that had none, and the /etc that overlay copied up to hold it: the engine's change,
- *  not the container's (what the container writes there lands in the bound file, outside the
- *  upper dir). docker leaves them out of diff and commit too. */
-function isNetworkFileMountPoint(entry: UpperEntry, inLowers: boolean, upperDir: string): boolean {
+ *  not the container's. What the container writes there lands in the bound file, outside the
+ *  upper dir, and a mount point cannot be removed (EBUSY): an empty file of those names in the
+ *  upper dir is always ours. docker leaves them out of diff and commit too. */
+function isNetworkFileMountPoint(pathInUpper: Buffer, stat: Stats, opaque: boolean, upperDir: string): boolean {
   throw new Error('TODO (chapter 10): write isNetworkFileMountPoint(), as the comment above it says');
 }
 
@@ -375,6 +376,7 @@ function writeTarEntries(upperDir: string, fd: number, hash: Hash): void {
   // first name written (tar refers back, so the target must come earlier in the archive).
   const firstNameOf = new Map<string, Buffer>();
   for (const { path, stat, whiteout, opaque, fd: held } of walkUpper(upperDir)) {
+    // TODO (10): call isNetworkFileMountPoint() (1 line in the chapter)
     if (whiteout) {
       write(markerHeader(withNamePrefix(path, WHITEOUT_PREFIX), stat));
       continue;
