@@ -311,10 +311,10 @@ while [ ! -e /tmp/exec-done ] && [ $i -lt 3000 ]; do
     elif [ -e "/proc/$pid" ] && [ ! -e "/proc/$pid/root/" ]; then
       case " $refused " in
         *" $pid "*) ;;
-        *) refused="$refused $pid"
-           # Looked at again, it may have become the container's own program already (execve).
+        *) # Looked at again, it may have become the container's own program already (execve),
+           # or ended (a short command such as touch): an ended process refused nothing.
            error=$(ls -d "/proc/$pid/root/" 2>&1) && error="refused while it came in; a moment later it ran the container's own program"
-           echo "pid $pid: $error" ;;
+           if [ -e "/proc/$pid" ]; then refused="$refused $pid"; echo "pid $pid: $error"; fi ;;
       esac
     fi
   done
