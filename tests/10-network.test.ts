@@ -298,6 +298,10 @@ for (const ch of chaptersFrom('10')) {
       await attempt(['-p', '70000:80'], /70000/);
       await attempt(['-p', '18080:0'], /18080:0|\b0\b/);
       await attempt(['--network', 'nosuch'], /nosuch/);
+      await attempt(['--network', 'none', '-p', '18080:80'], /-p needs --network bridge/);
+      const badSubnet = await nutshell(['run', image, 'true'], { env: { ...env, NUTSHELL_SUBNET: '10.208.0.0/8' } });
+      assertOneLineError(badSubnet, /invalid NUTSHELL_SUBNET "10\.208\.0\.0\/8"/);
+      assertOneLineError(await nutshell(['network', 'nosuch']), /unknown network action "nosuch"/);
       // In use by another container's -p …
       await runDetached(['--name', 'holder', '-p', '18080:80'], WEB);
       await attempt(['-p', '18080:80'], /18080/);
