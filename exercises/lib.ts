@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { applyPatch, createTwoFilesPatch, parsePatch } from 'diff';
 import { DEFAULT_ROOTFS, PROJECT_ROOT } from '../scripts/build-rootfs.ts';
-import { CHAPTERS_DIR, chapterProgram, findChapter, listChapters } from '../scripts/chapters.ts';
+import { CHAPTERS_DIR, chapterCommand, chapterProgram, findChapter, listChapters } from '../scripts/chapters.ts';
 import { startLocalRegistry, type LocalRegistry, type RegistryAuth } from '../scripts/local-registry.ts';
 
 export const ROOTFS = DEFAULT_ROOTFS;
@@ -76,7 +76,7 @@ export function defineExercise(exercise: Exercise): Exercise {
 }
 
 function runProgram(program: string, args: string[], opts: RunOptions): Promise<Result> {
-  const argv = [...(opts.wrap ?? []), process.execPath, '--import', 'tsx', program, ...args];
+  const argv = [...(opts.wrap ?? []), ...chapterCommand(program), ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   let stdout = '';
   let stderr = '';

@@ -19,6 +19,7 @@ import { diffArrays } from 'diff';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { PROJECT_ROOT } from './build-rootfs.ts';
+import { readChapterNames } from './project.mjs';
 
 export const LADDER_DIR = join(PROJECT_ROOT, 'ladder');
 export const SOURCE_DIR = join(LADDER_DIR, 'source');
@@ -45,14 +46,6 @@ export interface Ladder {
 }
 
 /** The chapters' folder names, in order, from ladder/chapters.json. */
-export function readChapterNames(manifest = MANIFEST): string[] {
-  const names: unknown = JSON.parse(readFileSync(manifest, 'utf8')).chapters;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && /^\d\d-[a-z0-9-]+$/.test(n))) {
-    throw new Error(`${relative(PROJECT_ROOT, manifest)}: "chapters" must list names like "01-chroot"`);
-  }
-  return names;
-}
-
 const slugOf = (chapter: string) => chapter.slice(3);
 
 // ---------------------------------------------------------------------------------------------

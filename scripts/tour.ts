@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import chalk from 'chalk';
 import { buildRootfs, PROJECT_ROOT } from './build-rootfs.ts';
-import { chapterProgram, listChapters } from './chapters.ts';
+import { chapterCommand, chapterProgram, listChapters } from './chapters.ts';
 import { startLocalRegistry } from './local-registry.ts';
 
 interface Step {
@@ -141,7 +141,7 @@ function haveNetworkTools(): boolean {
 
 /** The script of one of chapter 09's escape demos, as `escape <demo> --print` gives it. */
 function escapeScript(demo: string): string {
-  const printed = spawnSync(process.execPath, [...process.execArgv, chapterProgram('09-security'), 'escape', demo, '--print'], { encoding: 'utf8' });
+  const printed = spawnSync(process.execPath, [...chapterCommand(chapterProgram('09-security')).slice(1), 'escape', demo, '--print'], { encoding: 'utf8' });
   if (printed.status !== 0) throw new Error(`escape ${demo} --print failed: ${printed.stderr.trim()}`);
   return printed.stdout;
 }
@@ -191,7 +191,7 @@ async function main(): Promise<number> {
         const shown = step.shown ? expand(step.shown) : args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
         const program = step.chapter ?? chapter;
         console.log(chalk.dim(step.onHost ? `  $ ${shown}` : `  $ npm run -s chapter -- ${program.slice(0, 2)} ${shown}`));
-        const command = step.onHost ? args : [process.execPath, ...process.execArgv, chapterProgram(program), ...args];
+        const command = step.onHost ? args : [...chapterCommand(chapterProgram(program)), ...args];
         // nsenter, not `ip netns exec`, which would also mount a sysfs of its own over /sys and
         // hide /sys/fs/cgroup from the engine.
         const inNetns = inOwnNetwork ? ['nsenter', `--net=/run/netns/${netns}`, '--'] : [];
@@ -203,9 +203,9 @@ async function main(): Promise<number> {
     }
   } finally {
     const last = listChapters().at(-1)!;
-    for (const name of ['ticker', 'tour-08']) spawnSync(process.execPath, [...process.execArgv, chapterProgram(last), 'rm', '-f', name], { stdio: 'ignore', env });
+    for (const name of ['ticker', 'tour-08']) spawnSync(process.execPath, [...chapterCommand(chapterProgram(last)).slice(1), 'rm', '-f', name], { stdio: 'ignore', env });
     if (netns) {
-      spawnSync('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, ...process.execArgv, chapterProgram('10-network'), 'rm', '-f', 'tour-web'], { stdio: 'ignore', env });
+      spawnSync('nsenter', [`--net=/run/netns/${netns}`, '--', ...chapterCommand(chapterProgram('10-network')), 'rm', '-f', 'tour-web'], { stdio: 'ignore', env });
       spawnSync('ip', ['netns', 'del', netns]); // the bridge and the NAT table go with it
     }
     await registry?.stop();

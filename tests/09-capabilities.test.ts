@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { assertOneLineError, copyOfRootfs, engineFor, programOf, ROOTFS, run, tempDir, type Engine } from './helpers/chapter.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
+import { chapterCommand } from '../scripts/chapters.ts';
 import { CAP_NET_RAW_EP, setXattr } from './helpers/xattrs.ts';
 
 /** capabilities(7): the numbers of the capabilities these tests name. */
@@ -104,8 +105,8 @@ for (const ch of chaptersFrom('09')) {
       // CAP_SYS_ADMIN inheritable and ambient (which then pass through execve into the engine).
       const statusWith = async (options: string[]) => {
         const args = ['run', '--rm', ...options, ...(await engine.rootfsArgs(ROOTFS)), 'cat', '/proc/self/status'];
-        const script = 'grep -q "^CapAmb:.*200000$" /proc/self/status && exec "$0" --import tsx "$@"';
-        const capsh = ['--inh=cap_sys_admin', '--addamb=cap_sys_admin', '--', '-c', script, process.execPath, programOf(ch), ...args];
+        const script = 'grep -q "^CapAmb:.*200000$" /proc/self/status && exec "$0" "$@"';
+        const capsh = ['--inh=cap_sys_admin', '--addamb=cap_sys_admin', '--', '-c', script, ...chapterCommand(programOf(ch)), ...args];
         return caps(parseStatus((await promisify(execFile)('capsh', capsh, { env: engine.env })).stdout));
       };
       assert.deepEqual(await statusWith([]), root(DEFAULT_MASK));

@@ -4,7 +4,7 @@
  *  starts, and lets it go on (SIGCONT) once the monitor has ended. */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chapterProgram } from '../../scripts/chapters.ts';
+import { chapterCommand, chapterProgram } from '../../scripts/chapters.ts';
 import { defineExercise, notYet } from '../lib.ts';
 import { IMAGE, importImage, startTimeOf, waitUntil } from './common.ts';
 
@@ -20,7 +20,8 @@ export default defineExercise({
   title: 'A race in run -d',
   async check(copy) {
     await importImage(copy);
-    const engine = spawn(process.execPath, ['--import', 'tsx', chapterProgram(copy.chapter, copy.dir), 'run', '-d', '--rm', IMAGE, 'true'], {
+    const [node, ...argv] = chapterCommand(chapterProgram(copy.chapter, copy.dir));
+    const engine = spawn(node!, [...argv, 'run', '-d', '--rm', IMAGE, 'true'], {
       env: copy.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listChapters } from '../../scripts/chapters.ts';
+import { chapterCommand, listChapters } from '../../scripts/chapters.ts';
 import { notYet, ROOTFS, type Copy } from '../lib.ts';
 
 /** The image the checks run: chapter 07 cannot make one, so our last chapter imports the
@@ -56,7 +56,7 @@ const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 /** Start the copy's program with `args` (`['run', '-it', …]`) on a new terminal. */
 export function runInTerminal(copy: Copy, args: string[]): TerminalSession {
   // The new terminal has no size (0×0) until someone sets one: give it a window's usual 24×80.
-  const command = `stty rows 24 cols 80 && exec ${[process.execPath, '--import', 'tsx', join(copy.dir, 'main.ts'), ...args].map(quote).join(' ')}`;
+  const command = `stty rows 24 cols 80 && exec ${[...chapterCommand(join(copy.dir, 'main.ts')), ...args].map(quote).join(' ')}`;
   // -q: no "Script started" lines; -e: script exits with the engine's code; /dev/null: no typescript file.
   const script = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...copy.env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'pipe'] });
   let shown = '';

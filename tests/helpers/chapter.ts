@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { DEFAULT_ROOTFS } from '../../scripts/build-rootfs.ts';
-import { chapterProgram, findChapter, listChapters } from '../../scripts/chapters.ts';
+import { chapterCommand, chapterProgram, findChapter, listChapters } from '../../scripts/chapters.ts';
 import { chapterDir, isFrom } from './ladder.ts';
 import { nsenterArgs } from './netns.ts';
 
@@ -44,7 +44,8 @@ export function programOf(chapter: string): string {
 /** Start a chapter's program: `start('02', ['run', ROOTFS, 'true'])`. */
 export function start(chapter: string, args: string[], opts: StartOptions = {}) {
   const { netns, ...spawnOpts } = opts;
-  const engine = [process.execPath, '--import', 'tsx', programOf(chapter), ...args];
+  // As ./nutshell runs it: plain node on the chapter's cached bundle, no TypeScript loader.
+  const engine = [...chapterCommand(programOf(chapter)), ...args];
   const [file, ...argv] = netns ? ['nsenter', ...nsenterArgs(netns), ...engine] : engine;
   const child = spawn(file!, argv, {
     stdio: ['pipe', 'pipe', 'pipe'],
