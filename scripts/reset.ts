@@ -110,8 +110,9 @@ function isCheckout(dir: string): boolean {
 }
 
 /** An engine process: Node running a chapter's program (`<checkout>/<x>/<y>/main.ts`: a chapter,
- *  a starter copy, a learner's copy, or its child stage and monitor, which re-run it), or
- *  `npm run chapter` (scripts/chapter.ts). Returns the root and state dir it works in. */
+ *  a starter copy, a learner's copy), `./nutshell` or `npm run chapter` (scripts/chapter.mjs), or
+ *  a child stage or monitor, which re-run the program's bundle (`<checkout>/build/js/<key>/main.js`).
+ *  Returns the root and state dir it works in. */
 function engineOf(proc: Proc): { root: string; stateDir: string } | undefined {
   let cwd: string;
   try {
@@ -122,7 +123,8 @@ function engineOf(proc: Proc): { root: string; stateDir: string } | undefined {
   const isProgram = proc.args.some((arg) => {
     const path = resolve(cwd, arg);
     if (basename(path) === 'main.ts') return isCheckout(resolve(dirname(path), '../..'));
-    return path.endsWith('/scripts/chapter.ts') && isCheckout(resolve(dirname(path), '..'));
+    if (/\/build\/js\/[0-9a-f]+\/main\.js$/.test(path)) return isCheckout(resolve(dirname(path), '../../..'));
+    return path.endsWith('/scripts/chapter.mjs') && isCheckout(resolve(dirname(path), '..'));
   });
   if (!isProgram) return undefined;
   let environ: string[] = [];
@@ -144,7 +146,7 @@ function engineOf(proc: Proc): { root: string; stateDir: string } | undefined {
 
 /** A process sees another "/" (chroot, chapter 01) or PID namespace (chapter 02 on) than the
  *  engine that started it: it is a container's. (The engine's other children are its helpers,
- *  like tsx's esbuild, which end with it.) */
+ *  like esbuild when a bundle is made, which end with it.) */
 function isContainedFrom(pid: number, engine: number): boolean {
   const view = (p: number) => {
     try {

@@ -111,7 +111,7 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
         say: 'Chapter 08\'s container is root with every capability: it remounts its read-only volume read-write and writes into the host\'s directory.',
         args: ['run', '--rm', '-v', 'TOURDIR/volume:/data:ro', 'nutshell/busybox', 'sh', '-c', 'ESCAPE_SCRIPT ro-volume'],
         chapter: '08-distribution',
-        shown: 'run --rm -v TOURDIR/volume:/data:ro nutshell/busybox sh -c "$(npm run -s chapter -- 09 escape ro-volume --print)"',
+        shown: 'run --rm -v TOURDIR/volume:/data:ro nutshell/busybox sh -c "$(./nutshell 09 escape ro-volume --print)"',
       },
       { say: 'The same escape against chapter 09: mount(2) needs CAP_SYS_ADMIN, which it dropped, and its seccomp filter refuses mount(2) anyway.', args: ['escape', 'ro-volume', 'nutshell/busybox'] },
       { say: 'The other escapes it stops, and what stops each one.', args: ['escape', '--list'] },
@@ -190,7 +190,7 @@ async function main(): Promise<number> {
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
         const shown = step.shown ? expand(step.shown) : args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
         const program = step.chapter ?? chapter;
-        console.log(chalk.dim(step.onHost ? `  $ ${shown}` : `  $ npm run -s chapter -- ${program.slice(0, 2)} ${shown}`));
+        console.log(chalk.dim(step.onHost ? `  $ ${shown}` : `  $ ./nutshell ${program.slice(0, 2)} ${shown}`));
         const command = step.onHost ? args : [...chapterCommand(chapterProgram(program)), ...args];
         // nsenter, not `ip netns exec`, which would also mount a sysfs of its own over /sys and
         // hide /sys/fs/cgroup from the engine.

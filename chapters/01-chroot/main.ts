@@ -1,8 +1,8 @@
 /** Chapter 01 · chroot: run a command with another directory as its "/".
  *  New here: chroot(2), chdir(2), execve(2), and the re-exec of a child stage.
  *  Lesson: docs/01-chroot.md
- *  Run:    npm run chapter -- 01 run build/rootfs /bin/sh
- *          npm run chapter -- 01 escape build/rootfs       (why chroot is not enough) */
+ *  Run:    ./nutshell 01 run build/rootfs /bin/sh
+ *          ./nutshell 01 escape build/rootfs       (why chroot is not enough) */
 import { statSync } from 'node:fs';
 import { runProgram, verb } from '../../lib/cli.ts';
 import { runMain } from '../../lib/errors.ts';

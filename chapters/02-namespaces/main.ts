@@ -3,9 +3,9 @@
  *  New here: unshare(2), setns(2), sethostname(2), mount(2), pivot_root(2), umount2(2),
  *  mknod(2), ioctl(SIOCSIFFLAGS), a sync pipe between the stages, and the `exec` verb.
  *  Lesson: docs/02-namespaces.md
- *  Run:    npm run chapter -- 02 run --name box build/rootfs /bin/sh
- *          npm run chapter -- 02 exec box ps          (from another terminal)
- *          npm run chapter -- 02 escape build/rootfs   (the chapter 01 escape, now failing) */
+ *  Run:    ./nutshell 02 run --name box build/rootfs /bin/sh
+ *          ./nutshell 02 exec box ps          (from another terminal)
+ *          ./nutshell 02 escape build/rootfs   (the chapter 01 escape, now failing) */
 import { statSync } from 'node:fs';
 import { runProgram, verb } from '../../lib/cli.ts';
 import { runMain, UserError } from '../../lib/errors.ts';

@@ -2,8 +2,8 @@
  *  New here: cgroups.ts (cgroup v1 and v2 behind one interface), units.ts (docker's units),
  *  the --memory, --cpus, --pids-limit and --stats options, and the `stats` verb.
  *  Lesson: docs/03-cgroups.md
- *  Run:    npm run chapter -- 03 run --memory 32m --cpus 0.5 --pids-limit 50 build/rootfs /bin/sh
- *          npm run chapter -- 03 stats box             (for a container started with --name box) */
+ *  Run:    ./nutshell 03 run --memory 32m --cpus 0.5 --pids-limit 50 build/rootfs /bin/sh
+ *          ./nutshell 03 stats box             (for a container started with --name box) */
 import { statSync } from 'node:fs';
 import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
 import { runMain, UserError } from '../../lib/errors.ts';

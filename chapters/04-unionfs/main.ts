@@ -3,8 +3,8 @@
  *  New here: overlay.ts (mount, diff, layer tar), storage.ts (each container's upper dir),
  *  --layer instead of a rootfs, and the `diff`, `commit` and `rm` verbs.
  *  Lesson: docs/04-unionfs.md
- *  Run:    npm run chapter -- 04 run --name box --layer build/rootfs /bin/sh
- *          npm run chapter -- 04 diff box    then    commit box box.tar    then    rm box */
+ *  Run:    ./nutshell 04 run --name box --layer build/rootfs /bin/sh
+ *          ./nutshell 04 diff box    then    commit box box.tar    then    rm box */
 import { statSync } from 'node:fs';
 import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
 import { runMain, UserError } from '../../lib/errors.ts';

@@ -5,8 +5,8 @@
  *  safely), image.ts (pull, and the image config turned into a process), -e, -w, -u and --rm,
  *  and the `pull`, `images` and `rmi` verbs.
  *  Lesson: docs/05-images.md
- *  Run:    npm run chapter -- 05 pull 127.0.0.1:5000/busybox:latest
- *          npm run chapter -- 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
+ *  Run:    ./nutshell 05 pull 127.0.0.1:5000/busybox:latest
+ *          ./nutshell 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
 import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
 import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';

@@ -2,8 +2,8 @@
  *  `exec -it`, so that shells, editors and Ctrl-C inside a container work as on a console.
  *  New here: tty.ts (the pty pair, raw mode, window size), and -i and -t on `run` and `exec`.
  *  Lesson: docs/07-terminals.md
- *  Run:    npm run chapter -- 07 run -it --rm 127.0.0.1:5000/nutshell/busybox sh
- *          npm run chapter -- 07 exec -it web sh        (for a container started with -d --name web) */
+ *  Run:    ./nutshell 07 run -it --rm 127.0.0.1:5000/nutshell/busybox sh
+ *          ./nutshell 07 exec -it web sh        (for a container started with -d --name web) */
 import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';

@@ -4,7 +4,7 @@
  *  (addresses, ports, the nftables NAT table, /etc/hosts and resolv.conf), --network and -p on
  *  `run`, PORTS in `ps`, and the `network prune` verb.
  *  Lesson: docs/10-network.md
- *  Run:    npm run chapter -- 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
+ *  Run:    ./nutshell 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
  *          curl -s 127.0.0.1:8080/hostname */
 import { statSync } from 'node:fs';
 import { hostname as hostHostname, constants as os } from 'node:os';

@@ -2,8 +2,8 @@
 //| /** Chapter 01 · chroot: run a command with another directory as its "/".
 //|  *  New here: chroot(2), chdir(2), execve(2), and the re-exec of a child stage.
 //|  *  Lesson: docs/01-chroot.md
-//|  *  Run:    npm run chapter -- 01 run build/rootfs /bin/sh
-//|  *          npm run chapter -- 01 escape build/rootfs       (why chroot is not enough) */
+//|  *  Run:    ./nutshell 01 run build/rootfs /bin/sh
+//|  *          ./nutshell 01 escape build/rootfs       (why chroot is not enough) */
 //< ..chroot
 //> namespaces..namespaces
 //| /** Chapter 02 · namespaces: run a command with its own hostname, PIDs, mounts, IPC and
@@ -11,17 +11,17 @@
 //|  *  New here: unshare(2), setns(2), sethostname(2), mount(2), pivot_root(2), umount2(2),
 //|  *  mknod(2), ioctl(SIOCSIFFLAGS), a sync pipe between the stages, and the `exec` verb.
 //|  *  Lesson: docs/02-namespaces.md
-//|  *  Run:    npm run chapter -- 02 run --name box build/rootfs /bin/sh
-//|  *          npm run chapter -- 02 exec box ps          (from another terminal)
-//|  *          npm run chapter -- 02 escape build/rootfs   (the chapter 01 escape, now failing) */
+//|  *  Run:    ./nutshell 02 run --name box build/rootfs /bin/sh
+//|  *          ./nutshell 02 exec box ps          (from another terminal)
+//|  *          ./nutshell 02 escape build/rootfs   (the chapter 01 escape, now failing) */
 //< namespaces..namespaces
 //> cgroups..cgroups
 //| /** Chapter 03 · cgroups: chapter 02's container, with limits on memory, CPU and processes.
 //|  *  New here: cgroups.ts (cgroup v1 and v2 behind one interface), units.ts (docker's units),
 //|  *  the --memory, --cpus, --pids-limit and --stats options, and the `stats` verb.
 //|  *  Lesson: docs/03-cgroups.md
-//|  *  Run:    npm run chapter -- 03 run --memory 32m --cpus 0.5 --pids-limit 50 build/rootfs /bin/sh
-//|  *          npm run chapter -- 03 stats box             (for a container started with --name box) */
+//|  *  Run:    ./nutshell 03 run --memory 32m --cpus 0.5 --pids-limit 50 build/rootfs /bin/sh
+//|  *          ./nutshell 03 stats box             (for a container started with --name box) */
 //< cgroups..cgroups
 //> unionfs..unionfs
 //| /** Chapter 04 · union filesystems: chapter 03's container on read-only layers, with its
@@ -29,8 +29,8 @@
 //|  *  New here: overlay.ts (mount, diff, layer tar), storage.ts (each container's upper dir),
 //|  *  --layer instead of a rootfs, and the `diff`, `commit` and `rm` verbs.
 //|  *  Lesson: docs/04-unionfs.md
-//|  *  Run:    npm run chapter -- 04 run --name box --layer build/rootfs /bin/sh
-//|  *          npm run chapter -- 04 diff box    then    commit box box.tar    then    rm box */
+//|  *  Run:    ./nutshell 04 run --name box --layer build/rootfs /bin/sh
+//|  *          ./nutshell 04 diff box    then    commit box box.tar    then    rm box */
 //< unionfs..unionfs
 //> ..unionfs
 //| import { statSync } from 'node:fs';
@@ -49,8 +49,8 @@
 //|  *  safely), image.ts (pull, and the image config turned into a process), -e, -w, -u and --rm,
 //|  *  and the `pull`, `images` and `rmi` verbs.
 //|  *  Lesson: docs/05-images.md
-//|  *  Run:    npm run chapter -- 05 pull 127.0.0.1:5000/busybox:latest
-//|  *          npm run chapter -- 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
+//|  *  Run:    ./nutshell 05 pull 127.0.0.1:5000/busybox:latest
+//|  *          ./nutshell 05 run --name box -e GREETING=hi 127.0.0.1:5000/busybox sh */
 //< images..images
 //> lifecycle..lifecycle
 //| /** Chapter 06 · lifecycle: chapter 05's containers, kept from `run` until `rm` under an id and
@@ -59,16 +59,16 @@
 //|  *  kernel), lifecycle.ts (stop, kill, rm, ps, logs), `run -d` with its monitor, -v volumes, and
 //|  *  the `ps`, `logs`, `stop`, `kill` and `inspect` verbs.
 //|  *  Lesson: docs/06-lifecycle.md
-//|  *  Run:    npm run chapter -- 06 run -d --name web 127.0.0.1:5000/nutshell/busybox sh -c 'while sleep 1; do date; done'
-//|  *          npm run chapter -- 06 ps;  npm run chapter -- 06 logs -f web;  npm run chapter -- 06 stop web */
+//|  *  Run:    ./nutshell 06 run -d --name web 127.0.0.1:5000/nutshell/busybox sh -c 'while sleep 1; do date; done'
+//|  *          ./nutshell 06 ps;  ./nutshell 06 logs -f web;  ./nutshell 06 stop web */
 //< lifecycle..lifecycle
 //> terminals..terminals
 //| /** Chapter 07 · terminals: chapter 06's engine, with a pseudo-terminal for `run -it` and
 //|  *  `exec -it`, so that shells, editors and Ctrl-C inside a container work as on a console.
 //|  *  New here: tty.ts (the pty pair, raw mode, window size), and -i and -t on `run` and `exec`.
 //|  *  Lesson: docs/07-terminals.md
-//|  *  Run:    npm run chapter -- 07 run -it --rm 127.0.0.1:5000/nutshell/busybox sh
-//|  *          npm run chapter -- 07 exec -it web sh        (for a container started with -d --name web) */
+//|  *  Run:    ./nutshell 07 run -it --rm 127.0.0.1:5000/nutshell/busybox sh
+//|  *          ./nutshell 07 exec -it web sh        (for a container started with -d --name web) */
 //< terminals..terminals
 //> distribution..distribution
 //| /** Chapter 08 · distribution: chapter 07's engine, which now also makes images and sends them.
@@ -76,15 +76,15 @@
 //|  *  container frozen meanwhile), push.ts (the push side of the registry protocol), and the
 //|  *  `commit`, `import`, `tag` and `push` verbs.
 //|  *  Lesson: docs/08-distribution.md
-//|  *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
-//|  *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
+//|  *  Run:    ./nutshell 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
+//|  *          ./nutshell 08 push 127.0.0.1:5000/nutshell/busybox */
 //< distribution..distribution
 //> security..security
 //| /** Chapter 09 · security: chapter 08's engine, whose containers' root may no longer do what
 //|  *  the host's root does: fewer capabilities, no new privileges, a seccomp filter, masked /proc
 //|  *  and /sys, device control, and an `exec` the container cannot reach through.
 //|  *  Lesson: docs/09-security.md
-//|  *  Run:    npm run chapter -- 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
+//|  *  Run:    ./nutshell 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
 //< security..security
 //> network..
 /** Chapter 10 · network: chapter 09's engine, whose containers get a network: a veth pair into
@@ -93,7 +93,7 @@
  *  (addresses, ports, the nftables NAT table, /etc/hosts and resolv.conf), --network and -p on
  *  `run`, PORTS in `ps`, and the `network prune` verb.
  *  Lesson: docs/10-network.md
- *  Run:    npm run chapter -- 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
+ *  Run:    ./nutshell 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
  *          curl -s 127.0.0.1:8080/hostname */
 //< network..
 //> distribution..

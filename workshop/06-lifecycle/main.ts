@@ -4,8 +4,8 @@
  *  kernel), lifecycle.ts (stop, kill, rm, ps, logs), `run -d` with its monitor, -v volumes, and
  *  the `ps`, `logs`, `stop`, `kill` and `inspect` verbs.
  *  Lesson: docs/06-lifecycle.md
- *  Run:    npm run chapter -- 06 run -d --name web 127.0.0.1:5000/nutshell/busybox sh -c 'while sleep 1; do date; done'
- *          npm run chapter -- 06 ps;  npm run chapter -- 06 logs -f web;  npm run chapter -- 06 stop web */
+ *  Run:    ./nutshell 06 run -d --name web 127.0.0.1:5000/nutshell/busybox sh -c 'while sleep 1; do date; done'
+ *          ./nutshell 06 ps;  ./nutshell 06 logs -f web;  ./nutshell 06 stop web */
 import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';

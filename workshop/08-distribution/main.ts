@@ -3,8 +3,8 @@
  *  container frozen meanwhile), push.ts (the push side of the registry protocol), and the
  *  `commit`, `import`, `tag` and `push` verbs.
  *  Lesson: docs/08-distribution.md
- *  Run:    npm run chapter -- 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
- *          npm run chapter -- 08 push 127.0.0.1:5000/nutshell/busybox */
+ *  Run:    ./nutshell 08 import build/rootfs 127.0.0.1:5000/nutshell/busybox
+ *          ./nutshell 08 push 127.0.0.1:5000/nutshell/busybox */
 import { statSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -2,7 +2,7 @@
  *  the host's root does: fewer capabilities, no new privileges, a seccomp filter, masked /proc
  *  and /sys, device control, and an `exec` the container cannot reach through.
  *  Lesson: docs/09-security.md
- *  Run:    npm run chapter -- 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
+ *  Run:    ./nutshell 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
 import { statSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';

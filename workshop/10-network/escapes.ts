@@ -2,9 +2,9 @@
  *  container's root out to the host's root, each by a door that the host's root has and the
  *  container's root still had. Each one is harmless: what it proves on the host is a secret it
  *  read, or a file it wrote, in a temporary directory that the host side makes for it.
- *    npm run chapter -- 09 escape --list               the demos, and what stops each one
- *    npm run chapter -- 09 escape disk <image>         try one against this chapter
- *    npm run chapter -- 09 escape disk --print         its script, to run against chapter 08
+ *    ./nutshell 09 escape --list               the demos, and what stops each one
+ *    ./nutshell 09 escape disk <image>         try one against this chapter
+ *    ./nutshell 09 escape disk --print         its script, to run against chapter 08
  *  The verb runs the demo as `run` would (it starts this program's own `run`), looks on the
  *  host for the proof, and says "escaped: <proof>" (exit 1) or "stopped: <why>" (exit 0). */
 import { spawn, type ChildProcess } from 'node:child_process';
