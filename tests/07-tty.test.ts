@@ -13,10 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isatty, ReadStream } from 'node:tty';
 import type { AttachedTerminal } from '../chapters/07-terminals/tty.ts';
 import { buildRootfs, PROJECT_ROOT } from '../scripts/build-rootfs.ts';
-import { engineFor, run, start, tempDir, type RunOptions } from './helpers/chapter.ts';
+import { assertOneLineError, engineFor, run, start, tempDir, type RunOptions } from './helpers/chapter.ts';
 import { buildTestImage, pushImage } from './helpers/images.ts';
 import { startRegistry } from './helpers/registry.ts';
-import { chapterModule, chapterModuleUrl, chaptersFrom } from './helpers/ladder.ts';
+import { chapterModule, chapterModuleUrl, chaptersFrom, isFrom } from './helpers/ladder.ts';
 
 const ROOTFS = buildRootfs();
 const BUSYBOX = join(ROOTFS, 'bin', 'busybox');
@@ -240,6 +240,24 @@ for (const ch of chaptersFrom('07')) {
       const plain = await run(ch, ['exec', 'with-tty', 'sh', '-c', '[ -t 0 ] || echo "no terminal"'], { env });
       assert.equal(plain.stdout, 'no terminal\n', 'without -t, no terminal');
       assert.equal((await run(ch, ['rm', '-f', 'with-tty'], { env })).code, 0);
+    });
+
+    test('exec -it into a container whose /dev/pts leads nowhere: one line and an exit at once, not a wait for ^C', async () => {
+      // From chapter 09 root inside may not unmount: the container that breaks its own /dev/pts is privileged.
+      const privileged = isFrom(ch, '09') ? ['--privileged'] : [];
+      const box = await run(ch, ['run', '-d', '--name', 'pts-loop', ...privileged, IMAGE, 'sleep', '60'], { env });
+      assert.equal(box.code, 0, box.stderr);
+      try {
+        const broken = await run(ch, ['exec', 'pts-loop', 'sh', '-c', 'umount /dev/pts && rmdir /dev/pts && ln -s /dev /dev/pts'], { env });
+        assert.equal(broken.code, 0, broken.stderr);
+        // The child stage that waits for "go" must not keep the engine alive after the error.
+        const refused = await run(ch, ['exec', '-it', 'pts-loop', 'sh'], { env, timeout: 20_000 });
+        assertOneLineError(refused, /^nutshell: openat2\(.*ELOOP/);
+        const still = await run(ch, ['exec', 'pts-loop', 'true'], { env });
+        assert.equal(still.code, 0, 'the container still runs');
+      } finally {
+        await run(ch, ['rm', '-f', 'pts-loop'], { env });
+      }
     });
 
     test('run -it with its standard input at the end ends the shell, as ^D does: /dev/null, an empty pipe, a pipe that ends', async () => {

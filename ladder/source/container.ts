@@ -1207,15 +1207,19 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   //| return signals.exitCode(await ended);
   //< cgroups..lifecycle
   //> terminals..
-  const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-  const terminal = pty && attachTerminal(pty.master);
+  let terminal: AttachedTerminal | undefined;
   try {
+    const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
+    terminal = pty && attachTerminal(pty.master);
     sendGo(child, pty?.slavePath);
     const code = signals.exitCode(await ended);
     await terminal?.finish();
     return code;
   } finally {
     terminal?.detach();
+    // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
+    // pipe would keep this engine running.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   //< terminals..
 }
