@@ -13,7 +13,7 @@ import { DEFAULT_PATH, type ProcessSpec } from './container.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { defaultPlatform, type Platform } from './platform.ts';
 import { RegistryClient, type Descriptor, type ImageConfig, type RegistryOptions } from './registry.ts';
-import type { Download, ImageRecord, Store } from './store.ts';
+import type { Download, ImageRecord, Store, UnpackedLayer } from './store.ts';
 
 export interface PullOptions extends RegistryOptions {
   platform?: Platform;
@@ -41,8 +41,11 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   }
   // 3. The layers, a few at a time, each unpacked once per diff id. A blob that is not in
   //    the store yet is unpacked as it downloads, in one pass: the bytes go to the blob
-  //    file and through gunzip and tar at once, and both are checked at the end.
+  //    file and through gunzip and tar at once, and both are checked at the end. Each layer
+  //    goes into its own directory in tmp/, so they can finish in any order; once all have,
+  //    one syncfs puts them on disk and they are renamed into the store together.
   const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
+  const unpacked: UnpackedLayer[] = [];
   try {
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
@@ -52,11 +55,14 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
         const { body } = await client.fetchBlob(ref.repository, layer.digest);
         download = { body: counted(body, (n) => bar.advance(n)), size: layer.size };
       }
-      await store.unpackLayer(layer.digest, layer.mediaType, diffIds[i]!, download);
+      const layerInTmp = await store.unpackToTmp(layer.digest, layer.mediaType, diffIds[i]!, download);
+      if (layerInTmp) unpacked.push(layerInTmp);
       bar.finish('pull complete');
     });
+    store.placeLayers(unpacked);
   } finally {
     progress.stop();
+    store.discardLayers(unpacked); // after a failure, what was unpacked goes: nothing half-pulled stays
   }
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
   store.putBytes(image.manifestBytes);
@@ -103,16 +109,22 @@ export function counted(source: Readable, onBytes: (n: number) => void): Readabl
   return source.pipe(counter);
 }
 
-/** Run `work` on every item, at most `limit` at a time; the first failure is thrown. */
+/** Run `work` on every item, at most `limit` at a time. After a failure no new item starts,
+ *  and the first failure is thrown once the running ones have settled: the caller can then
+ *  clean up after all of them, none still writing. */
 async function inBatches<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { reason: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const index = next++;
-      await work(items[index]!, index);
+      await work(items[index]!, index).catch((reason: unknown) => {
+        failure ??= { reason };
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.reason;
 }
 
 /** One progress bar per blob on a terminal (cli-progress, on stderr), one line per change

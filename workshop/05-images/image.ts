@@ -13,7 +13,7 @@ import { DEFAULT_PATH, type ProcessSpec } from './container.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { defaultPlatform, type Platform } from './platform.ts';
 import { RegistryClient, type Descriptor, type ImageConfig, type RegistryOptions } from './registry.ts';
-import type { Download, ImageRecord, Store } from './store.ts';
+import type { Download, ImageRecord, Store, UnpackedLayer } from './store.ts';
 
 export interface PullOptions extends RegistryOptions {
   platform?: Platform;
@@ -31,7 +31,9 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   //    once uncompressed — what the unpacked layer directories are named after.
   // 3. The layers, a few at a time, each unpacked once per diff id. A blob that is not in
   //    the store yet is unpacked as it downloads, in one pass: the bytes go to the blob
-  //    file and through gunzip and tar at once, and both are checked at the end.
+  //    file and through gunzip and tar at once, and both are checked at the end. Each layer
+  //    goes into its own directory in tmp/, so they can finish in any order; once all have,
+  //    one syncfs puts them on disk and they are renamed into the store together.
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
   throw new Error('TODO (chapter 05): write pullImage(), as the comment above it says');
 }
@@ -54,7 +56,9 @@ export function counted(source: Readable, onBytes: (n: number) => void): Readabl
   throw new Error('TODO (chapter 05): write counted(), as the comment above it says');
 }
 
-/** Run `work` on every item, at most `limit` at a time; the first failure is thrown. */
+/** Run `work` on every item, at most `limit` at a time. After a failure no new item starts,
+ *  and the first failure is thrown once the running ones have settled: the caller can then
+ *  clean up after all of them, none still writing. */
 async function inBatches<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   throw new Error('TODO (chapter 05): write inBatches(), as the comment above it says');
 }
