@@ -32,9 +32,13 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   // 1. The manifest (through an index when the reference names one) says what to fetch.
   const image = await client.resolveImage(ref, opts.platform ?? defaultPlatform());
   // 2. The config: the image's settings and, in rootfs.diff_ids, the digest of each layer
-  //    once uncompressed — what the unpacked layer directories are named after.
-  await fetchBlobInto(store, client, ref.repository, image.config);
-  const config = store.readJSON<ImageConfig & { created?: string }>(image.config.digest);
+  //    once uncompressed — what the unpacked layer directories are named after. A few KB,
+  //    checked and held in memory; it is stored with the manifest at the end, for writing it
+  //    now (and its fsync) would hold up every layer.
+  const configBytes = store.hasBlob(image.config.digest)
+    ? store.readBlob(image.config.digest)
+    : await client.fetchBlobBytes(ref.repository, image.config);
+  const config = parseConfig(configBytes, name);
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== image.layers.length) {
     throw new UserError(`image ${name} is inconsistent: ${image.layers.length} layers in its manifest, ${diffIds.length} diff ids in its config`);
@@ -53,7 +57,8 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
       let download: Download | undefined;
       if (!store.hasBlob(layer.digest)) {
         const { body } = await client.fetchBlob(ref.repository, layer.digest);
-        download = { body: counted(body, (n) => bar.advance(n)), size: layer.size };
+        // Counted only for a bar to draw: each stage a chunk goes through costs some time.
+        download = { body: progress.drawsBars ? counted(body, (n) => bar.advance(n)) : body, size: layer.size };
       }
       const layerInTmp = await store.unpackToTmp(layer.digest, layer.mediaType, diffIds[i]!, download);
       if (layerInTmp) unpacked.push(layerInTmp);
@@ -65,6 +70,7 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
     store.discardLayers(unpacked); // after a failure, what was unpacked goes: nothing half-pulled stays
   }
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
+  store.putBytes(configBytes);
   store.putBytes(image.manifestBytes);
   const record: ImageRecord = {
     manifestDigest: image.manifestDigest,
@@ -89,11 +95,12 @@ export async function pullMissingImage(store: Store, text: string, opts: PullOpt
   }
 }
 
-/** Stream one blob from the registry into the store, unless the store has it already. */
-async function fetchBlobInto(store: Store, client: RegistryClient, repository: string, blob: Descriptor): Promise<void> {
-  if (store.hasBlob(blob.digest)) return;
-  const { body } = await client.fetchBlob(repository, blob.digest);
-  await store.putBlob(blob.digest, body, blob.size);
+function parseConfig(bytes: Buffer, name: string): ImageConfig & { created?: string } {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as ImageConfig & { created?: string };
+  } catch {
+    throw new UserError(`the config of ${name} is not valid JSON`);
+  }
 }
 
 /** The same bytes, counted on their way through (for the progress bars). A 'data' listener
@@ -146,6 +153,11 @@ export class TransferProgress {
     const { MultiBar, Presets } = await import('cli-progress');
     const bars = new MultiBar({ stream: process.stderr, format: '{id}: {bar} {size} {status}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
     return new TransferProgress(bars, quiet, initially);
+  }
+
+  /** Whether there are bars, which need the bytes counted as they go. */
+  get drawsBars(): boolean {
+    return this.#bars !== undefined;
   }
 
   add(layer: Descriptor) {
