@@ -9,7 +9,8 @@
  *  - hostile archives: a layer comes from the network, and a tar entry can be called
  *    `../../etc/cron.d/x`, or go through a symlink the same archive planted a moment earlier.
  *    Before writing anything we walk the entry's path one component at a time with lstat(2)
- *    inside the destination: no "..", no symlink on the way, or the layer is refused.
+ *    inside the destination: no "..", no symlink on the way, or the layer is refused (a
+ *    directory checked once is trusted until the layer removes something).
  *    Directory metadata, set at the very end, goes through openat2(2), which follows no
  *    symlink at all: by then a later entry may have swapped a parent for one.
  *  Names stay bytes from the tar header to the filesystem (an image may hold names that are
