@@ -37,6 +37,8 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   //    goes into its own directory in tmp/, so they can finish in any order; once all have,
   //    one syncfs puts them on disk and they are renamed into the store together.
   // Counted only for a bar to draw: each stage a chunk goes through costs some time.
+  // Also when another layer failed: those that were unpacked and checked are whole, and
+  // the next pull will find them.
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
   throw new Error('TODO (chapter 05): write pullImage(), as the comment above it says');
 }

@@ -50,6 +50,7 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   //    one syncfs puts them on disk and they are renamed into the store together.
   const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
   const unpacked: UnpackedLayer[] = [];
+  let failure: { reason: unknown } | undefined;
   try {
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
@@ -64,11 +65,21 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
       if (layerInTmp) unpacked.push(layerInTmp);
       bar.finish('pull complete');
     });
-    store.placeLayers(unpacked);
+  } catch (reason) {
+    failure = { reason };
   } finally {
     progress.stop();
-    store.discardLayers(unpacked); // after a failure, what was unpacked goes: nothing half-pulled stays
   }
+  try {
+    // Also when another layer failed: those that were unpacked and checked are whole, and
+    // the next pull will find them.
+    store.placeLayers(unpacked);
+  } catch (reason) {
+    failure ??= { reason };
+  } finally {
+    store.discardLayers(unpacked); // what was not placed goes from tmp/
+  }
+  if (failure) throw failure.reason;
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
   store.putBytes(configBytes);
   store.putBytes(image.manifestBytes);
