@@ -13,7 +13,7 @@ import { DEFAULT_PATH, type ProcessSpec } from './container.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { defaultPlatform, type Platform } from './platform.ts';
 import { RegistryClient, type Descriptor, type ImageConfig, type RegistryOptions } from './registry.ts';
-import type { Download, ImageRecord, Store } from './store.ts';
+import type { Download, ImageRecord, Store, UnpackedLayer } from './store.ts';
 
 export interface PullOptions extends RegistryOptions {
   platform?: Platform;
@@ -32,17 +32,25 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   // 1. The manifest (through an index when the reference names one) says what to fetch.
   const image = await client.resolveImage(ref, opts.platform ?? defaultPlatform());
   // 2. The config: the image's settings and, in rootfs.diff_ids, the digest of each layer
-  //    once uncompressed — what the unpacked layer directories are named after.
-  await fetchBlobInto(store, client, ref.repository, image.config);
-  const config = store.readJSON<ImageConfig & { created?: string }>(image.config.digest);
+  //    once uncompressed — what the unpacked layer directories are named after. A few KB,
+  //    checked and held in memory; it is stored with the manifest at the end, for writing it
+  //    now (and its fsync) would hold up every layer.
+  const configBytes = store.hasBlob(image.config.digest)
+    ? store.readBlob(image.config.digest)
+    : await client.fetchBlobBytes(ref.repository, image.config);
+  const config = parseConfig(configBytes, name);
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== image.layers.length) {
     throw new UserError(`image ${name} is inconsistent: ${image.layers.length} layers in its manifest, ${diffIds.length} diff ids in its config`);
   }
   // 3. The layers, a few at a time, each unpacked once per diff id. A blob that is not in
   //    the store yet is unpacked as it downloads, in one pass: the bytes go to the blob
-  //    file and through gunzip and tar at once, and both are checked at the end.
+  //    file and through gunzip and tar at once, and both are checked at the end. Each layer
+  //    goes into its own directory in tmp/, so they can finish in any order; once all have,
+  //    one syncfs puts them on disk and they are renamed into the store together.
   const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
+  const unpacked: UnpackedLayer[] = [];
+  let failure: { reason: unknown } | undefined;
   try {
     await inBatches(image.layers, PARALLEL_LAYERS, async (layer, i) => {
       const bar = progress.add(layer);
@@ -50,15 +58,30 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
       let download: Download | undefined;
       if (!store.hasBlob(layer.digest)) {
         const { body } = await client.fetchBlob(ref.repository, layer.digest);
-        download = { body: counted(body, (n) => bar.advance(n)), size: layer.size };
+        // Counted only for a bar to draw: each stage a chunk goes through costs some time.
+        download = { body: progress.drawsBars ? counted(body, (n) => bar.advance(n)) : body, size: layer.size };
       }
-      await store.unpackLayer(layer.digest, layer.mediaType, diffIds[i]!, download);
+      const layerInTmp = await store.unpackToTmp(layer.digest, layer.mediaType, diffIds[i]!, download);
+      if (layerInTmp) unpacked.push(layerInTmp);
       bar.finish('pull complete');
     });
+  } catch (reason) {
+    failure = { reason };
   } finally {
     progress.stop();
   }
+  try {
+    // Also when another layer failed: those that were unpacked and checked are whole, and
+    // the next pull will find them.
+    store.placeLayers(unpacked);
+  } catch (reason) {
+    failure ??= { reason };
+  } finally {
+    store.discardLayers(unpacked); // what was not placed goes from tmp/
+  }
+  if (failure) throw failure.reason;
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
+  store.putBytes(configBytes);
   store.putBytes(image.manifestBytes);
   const record: ImageRecord = {
     manifestDigest: image.manifestDigest,
@@ -83,11 +106,12 @@ export async function pullMissingImage(store: Store, text: string, opts: PullOpt
   }
 }
 
-/** Stream one blob from the registry into the store, unless the store has it already. */
-async function fetchBlobInto(store: Store, client: RegistryClient, repository: string, blob: Descriptor): Promise<void> {
-  if (store.hasBlob(blob.digest)) return;
-  const { body } = await client.fetchBlob(repository, blob.digest);
-  await store.putBlob(blob.digest, body, blob.size);
+function parseConfig(bytes: Buffer, name: string): ImageConfig & { created?: string } {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as ImageConfig & { created?: string };
+  } catch {
+    throw new UserError(`the config of ${name} is not valid JSON`);
+  }
 }
 
 /** The same bytes, counted on their way through (for the progress bars). A 'data' listener
@@ -103,16 +127,22 @@ export function counted(source: Readable, onBytes: (n: number) => void): Readabl
   return source.pipe(counter);
 }
 
-/** Run `work` on every item, at most `limit` at a time; the first failure is thrown. */
+/** Run `work` on every item, at most `limit` at a time. After a failure no new item starts,
+ *  and the first failure is thrown once the running ones have settled: the caller can then
+ *  clean up after all of them, none still writing. */
 async function inBatches<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { reason: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const index = next++;
-      await work(items[index]!, index);
+      await work(items[index]!, index).catch((reason: unknown) => {
+        failure ??= { reason };
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.reason;
 }
 
 /** One progress bar per blob on a terminal (cli-progress, on stderr), one line per change
@@ -134,6 +164,11 @@ export class TransferProgress {
     const { MultiBar, Presets } = await import('cli-progress');
     const bars = new MultiBar({ stream: process.stderr, format: '{id}: {bar} {size} {status}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
     return new TransferProgress(bars, quiet, initially);
+  }
+
+  /** Whether there are bars, which need the bytes counted as they go. */
+  get drawsBars(): boolean {
+    return this.#bars !== undefined;
   }
 
   add(layer: Descriptor) {

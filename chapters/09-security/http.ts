@@ -11,7 +11,6 @@
  *      (spec: "Error Codes").
  *  Who we are (the Authorization header) is auth.ts's business; what we ask for, registry.ts's. */
 import http from 'node:http';
-import https from 'node:https';
 import { Readable } from 'node:stream';
 import { UserError } from '../../lib/errors.ts';
 import { traceStep } from '../../lib/trace.ts';
@@ -115,10 +114,12 @@ function shortUrl(url: string): string {
   return url.replace(/=([^&]{40})[^&]+/g, '=$1…');
 }
 
-/** The request itself, on node:http or node:https. */
-function httpRequest(url: string, method: string, headers: Record<string, string>, body: Readable | Buffer | undefined): Promise<HttpResponse> {
+/** The request itself, on node:http or node:https. node:https is loaded only for a registry
+ *  that speaks it: it brings TLS along, milliseconds of every start that a pull from a local
+ *  registry, in plain HTTP, has no use for. */
+async function httpRequest(url: string, method: string, headers: Record<string, string>, body: Readable | Buffer | undefined): Promise<HttpResponse> {
   const target = new URL(url);
-  const send = target.protocol === 'https:' ? https.request : http.request;
+  const send = target.protocol === 'https:' ? (await import('node:https')).request : http.request;
   return new Promise((resolve, reject) => {
     const req = send(target, { method, headers }, (res) => {
       const status = res.statusCode ?? 0;

@@ -261,6 +261,27 @@ export class RegistryClient implements RegistryEndpoint {
     return { body: res.body, size };
   }
 
+  /** Step 4 for a small blob (the config): its bytes, held in memory. It is read no further
+   *  than the size its descriptor gives, and checked against its digest before anyone reads it. */
+  async fetchBlobBytes(repository: string, blob: Descriptor): Promise<Buffer> {
+    const { body } = await this.fetchBlob(repository, blob.digest);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > blob.size) {
+        body.destroy();
+        throw new UserError(`blob ${blob.digest}: more than the ${blob.size} bytes announced`);
+      }
+      chunks.push(chunk);
+    }
+    if (received !== blob.size) throw new UserError(`blob ${blob.digest}: got ${received} bytes, ${blob.size} announced`);
+    const bytes = Buffer.concat(chunks);
+    const actual = digestOf(bytes, blob.digest.split(':')[0]);
+    if (actual !== blob.digest) throw new UserError(`blob ${blob.digest}: its content hashes to ${actual} — corrupted or tampered with, not kept`);
+    return bytes;
+  }
+
   // ------------------------------------------------------------ requests
 
   /** The URL of a manifest or a blob of a repository (spec: "Endpoints"). */

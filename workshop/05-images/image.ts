@@ -13,7 +13,7 @@ import { DEFAULT_PATH, type ProcessSpec } from './container.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { defaultPlatform, type Platform } from './platform.ts';
 import { RegistryClient, type Descriptor, type ImageConfig, type RegistryOptions } from './registry.ts';
-import type { Download, ImageRecord, Store } from './store.ts';
+import type { Download, ImageRecord, Store, UnpackedLayer } from './store.ts';
 
 export interface PullOptions extends RegistryOptions {
   platform?: Platform;
@@ -28,10 +28,17 @@ const PARALLEL_LAYERS = 3;
 export async function pullImage(store: Store, text: string, opts: PullOptions = {}): Promise<{ name: string; digest: string }> {
   // 1. The manifest (through an index when the reference names one) says what to fetch.
   // 2. The config: the image's settings and, in rootfs.diff_ids, the digest of each layer
-  //    once uncompressed — what the unpacked layer directories are named after.
+  //    once uncompressed — what the unpacked layer directories are named after. A few KB,
+  //    checked and held in memory; it is stored with the manifest at the end, for writing it
+  //    now (and its fsync) would hold up every layer.
   // 3. The layers, a few at a time, each unpacked once per diff id. A blob that is not in
   //    the store yet is unpacked as it downloads, in one pass: the bytes go to the blob
-  //    file and through gunzip and tar at once, and both are checked at the end.
+  //    file and through gunzip and tar at once, and both are checked at the end. Each layer
+  //    goes into its own directory in tmp/, so they can finish in any order; once all have,
+  //    one syncfs puts them on disk and they are renamed into the store together.
+  // Counted only for a bar to draw: each stage a chunk goes through costs some time.
+  // Also when another layer failed: those that were unpacked and checked are whole, and
+  // the next pull will find them.
   // 4. Last, the manifest and the name: an image appears in `images` only once it is whole.
   throw new Error('TODO (chapter 05): write pullImage(), as the comment above it says');
 }
@@ -43,9 +50,8 @@ export async function pullMissingImage(store: Store, text: string, opts: PullOpt
   throw new Error('TODO (chapter 05): write pullMissingImage(), as the comment above it says');
 }
 
-/** Stream one blob from the registry into the store, unless the store has it already. */
-async function fetchBlobInto(store: Store, client: RegistryClient, repository: string, blob: Descriptor): Promise<void> {
-  throw new Error('TODO (chapter 05): write fetchBlobInto(), as the comment above it says');
+function parseConfig(bytes: Buffer, name: string): ImageConfig & { created?: string } {
+  throw new Error('TODO (chapter 05): write parseConfig()');
 }
 
 /** The same bytes, counted on their way through (for the progress bars). A 'data' listener
@@ -54,7 +60,9 @@ export function counted(source: Readable, onBytes: (n: number) => void): Readabl
   throw new Error('TODO (chapter 05): write counted(), as the comment above it says');
 }
 
-/** Run `work` on every item, at most `limit` at a time; the first failure is thrown. */
+/** Run `work` on every item, at most `limit` at a time. After a failure no new item starts,
+ *  and the first failure is thrown once the running ones have settled: the caller can then
+ *  clean up after all of them, none still writing. */
 async function inBatches<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   throw new Error('TODO (chapter 05): write inBatches(), as the comment above it says');
 }
@@ -73,6 +81,11 @@ export class TransferProgress {
    *  of memory, which a pull into a pipe or a script would carry for nothing. */
   static async start(quiet: boolean, initially: string): Promise<TransferProgress> {
     throw new Error('TODO (chapter 05): write TransferProgress.start(), as the comment above it says');
+  }
+
+  /** Whether there are bars, which need the bytes counted as they go. */
+  get drawsBars(): boolean {
+    throw new Error('TODO (chapter 05): write TransferProgress.drawsBars(), as the comment above it says');
   }
 
   add(layer: Descriptor) {

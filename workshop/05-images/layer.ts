@@ -9,7 +9,8 @@
  *  - hostile archives: a layer comes from the network, and a tar entry can be called
  *    `../../etc/cron.d/x`, or go through a symlink the same archive planted a moment earlier.
  *    Before writing anything we walk the entry's path one component at a time with lstat(2)
- *    inside the destination: no "..", no symlink on the way, or the layer is refused.
+ *    inside the destination: no "..", no symlink on the way, or the layer is refused (a
+ *    directory checked once is trusted until the layer removes something).
  *    Directory metadata, set at the very end, goes through openat2(2), which follows no
  *    symlink at all: by then a later entry may have swapped a parent for one.
  *  Names stay bytes from the tar header to the filesystem (an image may hold names that are
@@ -30,10 +31,11 @@ import {
   openSync,
   rmSync,
   symlinkSync,
-  writeSync,
+  write,
   type Stats,
 } from 'node:fs';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { SyscallError, UserError } from '../../lib/errors.ts';
@@ -53,6 +55,8 @@ export interface ExtractedLayer {
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const GUNZIP_CHUNK = 256 << 10;
+const writeAsync = promisify(write);
 /** `…layer.v1.tar`, `…layer.v1.tar+gzip`, docker's `…rootfs.diff.tar.gzip`, `application/x-tar`. */
 const TAR_MEDIA_TYPE = /(^|[./-])tar([+.]gzip)?$/;
 
@@ -69,9 +73,15 @@ interface Extraction {
    *  the layer ("" for its root) read as latin1, one character a byte: a Map needs a string,
    *  and this one turns back into the same bytes. Looked up again from the root at the end. */
   directories: Map<string, TarHeader>;
+  /** Directories of the layer (same keys) that this extraction made, or saw with lstat(2) to
+   *  be real directories, since it last removed anything: walkDirectories need not look at
+   *  them again. Any removal empties it, for a removed directory may come back as a symlink. */
+  knownDirectories: Set<string>;
   skipped: string[];
-  /** The file whose body is being written, so that it is closed if extraction stops. */
-  openFd?: number;
+  /** Files whose body is being written, so that they are closed if extraction stops. */
+  openFds: Set<number>;
+  /** File bodies and file endings handed to the thread pool, in order (see writeFile). */
+  writes: Promise<void>;
   /** Why we stopped: pipeline() then aborts the streams upstream, and the error it rejects
    *  with may be theirs ("The operation was aborted"), not our reason. */
   failure?: unknown;
@@ -82,12 +92,18 @@ interface Extraction {
  *  errors name the layer, e.g. `layer sha256:1a2b3c4d5e6f`. */
 export async function extractLayer(source: Readable, mediaType: string, dest: string, name = 'layer'): Promise<ExtractedLayer> {
   // The bytes have the last word: a registry may well label a gzipped layer as plain tar.
+  // Chunks of 256 KiB, not zlib's 16: each chunk is a trip to the thread that inflates and
+  // back, through every stage after it, and a layer has thousands of them.
   // A refused entry, a damaged tar (TarFormatError) or gzip stream: one line naming the layer.
+  // Only once no write is in flight: a descriptor closed under a write could be reused
+  // by the next open, and receive bytes meant for this one.
   throw new Error('TODO (chapter 05): write extractLayer(), as the comment above it says');
 }
 
 /** The last stage of the pipeline: every byte of the tar goes into the diff id and into our
- *  tar reader (tar.ts), whose entries writeEntry() puts on disk as they come. */
+ *  tar reader (tar.ts), whose entries writeEntry() puts on disk as they come. File bodies are
+ *  written by the thread pool while this thread hashes the same chunk; the next chunk waits
+ *  for them, so no more than one chunk is ever waiting to be written. */
 async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extraction: Extraction): Promise<void> {
   throw new Error('TODO (chapter 05): write hashAndUntar(), as the comment above it says');
 }
@@ -147,7 +163,9 @@ const DOT_DOT = Buffer.from('..');
 
 /** Walk from the layer's root through `dirs` with lstat(2) and return the directory reached.
  *  Each component must be a real directory: a symlink is refused, since following it could
- *  lead anywhere on the host. A missing one is created (`create`), or null is returned. */
+ *  lead anywhere on the host. A missing one is created (`create`), or null is returned.
+ *  A directory this extraction made or checked already, with nothing removed since, is not
+ *  looked at again (knownDirectories): most entries sit in a directory seen a moment ago. */
 function walkDirectories(extraction: Extraction, dirs: Buffer[], subject: string, create: boolean): Buffer | null {
   throw new Error('TODO (chapter 05): write walkDirectories(), as the comment above it says');
 }
@@ -159,15 +177,39 @@ function lstatOrNull(path: Buffer): Stats | null {
 /** A later entry replaces an earlier one of the same name. Removing a symlink removes the
  *  link, never what it points to, and nothing is ever opened through it. A directory is kept
  *  when the new entry is a directory too (`keepDirectory`); its stats are returned then. */
-function removeExisting(target: Buffer, keepDirectory: boolean): Stats | null {
+function removeExisting(extraction: Extraction, target: Buffer, keepDirectory: boolean): Stats | null {
   throw new Error('TODO (chapter 05): write removeExisting(), as the comment above it says');
 }
 
+/** Make `target` with `create`, replacing an earlier entry of the same name. Each way we
+ *  create something fails with EEXIST on a name that is taken, symlink included, and none
+ *  follows a symlink there: open(2) with O_CREAT|O_EXCL, symlink(2), link(2), mknod(2),
+ *  mkdir(2). So the old entry is looked for only then: in a new layer directory a name is
+ *  rarely taken, and an lstat(2) first would cost a syscall for every entry. */
+function createReplacing<T>(extraction: Extraction, target: Buffer, create: () => T): T {
+  throw new Error('TODO (chapter 05): write createReplacing(), as the comment above it says');
+}
+
+/** A directory entry: made new, or an existing directory kept (a layer may list one twice,
+ *  or a parent may have been made for an earlier entry); anything else of that name goes. */
+function makeDirectory(extraction: Extraction, target: Buffer): void {
+  throw new Error('TODO (chapter 05): write makeDirectory(), as the comment above it says');
+}
+
 /** A regular file: created new (O_EXCL|O_NOFOLLOW: it cannot be an existing file or a
- *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime. */
+ *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime.
+ *  The body's write(2)s run on the thread pool, queued in order on extraction.writes, and
+ *  so does the ending: futimes before the last write would see its mtime overwritten. */
 function writeFile(extraction: Extraction, header: TarHeader, target: Buffer): BodySink {
+  // Whoever awaits it sees a failure; until then it must not count as unhandled (which
+  // ends the process): a refused entry may stop the reading while writes are in flight.
   // After fchown too, which clears security.capability.
   throw new Error('TODO (chapter 05): write writeFile(), as the comment above it says');
+}
+
+/** write(2) all of `chunk` on the thread pool (a write may take less than it was given). */
+async function writeAll(fd: number, chunk: Buffer): Promise<void> {
+  throw new Error('TODO (chapter 05): write writeAll(), as the comment above it says');
 }
 
 /** A hardlink names an earlier entry of the same layer. Its target is resolved inside the

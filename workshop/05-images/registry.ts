@@ -187,6 +187,12 @@ export class RegistryClient implements RegistryEndpoint {
     throw new Error('TODO (chapter 05): write RegistryClient.fetchBlob(), as the comment above it says');
   }
 
+  /** Step 4 for a small blob (the config): its bytes, held in memory. It is read no further
+   *  than the size its descriptor gives, and checked against its digest before anyone reads it. */
+  async fetchBlobBytes(repository: string, blob: Descriptor): Promise<Buffer> {
+    throw new Error('TODO (chapter 05): write RegistryClient.fetchBlobBytes(), as the comment above it says');
+  }
+
   // ------------------------------------------------------------ requests
 
   /** The URL of a manifest or a blob of a repository (spec: "Endpoints"). */

@@ -28,7 +28,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -61,6 +61,13 @@ export interface ImageEntry extends ImageRecord {
 export interface Download {
   body: Readable;
   size: number;
+}
+
+/** A layer unpacked into tmp/ (`work`) and checked, not yet renamed to `path` in layers/. */
+export interface UnpackedLayer {
+  work: string;
+  path: string;
+  placed?: boolean;
 }
 
 /** What removeImage deleted: the blobs and layers no other image still uses. */
@@ -149,14 +156,37 @@ export class Store {
     throw new Error('TODO (chapter 05): write Store.layerPath(), as the comment above it says');
   }
 
-  /** Unpack the layer blob `blobDigest` and return its directory. The blob is in the store
-   *  already, or it is `download`, the blob as it arrives: then it is stored and unpacked in
-   *  one pass (see #storeAndUnpack), and the unpacking cannot finish before the blob checked out.
-   *  The layer is unpacked into tmp/, checked against `expectedDiffId` (from the image
-   *  config), and only then renamed into layers/: a layer directory exists only once it is
-   *  complete and verified, so finding one is enough to reuse it. */
+  /** Unpack the layer blob `blobDigest` and return its directory: unpackToTmp, then
+   *  placeLayers for this one layer. */
   async unpackLayer(blobDigest: string, mediaType: string, expectedDiffId: string, download?: Download): Promise<string> {
     throw new Error('TODO (chapter 05): write Store.unpackLayer(), as the comment above it says');
+  }
+
+  /** Unpack the layer blob `blobDigest` into tmp/ and check it, or return null when the
+   *  layer is in the store already. The blob is in the store already, or it is `download`,
+   *  the blob as it arrives: then it is stored and unpacked in one pass (see #storeAndUnpack),
+   *  and the unpacking cannot finish before the blob checked out. The layer is checked
+   *  against `expectedDiffId` (from the image config); it becomes part of the store only in
+   *  placeLayers, and a layer directory exists only once it is complete, verified and on
+   *  disk, so finding one is enough to reuse it. */
+  async unpackToTmp(blobDigest: string, mediaType: string, expectedDiffId: string, download?: Download): Promise<UnpackedLayer | null> {
+    throw new Error('TODO (chapter 05): write Store.unpackToTmp(), as the comment above it says');
+  }
+
+  /** Make unpacked layers part of the store: one syncfs(2) puts every file of all of them on
+   *  disk, then each is renamed into layers/. A layer must be on disk before its directory
+   *  counts, or a crash could leave a complete-looking layer of empty files; one sync for the
+   *  whole batch costs the disk's time once, where one per layer would wait for it each time
+   *  (and a sync of a whole filesystem blocks the engine's only thread). A layer another
+   *  engine placed first is left to discardLayers. */
+  placeLayers(layers: UnpackedLayer[]): void {
+    throw new Error('TODO (chapter 05): write Store.placeLayers(), as the comment above it says');
+  }
+
+  /** Remove what unpackToTmp left in tmp/ and placeLayers did not place (a pull that failed
+   *  part-way, a layer another engine placed first). */
+  discardLayers(layers: UnpackedLayer[]): void {
+    throw new Error('TODO (chapter 05): write Store.discardLayers(), as the comment above it says');
   }
 
   /** The one pass of a pull: the download streams through the tee into its blob file and on
@@ -238,6 +268,12 @@ export class Store {
    *  where the new name is recorded. */
   #commit(tmp: string, path: string): void {
     throw new Error('TODO (chapter 05): write Store.#commit(), as the comment above it says');
+  }
+
+  /** #commit on the thread pool, for a blob that streams in while layers unpack: the fsync
+   *  of a directory waits for the disk, and the engine's one thread has work meanwhile. */
+  async #commitAsync(tmp: string, path: string): Promise<void> {
+    throw new Error('TODO (chapter 05): write Store.#commitAsync(), as the comment above it says');
   }
 
   /** Move the layer out of layers/ in one rename, then delete it at leisure: killed halfway

@@ -9,7 +9,8 @@
  *  - hostile archives: a layer comes from the network, and a tar entry can be called
  *    `../../etc/cron.d/x`, or go through a symlink the same archive planted a moment earlier.
  *    Before writing anything we walk the entry's path one component at a time with lstat(2)
- *    inside the destination: no "..", no symlink on the way, or the layer is refused.
+ *    inside the destination: no "..", no symlink on the way, or the layer is refused (a
+ *    directory checked once is trusted until the layer removes something).
  *    Directory metadata, set at the very end, goes through openat2(2), which follows no
  *    symlink at all: by then a later entry may have swapped a parent for one.
  *  Names stay bytes from the tar header to the filesystem (an image may hold names that are
@@ -30,10 +31,11 @@ import {
   openSync,
   rmSync,
   symlinkSync,
-  writeSync,
+  write,
   type Stats,
 } from 'node:fs';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { SyscallError, UserError } from '../../lib/errors.ts';
@@ -53,6 +55,8 @@ export interface ExtractedLayer {
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const GUNZIP_CHUNK = 256 << 10;
+const writeAsync = promisify(write);
 /** `…layer.v1.tar`, `…layer.v1.tar+gzip`, docker's `…rootfs.diff.tar.gzip`, `application/x-tar`. */
 const TAR_MEDIA_TYPE = /(^|[./-])tar([+.]gzip)?$/;
 
@@ -69,9 +73,15 @@ interface Extraction {
    *  the layer ("" for its root) read as latin1, one character a byte: a Map needs a string,
    *  and this one turns back into the same bytes. Looked up again from the root at the end. */
   directories: Map<string, TarHeader>;
+  /** Directories of the layer (same keys) that this extraction made, or saw with lstat(2) to
+   *  be real directories, since it last removed anything: walkDirectories need not look at
+   *  them again. Any removal empties it, for a removed directory may come back as a symlink. */
+  knownDirectories: Set<string>;
   skipped: string[];
-  /** The file whose body is being written, so that it is closed if extraction stops. */
-  openFd?: number;
+  /** Files whose body is being written, so that they are closed if extraction stops. */
+  openFds: Set<number>;
+  /** File bodies and file endings handed to the thread pool, in order (see writeFile). */
+  writes: Promise<void>;
   /** Why we stopped: pipeline() then aborts the streams upstream, and the error it rejects
    *  with may be theirs ("The operation was aborted"), not our reason. */
   failure?: unknown;
@@ -87,7 +97,7 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
   if (head.subarray(0, ZSTD_MAGIC.length).equals(ZSTD_MAGIC)) throw zstdNotSupported(name);
   const gzipped = head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC);
 
-  const extraction: Extraction = { dest, name, directories: new Map(), skipped: [] };
+  const extraction: Extraction = { dest, name, directories: new Map(), knownDirectories: new Set(), skipped: [], openFds: new Set(), writes: Promise.resolve() };
   const diffId = new Digester();
   const untar = (tar: AsyncIterable<Buffer>) => hashAndUntar(tar, diffId, extraction);
 
@@ -97,7 +107,9 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
   );
   mkdirSync(dest, { recursive: true });
   try {
-    if (gzipped) await pipeline(body, createGunzip(), untar);
+    // Chunks of 256 KiB, not zlib's 16: each chunk is a trip to the thread that inflates and
+    // back, through every stage after it, and a layer has thousands of them.
+    if (gzipped) await pipeline(body, createGunzip({ chunkSize: GUNZIP_CHUNK }), untar);
     else await pipeline(body, untar);
     finishDirectories(extraction);
   } catch (caught) {
@@ -106,22 +118,29 @@ export async function extractLayer(source: Readable, mediaType: string, dest: st
     if (err instanceof UserError || err instanceof SyscallError) throw err;
     throw new UserError(`${name}: ${(err as Error).message.split('\n')[0]}`);
   } finally {
-    if (extraction.openFd !== undefined) closeSync(extraction.openFd);
+    // Only once no write is in flight: a descriptor closed under a write could be reused
+    // by the next open, and receive bytes meant for this one.
+    await extraction.writes.catch(() => {});
+    for (const fd of extraction.openFds) closeSync(fd);
   }
   return { diffId: diffId.digest(), skipped: extraction.skipped };
 }
 
 /** The last stage of the pipeline: every byte of the tar goes into the diff id and into our
- *  tar reader (tar.ts), whose entries writeEntry() puts on disk as they come. */
+ *  tar reader (tar.ts), whose entries writeEntry() puts on disk as they come. File bodies are
+ *  written by the thread pool while this thread hashes the same chunk; the next chunk waits
+ *  for them, so no more than one chunk is ever waiting to be written. */
 async function hashAndUntar(tar: AsyncIterable<Buffer>, diffId: Digester, extraction: Extraction): Promise<void> {
   const reader = new TarReader((header) => writeEntry(extraction, header));
   try {
     for await (const chunk of tar) {
-      diffId.update(chunk); // every byte of the tar, its padding too, is part of the diff id
       reader.write(chunk);
+      diffId.update(chunk); // every byte of the tar, its padding too, is part of the diff id
       streamed(chunk.length);
+      await extraction.writes;
     }
     reader.end();
+    await extraction.writes;
   } catch (err) {
     extraction.failure = err;
     throw err;
@@ -206,23 +225,24 @@ function writeEntry(extraction: Extraction, header: TarHeader): BodySink | undef
     case '7': // a contiguous file: a regular file everywhere but on one long-gone system
       return writeFile(extraction, header, target);
     case TYPE.directory:
-    case 'D': // GNU's dump directory: a directory with a listing we do not need
-      if (!removeExisting(target, true)?.isDirectory()) mkdirSync(target, { mode: 0o700 });
-      extraction.directories.set(pathBytes(...parts).toString('latin1'), header);
+    case 'D': { // GNU's dump directory: a directory with a listing we do not need
+      const key = pathBytes(...parts).toString('latin1');
+      makeDirectory(extraction, target);
+      extraction.directories.set(key, header);
+      extraction.knownDirectories.add(key);
       return undefined;
+    }
     case TYPE.symlink:
       // The link is stored as is, "/bin/busybox" included: it is resolved inside the
       // container, where "/" is the rootfs. The danger is only an entry written *through*
       // it, and walkDirectories refuses those.
-      removeExisting(target, false);
-      symlinkSync(header.linkPath, target);
+      createReplacing(extraction, target, () => symlinkSync(header.linkPath, target));
       setOwnerAndTimes(extraction, target, header);
       return undefined;
     case TYPE.hardlink:
       return writeHardlink(extraction, header, target);
     case TYPE.fifo:
-      removeExisting(target, false);
-      mknod(target, S_IFIFO | header.mode, 0, 0, 'a named pipe from the layer');
+      createReplacing(extraction, target, () => mknod(target, S_IFIFO | header.mode, 0, 0, 'a named pipe from the layer'));
       setOwnerAndTimes(extraction, target, header);
       chmodSync(target, header.mode); // after chown, which clears setuid bits
       return undefined;
@@ -249,21 +269,26 @@ const DOT_DOT = Buffer.from('..');
 
 /** Walk from the layer's root through `dirs` with lstat(2) and return the directory reached.
  *  Each component must be a real directory: a symlink is refused, since following it could
- *  lead anywhere on the host. A missing one is created (`create`), or null is returned. */
+ *  lead anywhere on the host. A missing one is created (`create`), or null is returned.
+ *  A directory this extraction made or checked already, with nothing removed since, is not
+ *  looked at again (knownDirectories): most entries sit in a directory seen a moment ago. */
 function walkDirectories(extraction: Extraction, dirs: Buffer[], subject: string, create: boolean): Buffer | null {
   let path: Buffer = Buffer.from(extraction.dest);
+  let key = '';
   for (let i = 0; i < dirs.length; i++) {
     path = pathBytes(path, dirs[i]!);
-    const shown = quoteBytes(pathBytes(...dirs.slice(0, i + 1)));
+    key = i === 0 ? dirs[0]!.toString('latin1') : `${key}/${dirs[i]!.toString('latin1')}`;
+    if (extraction.knownDirectories.has(key)) continue;
     const stats = lstatOrNull(path);
     if (stats === null) {
       if (!create) return null;
       mkdirSync(path, { mode: 0o755 }); // tar lists parents first, but need not
     } else if (stats.isSymbolicLink()) {
-      throw refuse(extraction, `${subject} goes through the symlink ${shown} (symlink traversal)`);
+      throw refuse(extraction, `${subject} goes through the symlink ${quoteBytes(pathBytes(...dirs.slice(0, i + 1)))} (symlink traversal)`);
     } else if (!stats.isDirectory()) {
-      throw refuse(extraction, `${subject} goes through ${shown}, which is not a directory`);
+      throw refuse(extraction, `${subject} goes through ${quoteBytes(pathBytes(...dirs.slice(0, i + 1)))}, which is not a directory`);
     }
+    extraction.knownDirectories.add(key);
   }
   return path;
 }
@@ -275,32 +300,75 @@ function lstatOrNull(path: Buffer): Stats | null {
 /** A later entry replaces an earlier one of the same name. Removing a symlink removes the
  *  link, never what it points to, and nothing is ever opened through it. A directory is kept
  *  when the new entry is a directory too (`keepDirectory`); its stats are returned then. */
-function removeExisting(target: Buffer, keepDirectory: boolean): Stats | null {
+function removeExisting(extraction: Extraction, target: Buffer, keepDirectory: boolean): Stats | null {
   const stats = lstatOrNull(target);
   if (stats === null || (keepDirectory && stats.isDirectory())) return stats;
+  extraction.knownDirectories.clear(); // what went may have been (or held) a directory we knew
   rmSync(target, { recursive: true, force: true });
   return null;
 }
 
+/** Make `target` with `create`, replacing an earlier entry of the same name. Each way we
+ *  create something fails with EEXIST on a name that is taken, symlink included, and none
+ *  follows a symlink there: open(2) with O_CREAT|O_EXCL, symlink(2), link(2), mknod(2),
+ *  mkdir(2). So the old entry is looked for only then: in a new layer directory a name is
+ *  rarely taken, and an lstat(2) first would cost a syscall for every entry. */
+function createReplacing<T>(extraction: Extraction, target: Buffer, create: () => T): T {
+  try {
+    return create();
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
+  removeExisting(extraction, target, false);
+  return create();
+}
+
+/** A directory entry: made new, or an existing directory kept (a layer may list one twice,
+ *  or a parent may have been made for an earlier entry); anything else of that name goes. */
+function makeDirectory(extraction: Extraction, target: Buffer): void {
+  try {
+    mkdirSync(target, { mode: 0o700 });
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
+  if (!removeExisting(extraction, target, true)?.isDirectory()) mkdirSync(target, { mode: 0o700 });
+}
+
 /** A regular file: created new (O_EXCL|O_NOFOLLOW: it cannot be an existing file or a
- *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime. */
+ *  link), filled as its body streams by, then given its owner, mode, xattrs and mtime.
+ *  The body's write(2)s run on the thread pool, queued in order on extraction.writes, and
+ *  so does the ending: futimes before the last write would see its mtime overwritten. */
 function writeFile(extraction: Extraction, header: TarHeader, target: Buffer): BodySink {
-  removeExisting(target, false);
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
-  const fd = openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-  extraction.openFd = fd;
+  const fd = createReplacing(extraction, target, () => openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600));
+  extraction.openFds.add(fd);
+  const queue = (step: () => void | Promise<void>) => {
+    extraction.writes = extraction.writes.then(step);
+    // Whoever awaits it sees a failure; until then it must not count as unhandled (which
+    // ends the process): a refused entry may stop the reading while writes are in flight.
+    extraction.writes.catch(() => {});
+  };
   return {
-    data: (chunk) => writeSync(fd, chunk),
-    end: () => {
+    data: (chunk) => queue(() => writeAll(fd, chunk)),
+    end: () => queue(() => {
       if (AS_ROOT) fchownSync(fd, header.uid, header.gid);
       fchmodSync(fd, header.mode); // after fchown, which clears setuid and setgid bits
       // After fchown too, which clears security.capability.
       setXattrs(extraction, header, (name, value, why) => fsetxattr(fd, name, value, why));
       futimesSync(fd, header.mtime, header.mtime);
-      extraction.openFd = undefined;
+      extraction.openFds.delete(fd);
       closeSync(fd);
-    },
+    }),
   };
+}
+
+/** write(2) all of `chunk` on the thread pool (a write may take less than it was given). */
+async function writeAll(fd: number, chunk: Buffer): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await writeAsync(fd, chunk, done, chunk.length - done, null);
+    done += bytesWritten;
+  }
 }
 
 /** A hardlink names an earlier entry of the same layer. Its target is resolved inside the
@@ -316,9 +384,8 @@ function writeHardlink(extraction: Extraction, header: TarHeader, target: Buffer
   if (existing === null || stats === null) throw refuse(extraction, `${subject}: the target is not in the layer`);
   if (stats.isDirectory()) throw refuse(extraction, `${subject}: the target is a directory`);
   if (existing.equals(target)) return undefined; // a link to itself: nothing to do
-  removeExisting(target, false);
   // link(2) does not follow a symlink target: linking to a symlink links the symlink itself.
-  linkSync(existing, target);
+  createReplacing(extraction, target, () => linkSync(existing, target));
   return undefined;
 }
 
@@ -338,7 +405,7 @@ function writeWhiteout(extraction: Extraction, header: TarHeader, parts: Buffer[
   }
   if (hidden.length === 0 || hidden.equals(Buffer.from('.')) || hidden.equals(DOT_DOT)) throw refuse(extraction, `${subject} names no file`);
   const target = pathBytes(dir, hidden);
-  removeExisting(target, false);
+  removeExisting(extraction, target, false); // what the whiteout hides, from this layer, goes
   mknod(target, S_IFCHR, 0, 0, 'whiteout: overlayfs reads a 0/0 character device as "deleted here"');
   return undefined;
 }

@@ -28,7 +28,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -61,6 +61,13 @@ export interface ImageEntry extends ImageRecord {
 export interface Download {
   body: Readable;
   size: number;
+}
+
+/** A layer unpacked into tmp/ (`work`) and checked, not yet renamed to `path` in layers/. */
+export interface UnpackedLayer {
+  work: string;
+  path: string;
+  placed?: boolean;
 }
 
 /** What removeImage deleted: the blobs and layers no other image still uses. */
@@ -164,7 +171,7 @@ export class Store {
       }
       await file!.sync(); // on disk before the rename publishes it
       await file!.close();
-      this.#commit(tmp, path);
+      await this.#commitAsync(tmp, path);
       kept = true;
     };
     const closeAndClean = async () => {
@@ -215,22 +222,36 @@ export class Store {
     return join(this.root, 'layers/sha256', hexOf(diffId));
   }
 
-  /** Unpack the layer blob `blobDigest` and return its directory. The blob is in the store
-   *  already, or it is `download`, the blob as it arrives: then it is stored and unpacked in
-   *  one pass (see #storeAndUnpack), and the unpacking cannot finish before the blob checked out.
-   *  The layer is unpacked into tmp/, checked against `expectedDiffId` (from the image
-   *  config), and only then renamed into layers/: a layer directory exists only once it is
-   *  complete and verified, so finding one is enough to reuse it. */
+  /** Unpack the layer blob `blobDigest` and return its directory: unpackToTmp, then
+   *  placeLayers for this one layer. */
   async unpackLayer(blobDigest: string, mediaType: string, expectedDiffId: string, download?: Download): Promise<string> {
+    const unpacked = await this.unpackToTmp(blobDigest, mediaType, expectedDiffId, download);
+    if (unpacked === null) return this.layerPath(expectedDiffId);
+    try {
+      this.placeLayers([unpacked]);
+    } finally {
+      this.discardLayers([unpacked]);
+    }
+    return unpacked.path;
+  }
+
+  /** Unpack the layer blob `blobDigest` into tmp/ and check it, or return null when the
+   *  layer is in the store already. The blob is in the store already, or it is `download`,
+   *  the blob as it arrives: then it is stored and unpacked in one pass (see #storeAndUnpack),
+   *  and the unpacking cannot finish before the blob checked out. The layer is checked
+   *  against `expectedDiffId` (from the image config); it becomes part of the store only in
+   *  placeLayers, and a layer directory exists only once it is complete, verified and on
+   *  disk, so finding one is enough to reuse it. */
+  async unpackToTmp(blobDigest: string, mediaType: string, expectedDiffId: string, download?: Download): Promise<UnpackedLayer | null> {
     const path = this.layerPath(expectedDiffId);
     if (existsSync(path)) {
       download?.body.destroy();
-      return path; // unpacked before, for this image or another
+      return null; // unpacked before, for this image or another
     }
     if (!download && !this.hasBlob(blobDigest)) throw new UserError(`layer ${blobDigest} is not in the store: pull the image again`);
     const name = `layer ${blobDigest.slice(0, 19)}`; // `layer sha256:1a2b3c4d5e6f`, as docker shortens ids
     const work = mkdtempSync(join(this.root, 'tmp', 'layer-'));
-    let placed = false;
+    let checked = false;
     try {
       chmodSync(work, 0o755); // mkdtemp made it 0700; it becomes the root of a lower dir
       const { diffId } = download
@@ -239,28 +260,48 @@ export class Store {
       if (diffId !== expectedDiffId) {
         throw new UserError(`${name}: its content has diff id ${diffId}, but the image config says ${expectedDiffId}`);
       }
-      const fd = openSync(work, 'r');
-      try {
-        syncfs(fd, 'every unpacked file on disk before the rename makes the layer part of the store');
-      } finally {
-        closeSync(fd);
-      }
-      try {
-        renameSync(work, path);
-        placed = true;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        traceStep(`keep ${path}`, 'another engine unpacked the same layer first; ours goes');
-      }
-      fsyncDirectory(dirname(path));
-      return path;
+      checked = true;
+      return { work, path };
     } finally {
-      if (!placed) {
+      if (!checked) {
         download?.body.destroy(); // a failed unpacking may not have read it to the end
         rmSync(work, { recursive: true, force: true });
       }
     }
+  }
+
+  /** Make unpacked layers part of the store: one syncfs(2) puts every file of all of them on
+   *  disk, then each is renamed into layers/. A layer must be on disk before its directory
+   *  counts, or a crash could leave a complete-looking layer of empty files; one sync for the
+   *  whole batch costs the disk's time once, where one per layer would wait for it each time
+   *  (and a sync of a whole filesystem blocks the engine's only thread). A layer another
+   *  engine placed first is left to discardLayers. */
+  placeLayers(layers: UnpackedLayer[]): void {
+    if (layers.length === 0) return;
+    const fd = openSync(join(this.root, 'tmp'), 'r');
+    try {
+      const what = layers.length === 1 ? 'every unpacked file' : `every file of the ${layers.length} unpacked layers`;
+      syncfs(fd, `${what} on disk before the rename makes a layer part of the store`);
+    } finally {
+      closeSync(fd);
+    }
+    for (const layer of layers) {
+      try {
+        renameSync(layer.work, layer.path);
+        layer.placed = true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        traceStep(`keep ${layer.path}`, 'another engine unpacked the same layer first; ours goes');
+      }
+    }
+    fsyncDirectory(join(this.root, 'layers/sha256')); // where the new names are recorded
+  }
+
+  /** Remove what unpackToTmp left in tmp/ and placeLayers did not place (a pull that failed
+   *  part-way, a layer another engine placed first). */
+  discardLayers(layers: UnpackedLayer[]): void {
+    for (const layer of layers) if (!layer.placed) rmSync(layer.work, { recursive: true, force: true });
   }
 
   /** The one pass of a pull: the download streams through the tee into its blob file and on
@@ -425,6 +466,18 @@ export class Store {
   #commit(tmp: string, path: string): void {
     renameSync(tmp, path);
     fsyncDirectory(dirname(path));
+  }
+
+  /** #commit on the thread pool, for a blob that streams in while layers unpack: the fsync
+   *  of a directory waits for the disk, and the engine's one thread has work meanwhile. */
+  async #commitAsync(tmp: string, path: string): Promise<void> {
+    await rename(tmp, path);
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   /** Move the layer out of layers/ in one rename, then delete it at leisure: killed halfway
