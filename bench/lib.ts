@@ -2,7 +2,7 @@
  *  with a warm-up each), summarise the samples (median, p90, min) and print them as a table.
  *  Every bench in this folder uses these, so their figures are measured and shown alike. */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, statfsSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -151,4 +151,18 @@ export function quietEnv(): NodeJS.ProcessEnv {
   delete env.NUTSHELL_STAGE;
   delete env.NODE_OPTIONS;
   return env;
+}
+
+/** statfs(2)'s f_type of an overlayfs mount (linux/magic.h). */
+export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+
+/** A fresh temp dir under /var/tmp (or /tmp) that is not on an overlay: an engine's store and its
+ *  containers' upper dirs need a real filesystem (trusted.* xattrs, and an overlay cannot be
+ *  the upper dir of another). The caller removes it. */
+export function makeScratchDir(prefix: string): string {
+  for (const base of ['/var/tmp', '/tmp']) {
+    if (!existsSync(base) || statfsSync(base).type === OVERLAYFS_SUPER_MAGIC) continue;
+    return mkdtempSync(join(base, prefix));
+  }
+  throw new BenchError('/var/tmp and /tmp are both on an overlay: the store needs a real filesystem (trusted.* xattrs)');
 }

@@ -12,14 +12,17 @@ import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, runContainer } from './container.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
-import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
+// The store, the registry client and what makes and sends images are imported by the verbs
+// that use them (`await import`), not here: the child stage is this same program, and it would
+// otherwise load an HTTP and TLS client, tar and gzip at every start, only to use none of them.
+import type { PullOptions } from './image.ts';
 import { readChanges, writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { parsePlatform } from './platform.ts';
 import type { ImageConfig } from './registry.ts';
 import { claimName, findContainer } from './state.ts';
 import { findContainerDirs, prepareContainerDirs, removeContainerDirs } from './storage.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
 
 const REGISTRY_OPTIONS = {
@@ -79,6 +82,7 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
 
 /** Open the store for one operation, and close it whatever happens. */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('./store.ts');
   const store = await Store.open();
   try {
     return await work(store);
@@ -95,6 +99,7 @@ const VERBS = {
     options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
+      const { pullImage } = await import('./image.ts');
       const { name, digest } = await withStore((store) => pullImage(store, image, pullOptions(values)));
       process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
       return 0;
@@ -142,6 +147,7 @@ const VERBS = {
       const hostname = values.hostname ?? name ?? id;
       const limits = parseLimits(values);
       const { spec, lowerDirs } = await withStore(async (store) => {
+        const { pullMissingImage, runSpec } = await import('./image.ts');
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
@@ -150,11 +156,14 @@ const VERBS = {
         return { spec, lowerDirs: store.layerDirs(ref) };
       });
       const dirs = prepareContainerDirs(name ?? id, lowerDirs);
+      // An unnamed container's writes go with it; --rm takes a named one's too. Such an upper
+      // dir needs no syncing, not even when the overlay is unmounted (overlay.ts, mountVolatile).
+      const thrownAway = !name || values.rm === true;
       try {
         const { upperDir, workDir } = dirs;
-        return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, ...spec, hostname, name, stopTimeout, limits, stats: values.stats === true });
+        return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir, volatile: thrownAway }, ...spec, hostname, name, stopTimeout, limits, stats: values.stats === true });
       } finally {
-        if (!name || values.rm) removeContainerDirs(dirs); // an unnamed container's writes go with it; --rm takes a named one's too
+        if (thrownAway) removeContainerDirs(dirs);
       }
     },
   }),

@@ -12,18 +12,19 @@ import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
 import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
-import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
+// The store, the registry client and what makes and sends images are imported by the verbs
+// that use them (`await import`), not here: the child stage is this same program, and it would
+// otherwise load an HTTP and TLS client, tar and gzip at every start, only to use none of them.
+import type { PullOptions } from './image.ts';
 import { escapeCommand } from './escapes.ts';
-import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
-import { pushImage } from './push.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { parsePlatform } from './platform.ts';
 import type { ImageConfig } from './registry.ts';
 import { killContainer, listTable, printLogs, removeContainer, stopContainer } from './lifecycle.ts';
 import { findRunning, readState } from './state.ts';
 import { createContainerDirs, findContainerDirs, removeContainerDirs, type ContainerDirs } from './storage.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
 
 const REGISTRY_OPTIONS = {
@@ -105,6 +106,7 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
 
 /** Open the store for one operation, and close it whatever happens. */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('./store.ts');
   const store = await Store.open();
   try {
     return await work(store);
@@ -121,6 +123,7 @@ const VERBS = {
     options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
+      const { pullImage } = await import('./image.ts');
       const { name, digest } = await withStore((store) => pullImage(store, image, pullOptions(values)));
       process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
       return 0;
@@ -171,6 +174,7 @@ const VERBS = {
       const security = parseSecurityOptions(values);
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
       const { config, dirs } = await withStore(async (store) => {
+        const { pullMissingImage, runSpec } = await import('./image.ts');
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
@@ -179,7 +183,10 @@ const VERBS = {
         spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         const { upperDir, workDir } = dirs;
-        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
+        // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
+        // when the overlay is unmounted (overlay.ts, mountVolatile).
+        const volatile = values.rm === true;
+        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
         return { config, dirs };
       });
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
@@ -283,6 +290,7 @@ const VERBS = {
       const state = readState(dirs);
       // A running container is frozen while its upper dir is read (its cgroup, made by run).
       const pause = values.pause !== 'false' && state.status === 'running' ? detectCgroups().open(state.cgroupId!) : undefined;
+      const { commitContainer } = await import('./commit.ts');
       const { name, manifestDigest } = await withStore((store) =>
         commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message, pause }));
       process.stdout.write(`${name}\n${manifestDigest}\n`);
@@ -296,6 +304,7 @@ const VERBS = {
     positionals: ['dir', 'image'],
     run: async ({ positionals: { dir, image } }) => {
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`not a directory: ${dir}`);
+      const { commitContainer } = await import('./commit.ts');
       const { name } = await withStore((store) => commitContainer(store, { upperDir: dir, newRef: image, comment: `imported from ${dir}` }));
       process.stdout.write(`${name}\n`);
       return 0;
@@ -307,6 +316,7 @@ const VERBS = {
     options: {},
     positionals: ['image', 'newName'],
     run: async ({ positionals: { image, newName } }) => {
+      const { tagImage } = await import('./commit.ts');
       process.stdout.write(`${await withStore((store) => tagImage(store, image, newName))}\n`);
       return 0;
     },
@@ -318,6 +328,7 @@ const VERBS = {
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
       const name = formatReference(parseReference(image));
+      const { pushImage } = await import('./push.ts');
       const { digest } = await withStore((store) => pushImage(store, name, pullOptions(values)));
       process.stdout.write(`${name}: digest: ${digest}\n`);
       return 0;

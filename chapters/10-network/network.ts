@@ -44,7 +44,6 @@ import {
 } from './netlink.ts';
 import { processStartTime, readState } from './state.ts';
 import { engineRoot, listContainers, writeJSONAtomically } from './storage.ts';
-import { waitForFlock } from './store.ts';
 
 export type NetworkMode = 'bridge' | 'none' | 'host';
 
@@ -179,6 +178,9 @@ async function withAllocations<T>(work: (allocations: Allocations) => Promise<T>
   mkdirSync(networkDir(), { recursive: true, mode: 0o700 });
   const fd = openSync(join(networkDir(), 'lock'), 'a');
   try {
+    // Imported here, not at the top: store.ts brings the registry client with it, and the child
+    // stage, which loads this file for the container's side of the network, needs none of it.
+    const { waitForFlock } = await import('./store.ts');
     await waitForFlock(fd, 'exclusive', 'one engine at a time picks addresses and ports');
     const allocations = readAllocations();
     const result = await work(allocations);

@@ -175,8 +175,15 @@ export interface ContainerConfig extends ProcessSpec {
   //< unionfs..
   rootfs: string;
   //> unionfs..
-  /** The image layers, bottom first, and the container's own upper and work dirs. */
-  layers: { lowerDirs: string[]; upperDir: string; workDir: string };
+  //> unionfs..unionfs
+  //| /** The image layers, bottom first, and the container's own upper and work dirs. */
+  //| layers: { lowerDirs: string[]; upperDir: string; workDir: string };
+  //< unionfs..unionfs
+  //> images..
+  /** The image layers, bottom first, and the container's own upper and work dirs; volatile
+   *  when the upper dir is thrown away at the end (overlay.ts, mountVolatile). */
+  layers: { lowerDirs: string[]; upperDir: string; workDir: string; volatile?: boolean };
+  //< images..
   //< unionfs..
   //> ..unionfs
   //| argv: string[];

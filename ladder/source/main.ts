@@ -144,7 +144,10 @@ import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
 //< cgroups..
 //> images..
-import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
+// The store, the registry client and what makes and sends images are imported by the verbs
+// that use them (`await import`), not here: the child stage is this same program, and it would
+// otherwise load an HTTP and TLS client, tar and gzip at every start, only to use none of them.
+import type { PullOptions } from './image.ts';
 //< images..
 //> security..
 import { escapeCommand } from './escapes.ts';
@@ -156,9 +159,7 @@ import { parseNetworkMode, parsePublish, prepareHostNetwork, pruneNetwork, type 
 //| import { readChanges, writeLayerTar } from './overlay.ts';
 //< unionfs..terminals
 //> distribution..
-import { commitContainer, tagImage } from './commit.ts';
 import { readChanges } from './overlay.ts';
-import { pushImage } from './push.ts';
 //< distribution..
 //> images..
 import { formatReference, parseReference } from './reference.ts';
@@ -180,7 +181,7 @@ import { findRunning, readState } from './state.ts';
 import { createContainerDirs, findContainerDirs, removeContainerDirs, type ContainerDirs } from './storage.ts';
 //< lifecycle..
 //> images..
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
 //< images..
 //> cgroups..
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
@@ -312,6 +313,7 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
 //> images..
 /** Open the store for one operation, and close it whatever happens. */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('./store.ts');
   const store = await Store.open();
   try {
     return await work(store);
@@ -332,6 +334,7 @@ const VERBS = {
     options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
+      const { pullImage } = await import('./image.ts');
       const { name, digest } = await withStore((store) => pullImage(store, image, pullOptions(values)));
       process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
       return 0;
@@ -484,6 +487,7 @@ const VERBS = {
       const { config, dirs } = await withStore(async (store) => {
       //< lifecycle..
         //> images..
+        const { pullMissingImage, runSpec } = await import('./image.ts');
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
@@ -500,6 +504,9 @@ const VERBS = {
       //|   return { spec, lowerDirs: store.layerDirs(ref) };
       //| });
       //| const dirs = prepareContainerDirs(name ?? id, lowerDirs);
+      //| // An unnamed container's writes go with it; --rm takes a named one's too. Such an upper
+      //| // dir needs no syncing, not even when the overlay is unmounted (overlay.ts, mountVolatile).
+      //| const thrownAway = !name || values.rm === true;
       //< images..images
       //> unionfs..images
       //| try {
@@ -515,7 +522,7 @@ const VERBS = {
         const { upperDir, workDir } = dirs;
         //< images..
         //> images..images
-        //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, ...spec, hostname, name, stopTimeout, limits, stats: values.stats === true });
+        //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir, volatile: thrownAway }, ...spec, hostname, name, stopTimeout, limits, stats: values.stats === true });
         //< images..images
       //> unionfs..images
       //| } finally {
@@ -523,15 +530,20 @@ const VERBS = {
         //| if (!name) removeContainerDirs(dirs); // an unnamed container's writes go with it
         //< ..unionfs
         //> images..
-        //| if (!name || values.rm) removeContainerDirs(dirs); // an unnamed container's writes go with it; --rm takes a named one's too
+        //| if (thrownAway) removeContainerDirs(dirs);
         //< images..
       //| }
       //< unionfs..images
+        //> lifecycle..
+        // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
+        // when the overlay is unmounted (overlay.ts, mountVolatile).
+        const volatile = values.rm === true;
+        //< lifecycle..
         //> lifecycle..lifecycle
-        //| const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, volumes, autoRemove: values.rm === true };
+        //| const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, volumes, autoRemove: values.rm === true };
         //< lifecycle..lifecycle
         //> terminals..
-        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
+        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
         //< terminals..
       //> lifecycle..
         return { config, dirs };
@@ -750,6 +762,7 @@ const VERBS = {
       const state = readState(dirs);
       // A running container is frozen while its upper dir is read (its cgroup, made by run).
       const pause = values.pause !== 'false' && state.status === 'running' ? detectCgroups().open(state.cgroupId!) : undefined;
+      const { commitContainer } = await import('./commit.ts');
       const { name, manifestDigest } = await withStore((store) =>
         commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message, pause }));
       process.stdout.write(`${name}\n${manifestDigest}\n`);
@@ -777,6 +790,7 @@ const VERBS = {
     positionals: ['dir', 'image'],
     run: async ({ positionals: { dir, image } }) => {
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`not a directory: ${dir}`);
+      const { commitContainer } = await import('./commit.ts');
       const { name } = await withStore((store) => commitContainer(store, { upperDir: dir, newRef: image, comment: `imported from ${dir}` }));
       process.stdout.write(`${name}\n`);
     //< distribution..
@@ -792,6 +806,7 @@ const VERBS = {
     options: {},
     positionals: ['image', 'newName'],
     run: async ({ positionals: { image, newName } }) => {
+      const { tagImage } = await import('./commit.ts');
       process.stdout.write(`${await withStore((store) => tagImage(store, image, newName))}\n`);
       return 0;
     },
@@ -803,6 +818,7 @@ const VERBS = {
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
       const name = formatReference(parseReference(image));
+      const { pushImage } = await import('./push.ts');
       const { digest } = await withStore((store) => pushImage(store, name, pullOptions(values)));
       process.stdout.write(`${name}: digest: ${digest}\n`);
       return 0;

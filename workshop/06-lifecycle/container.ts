@@ -34,8 +34,9 @@ export interface ProcessSpec {
 export interface ContainerConfig extends ProcessSpec {
   /** The merged view of the layers: the overlay's mount point, and the container's "/". */
   rootfs: string;
-  /** The image layers, bottom first, and the container's own upper and work dirs. */
-  layers: { lowerDirs: string[]; upperDir: string; workDir: string };
+  /** The image layers, bottom first, and the container's own upper and work dirs; volatile
+   *  when the upper dir is thrown away at the end (overlay.ts, mountVolatile). */
+  layers: { lowerDirs: string[]; upperDir: string; workDir: string; volatile?: boolean };
   hostname: string;
   /** A detached container outlives the engine that started it (`run -d`). */
   detached?: boolean;

@@ -13,7 +13,10 @@ import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
-import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
+// The store, the registry client and what makes and sends images are imported by the verbs
+// that use them (`await import`), not here: the child stage is this same program, and it would
+// otherwise load an HTTP and TLS client, tar and gzip at every start, only to use none of them.
+import type { PullOptions } from './image.ts';
 import { readChanges, writeLayerTar } from './overlay.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { parsePlatform } from './platform.ts';
@@ -21,7 +24,7 @@ import type { ImageConfig } from './registry.ts';
 import { killContainer, listTable, printLogs, removeContainer, stopContainer } from './lifecycle.ts';
 import { findRunning, readState } from './state.ts';
 import { createContainerDirs, findContainerDirs, removeContainerDirs, type ContainerDirs } from './storage.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
 
 const REGISTRY_OPTIONS = {
@@ -83,6 +86,7 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
 
 /** Open the store for one operation, and close it whatever happens. */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('./store.ts');
   const store = await Store.open();
   try {
     return await work(store);
@@ -99,6 +103,7 @@ const VERBS = {
     options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
+      const { pullImage } = await import('./image.ts');
       const { name, digest } = await withStore((store) => pullImage(store, image, pullOptions(values)));
       process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
       return 0;
@@ -147,6 +152,7 @@ const VERBS = {
       const limits = parseLimits(values);
       const volumes = (values.volume ?? []).map(parseVolume);
       const { config, dirs } = await withStore(async (store) => {
+        const { pullMissingImage, runSpec } = await import('./image.ts');
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
@@ -154,7 +160,10 @@ const VERBS = {
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         const { upperDir, workDir } = dirs;
-        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, volumes, autoRemove: values.rm === true };
+        // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
+        // when the overlay is unmounted (overlay.ts, mountVolatile).
+        const volatile = values.rm === true;
+        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, volumes, autoRemove: values.rm === true };
         return { config, dirs };
       });
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);

@@ -13,17 +13,18 @@ import { runMain, UserError } from '../../lib/errors.ts';
 import { enableTrace } from '../../lib/trace.ts';
 import { containerInit, enterContainer, execInContainer, generateId, parseVolume, runContainer, startMonitor, type ContainerConfig } from './container.ts';
 import { detectCgroups, type Limits } from './cgroups.ts';
-import { pullImage, pullMissingImage, runSpec, type PullOptions } from './image.ts';
-import { commitContainer, tagImage } from './commit.ts';
+// The store, the registry client and what makes and sends images are imported by the verbs
+// that use them (`await import`), not here: the child stage is this same program, and it would
+// otherwise load an HTTP and TLS client, tar and gzip at every start, only to use none of them.
+import type { PullOptions } from './image.ts';
 import { readChanges } from './overlay.ts';
-import { pushImage } from './push.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { parsePlatform } from './platform.ts';
 import type { ImageConfig } from './registry.ts';
 import { killContainer, listTable, printLogs, removeContainer, stopContainer } from './lifecycle.ts';
 import { findRunning, readState } from './state.ts';
 import { createContainerDirs, findContainerDirs, removeContainerDirs, type ContainerDirs } from './storage.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
 import { formatBytes, parseCpus, parseMemory, parsePidsLimit } from './units.ts';
 
 const REGISTRY_OPTIONS = {
@@ -87,6 +88,7 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
 
 /** Open the store for one operation, and close it whatever happens. */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('./store.ts');
   const store = await Store.open();
   try {
     return await work(store);
@@ -103,6 +105,7 @@ const VERBS = {
     options: { ...REGISTRY_OPTIONS, quiet: { type: 'boolean', short: 'q' } },
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
+      const { pullImage } = await import('./image.ts');
       const { name, digest } = await withStore((store) => pullImage(store, image, pullOptions(values)));
       process.stdout.write(values.quiet ? `${name}\n` : `Digest: ${digest}\nPulled ${name}\n`);
       return 0;
@@ -152,6 +155,7 @@ const VERBS = {
       const volumes = (values.volume ?? []).map(parseVolume);
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
       const { config, dirs } = await withStore(async (store) => {
+        const { pullMissingImage, runSpec } = await import('./image.ts');
         let ref = formatReference(parseReference(image));
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
@@ -159,7 +163,10 @@ const VERBS = {
         const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         const { upperDir, workDir } = dirs;
-        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
+        // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
+        // when the overlay is unmounted (overlay.ts, mountVolatile).
+        const volatile = values.rm === true;
+        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
         return { config, dirs };
       });
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
@@ -261,6 +268,7 @@ const VERBS = {
       const state = readState(dirs);
       // A running container is frozen while its upper dir is read (its cgroup, made by run).
       const pause = values.pause !== 'false' && state.status === 'running' ? detectCgroups().open(state.cgroupId!) : undefined;
+      const { commitContainer } = await import('./commit.ts');
       const { name, manifestDigest } = await withStore((store) =>
         commitContainer(store, { upperDir: dirs.upperDir, baseRef: dirs.spec.image, newRef: image, comment: values.message, pause }));
       process.stdout.write(`${name}\n${manifestDigest}\n`);
@@ -274,6 +282,7 @@ const VERBS = {
     positionals: ['dir', 'image'],
     run: async ({ positionals: { dir, image } }) => {
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`not a directory: ${dir}`);
+      const { commitContainer } = await import('./commit.ts');
       const { name } = await withStore((store) => commitContainer(store, { upperDir: dir, newRef: image, comment: `imported from ${dir}` }));
       process.stdout.write(`${name}\n`);
       return 0;
@@ -285,6 +294,7 @@ const VERBS = {
     options: {},
     positionals: ['image', 'newName'],
     run: async ({ positionals: { image, newName } }) => {
+      const { tagImage } = await import('./commit.ts');
       process.stdout.write(`${await withStore((store) => tagImage(store, image, newName))}\n`);
       return 0;
     },
@@ -296,6 +306,7 @@ const VERBS = {
     positionals: ['image'],
     run: async ({ values, positionals: { image } }) => {
       const name = formatReference(parseReference(image));
+      const { pushImage } = await import('./push.ts');
       const { digest } = await withStore((store) => pushImage(store, name, pullOptions(values)));
       process.stdout.write(`${name}: digest: ${digest}\n`);
       return 0;

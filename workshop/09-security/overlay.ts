@@ -38,6 +38,8 @@ export interface OverlayDirs {
   workDir: string;
   /** Where the merged view appears: the container's rootfs. */
   target: string;
+  /** The upper dir is thrown away when the container ends (`run --rm`): mount with `volatile`. */
+  volatile?: boolean;
 }
 
 /** One line of `docker diff`: Added, Changed or Deleted, with a path as the container sees it. */
@@ -86,7 +88,9 @@ export function mountOverlay(dirs: OverlayDirs): void {
     return `/proc/self/fd/${fd}`;
   };
   try {
-    const options = overlayOptions(lowerDirs.map(byFd), upperDir, workDir);
+    const layers = lowerDirs.map(byFd);
+    if (dirs.volatile && mountVolatile(layers, upperDir, workDir, target)) return;
+    const options = overlayOptions(layers, upperDir, workDir);
     mount('overlay', target, 'overlay', 0, options, 'stack the layers: reads fall through to the lowers, writes land in upper');
   } catch (err) {
     // EINVAL is all mount(2) says for every option overlay dislikes; the reason goes to the kernel log.
@@ -102,6 +106,30 @@ export function mountOverlay(dirs: OverlayDirs): void {
   }
 }
 
+/** The mount of a container whose upper dir is thrown away when it ends: overlay's `volatile`
+ *  option (Linux 5.10) leaves out every sync of the upper dir — fsync(2) and syncfs(2) inside,
+ *  and, above all, the sync of the whole filesystem under upper that the kernel runs when the
+ *  overlay is unmounted. That unmount happens as the container's mount namespace dies, before
+ *  the engine even learns that the container ended, and it waits for every dirty page on that
+ *  filesystem, whoever wrote them: tens to hundreds of ms after another program's big write.
+ *  The price: after a crash the upper dir may have lost writes, and the kernel leaves a mark
+ *  (work/work/incompat/volatile) that makes it refuse any later mount of this upper and work.
+ *  Neither matters for a container that is never mounted again. Volumes (-v) are bind mounts
+ *  of host directories, not overlay: a sync there still reaches the disk.
+ *  False when the kernel says EINVAL: one older than 5.10 knows no `volatile`, and we mount as
+ *  before (if it was another option it disliked, that mount fails and says so). */
+function mountVolatile(layers: string[], upperDir: string, workDir: string, target: string): boolean {
+  try {
+    mount('overlay', target, 'overlay', 0, overlayOptions(layers, upperDir, workDir, true),
+      'stack the layers; volatile: this upper dir is thrown away, so nothing in it needs syncing, not even at unmount');
+    return true;
+  } catch (err) {
+    if (!(err instanceof SyscallError && err.code === 'EINVAL')) throw err;
+    traceStep('mount overlay again, without volatile', 'EINVAL: a kernel older than 5.10 has no "volatile" option');
+    return false;
+  }
+}
+
 /** Detach the merged view. The upper dir keeps the changes; the lower dirs were never written. */
 export function unmountOverlay(target: string): void {
   umount2(target, 0, 'detach the merged view; the changes stay in the upper dir');
@@ -109,7 +137,7 @@ export function unmountOverlay(target: string): void {
 
 /** The option string of an overlay mount. The kernel reads `lowerdir` from left to right as
  *  top to bottom — the first dir that has a name wins — so our bottom-first list is reversed. */
-export function overlayOptions(lowerDirs: string[], upperDir: string, workDir: string): string {
+export function overlayOptions(lowerDirs: string[], upperDir: string, workDir: string, volatile = false): string {
   const topFirst = [...lowerDirs].reverse().map(escapeOption);
   const options = [
     `lowerdir=${topFirst.join(':')}`,
@@ -120,6 +148,7 @@ export function overlayOptions(lowerDirs: string[], upperDir: string, workDir: s
     // data up too rather than only the metadata.
     'redirect_dir=off',
     'metacopy=off',
+    ...(volatile ? ['volatile'] : []), // see mountVolatile()
   ].join(',');
   const size = Buffer.byteLength(options) + 1;
   if (size > MOUNT_DATA_MAX) {
