@@ -2,7 +2,9 @@
  *  runc on a rootfs (an OCI bundle), chapter 02 on the same rootfs (through tsx, and compiled
  *  to JavaScript by npm run build), and chapters 05 and 10 compiled, `run --rm` of an image of
  *  that rootfs (imported into a temp store by chapter 08: no registry involved).
- *  The target: each compiled case within 3× runc's median wall time.
+ *  The target: each compiled case within 3× runc's median wall time. And the learner's path,
+ *  `./nutshell 05 …` (the chapter's cached esbuild bundle), within 1.3× chapter 05 compiled;
+ *  `npm run -s chapter -- 05 …`, the same after npm's own start, is shown beside it.
  *  Usage: npm run bench -- start-time [--runs N] [--rootfs DIR] [--bridge] */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,9 @@ export const description = 'wall time of a container running /bin/true: runc, ch
 
 /** Compiled JavaScript must start a container within this many times runc's median. */
 const TARGET_RATIO = 3;
+/** `./nutshell NN …` must stay within this many times the compiled program's median. */
+const LEARNER_TARGET = 1.3;
+const LEARNER_PATH = './nutshell 05 run --rm';
 const DEFAULT_RUNS = 20;
 const CHAPTER_02 = 'chapters/02-namespaces';
 /** The image that chapters 05 and 10 run, made by chapter 08's `import` of the rootfs. */
@@ -67,6 +72,9 @@ export function main(argv: string[]): number {
       { name: 'chapter 02 via tsx', command: node(['--import', 'tsx', `${CHAPTER_02}/main.ts`, 'run', rootfs, '/bin/true']) },
       { name: 'chapter 02 compiled', command: compiled('02-namespaces', 'run', rootfs, '/bin/true') },
       { name: 'chapter 05 compiled, run --rm', command: compiled('05-images', 'run', '--rm', IMAGE, '/bin/true') },
+      // The learner's path: the cached esbuild bundle (scripts/compiled.mjs), with and without npm.
+      { name: LEARNER_PATH, command: () => ({ file: join(PROJECT_ROOT, 'nutshell'), args: ['05', 'run', '--rm', IMAGE, '/bin/true'], options }) },
+      { name: 'npm run -s chapter -- 05 run --rm', command: () => ({ file: 'npm', args: ['run', '-s', 'chapter', '--', '05', 'run', '--rm', IMAGE, '/bin/true'], options }) },
       { name: 'chapter 10 compiled, run --rm --network none', command: compiled('10-network', 'run', '--rm', '--network', 'none', IMAGE, '/bin/true') },
       ...(values.bridge ? [{ name: 'chapter 10 compiled, run --rm (bridge)', command: compiled('10-network', 'run', '--rm', IMAGE, '/bin/true') }] : []),
       {
@@ -96,6 +104,10 @@ export function main(argv: string[]): number {
       const ratio = s.median / base;
       console.log(`  ${s.name.padEnd(48)} ${formatMs(s.median).padStart(9)}  ${formatRatio(ratio).padStart(6)}  ${ratio <= TARGET_RATIO ? 'MET' : 'NOT MET'}`);
     }
+    const compiled05 = summaries.find((s) => s.name === 'chapter 05 compiled, run --rm')!.median;
+    const learner = summaries.find((s) => s.name === LEARNER_PATH)!.median;
+    console.log(`\ntarget: the learner's path within ${LEARNER_TARGET}× compiled JavaScript: ${LEARNER_PATH} ` +
+      `${formatRatio(learner / compiled05)} of chapter 05 compiled  ${learner / compiled05 <= LEARNER_TARGET ? 'MET' : 'NOT MET'}`);
     checkNothingLeft(env.NUTSHELL_ROOT!);
     return 0; // the bench reports; it does not fail a build
   } finally {
