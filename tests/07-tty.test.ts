@@ -242,7 +242,8 @@ for (const ch of chaptersFrom('07')) {
       assert.equal((await run(ch, ['rm', '-f', 'with-tty'], { env })).code, 0);
     });
 
-    test('exec -it into a container whose /dev/pts leads nowhere: one line and an exit at once, not a wait for ^C', async () => {
+    // Chapter 07 leaves this to its exercise 5 (exercises/07-terminals/5.ts checks it there).
+    if (isFrom(ch, '08')) test('exec -it into a container whose /dev/pts leads nowhere: one line and an exit at once, not a wait for ^C', async () => {
       // From chapter 09 root inside may not unmount: the container that breaks its own /dev/pts is privileged.
       const privileged = isFrom(ch, '09') ? ['--privileged'] : [];
       const box = await run(ch, ['run', '-d', '--name', 'pts-loop', ...privileged, IMAGE, 'sleep', '60'], { env });

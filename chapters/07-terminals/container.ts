@@ -500,19 +500,15 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   const signals = forwardSignals(child, 10);
   if (!(await childIsReady(child))) return ended;
   cgroup.join(child.pid!);
-  let terminal: AttachedTerminal | undefined;
+  const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
+  const terminal = pty && attachTerminal(pty.master);
   try {
-    const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-    terminal = pty && attachTerminal(pty.master);
     sendGo(child, pty?.slavePath);
     const code = signals.exitCode(await ended);
     await terminal?.finish();
     return code;
   } finally {
     terminal?.detach();
-    // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
-    // pipe would keep this engine running.
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
 

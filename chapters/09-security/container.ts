@@ -691,7 +691,7 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   } finally {
     terminal?.detach();
     // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
-    // pipe would keep this engine running.
+    // pipe would keep this engine running. (Exercise 07-5 asks for this in chapter 07.)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }

@@ -1214,6 +1214,19 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   //| return signals.exitCode(await ended);
   //< cgroups..lifecycle
   //> terminals..
+  //> terminals..terminals
+  //| const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
+  //| const terminal = pty && attachTerminal(pty.master);
+  //| try {
+  //|   sendGo(child, pty?.slavePath);
+  //|   const code = signals.exitCode(await ended);
+  //|   await terminal?.finish();
+  //|   return code;
+  //| } finally {
+  //|   terminal?.detach();
+  //| }
+  //< terminals..terminals
+  //> distribution..
   let terminal: AttachedTerminal | undefined;
   try {
     const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
@@ -1225,9 +1238,10 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   } finally {
     terminal?.detach();
     // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
-    // pipe would keep this engine running.
+    // pipe would keep this engine running. (Exercise 07-5 asks for this in chapter 07.)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+  //< distribution..
   //< terminals..
 }
 

@@ -449,8 +449,6 @@ const JOINED_NAMESPACES = [
  *  child stage that joins the others; move it into the container's cgroup while it waits, so
  *  what it runs counts against the container's limits. */
 export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-  // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
-  // pipe would keep this engine running.
   throw new Error('TODO (chapter 07): execInContainer() changes in this chapter: write it again, as the comment above it says');
 }
 

@@ -494,26 +494,9 @@ const JOINED_NAMESPACES = [
  *  child stage that joins the others; move it into the container's cgroup while it waits, so
  *  what it runs counts against the container's limits. */
 export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-  joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
-  const child = startChildStage('exec', { pid, ...spec }, true);
-  const ended = exitCodeOf(child);
-  const signals = forwardSignals(child, 10);
-  if (!(await childIsReady(child))) return ended;
-  cgroup.join(child.pid!);
-  let terminal: AttachedTerminal | undefined;
-  try {
-    const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-    terminal = pty && attachTerminal(pty.master);
-    sendGo(child, pty?.slavePath);
-    const code = signals.exitCode(await ended);
-    await terminal?.finish();
-    return code;
-  } finally {
-    terminal?.detach();
-    // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
-    // pipe would keep this engine running.
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
+  // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
+  // pipe would keep this engine running. (Exercise 07-5 asks for this in chapter 07.)
+  throw new Error('TODO (chapter 08): execInContainer() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** Child side of `exec`: join the running container's namespaces, then become the command. */
