@@ -5,7 +5,7 @@
  *  The guest is Debian's kernel (linux-image-amd64) under qemu (qemu-system-x86), emulated
  *  (`-accel tcg`: a KVM guest hangs early in boot on these nested machines), with 2 vCPUs and
  *  2 GiB. Its root is the host's root, shared read-only over 9p, so Node, the project and its
- *  node_modules need no copying; the guest has its own tmpfs on /tmp, /run and /var/tmp, its
+ *  node_modules need no copying; the guest has its own tmpfs on /tmp, /run and /var/tmp (a working directory in one of them is bound back in), its
  *  own /proc, /sys and /dev, and cgroup2 alone on /sys/fs/cgroup. The command runs as root in
  *  the current directory with PATH, HOME, TERM and the NUTSHELL_* variables of the caller;
  *  its standard input is empty.
@@ -72,6 +72,16 @@ mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
 mount -t proc proc /newroot/proc || fail "mount of /proc failed"
 mount -t sysfs sysfs /newroot/sys || fail "mount of /sys failed"
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup || fail "mount of cgroup2 on /sys/fs/cgroup failed"
+# The job's working directory may be in the host's /tmp, /var/tmp or /run, which the tmpfs above
+# hide: bind it back at its own path, read-only like the rest (a plain bind of the share does not
+# carry the mounts made on it since).
+workdir=$(cat /workdir)
+case "$workdir" in
+  /tmp/*|/var/tmp/*|/run/*)
+    mkdir -p /host "/newroot$workdir"
+    mount --bind /newroot /host && mount --bind "/host$workdir" "/newroot$workdir" || fail "binding the working directory $workdir failed"
+    ;;
+esac
 mkdir -p /newroot/run/nutshell-vm
 cp /job.sh /newroot/run/nutshell-vm/job.sh || fail "copying the job failed"
 exec switch_root /newroot /bin/sh /run/nutshell-vm/job.sh
@@ -89,7 +99,7 @@ function jobScript(argv: string[], cwd: string, env: Record<string, string>): st
   const assignments = Object.entries(env).map(([name, value]) => `${name}=${quote(value)}`);
   return `stty -F /dev/ttyS0 raw -echo; stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 report() { echo "$*" >/dev/ttyS2; echo o >/proc/sysrq-trigger; sleep 60; }
-cd ${quote(cwd)} 2>/dev/null || report "error the working directory ${cwd.replaceAll('"', '')} is not on the guest's root (the guest has its own /tmp, /run and /var/tmp)"
+cd ${quote(cwd)} 2>/dev/null || report "error the working directory ${cwd.replaceAll('"', '')} cannot be entered in the guest"
 env -i ${assignments.join(' ')} ${argv.map(quote).join(' ')} </dev/null >/dev/ttyS0 2>/dev/ttyS1
 report "exit $?"
 `;
@@ -281,7 +291,10 @@ async function runInVm(options: Options): Promise<number> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'nutshell-vm-'));
   try {
-    const job = cpio([{ name: 'job.sh', mode: FILE, data: Buffer.from(jobScript(options.argv, process.cwd(), env)) }]);
+    const job = cpio([
+      { name: 'job.sh', mode: FILE, data: Buffer.from(jobScript(options.argv, process.cwd(), env)) },
+      { name: 'workdir', mode: FILE, data: Buffer.from(process.cwd()) },
+    ]);
     const initrd = join(dir, 'initrd');
     writeFileSync(initrd, Buffer.concat([readFileSync(base), job]));
 

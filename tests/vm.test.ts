@@ -4,7 +4,7 @@
  *  tests of a file run one after another, so there is never more than one VM at a time. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -44,6 +44,20 @@ test('the command runs in the current directory with the NUTSHELL_* variables an
   const result = vm(['sh', '-c', 'pwd; echo "$NUTSHELL_VM_TEST"; echo "${SOME_OTHER_VARIABLE:-unset}"; touch /tmp/writable && echo tmp'], env);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, `${PROJECT_ROOT}\nit is "passed"\nunset\ntmp\n`);
+});
+
+test('a working directory under /tmp, which the guest\'s own tmpfs hides, is bound back in', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nutshell-vm-cwd-'));
+  try {
+    writeFileSync(join(dir, 'note'), 'from the host\n');
+    // Not through npm, which needs a package.json where it runs: the runner itself, from here.
+    const runner = join(PROJECT_ROOT, 'scripts', 'vm.ts');
+    const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), runner, 'sh', '-c', 'pwd; cat note'], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${dir}\nfrom the host\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('without qemu on PATH, or without the kernel, the runner says so in one line', () => {
