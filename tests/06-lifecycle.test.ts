@@ -164,7 +164,8 @@ for (const ch of chaptersFrom('06')) {
         for (let i = 0; i < 200 && statSync(log).size < expected.size; i++) await sleep(100);
         assert.equal(statSync(log).size, expected.size, 'the container wrote its 20 lines');
         for (let i = 0; i < 300 && followed.count() < expected.size && follower.exitCode === null; i++) await sleep(100);
-        assert.equal((await run(ch, ['stop', '-t', '0', 'huge'], { env })).code, 0);
+        const stopped = await run(ch, ['stop', '-t', '0', 'huge'], { env });
+        assert.equal(stopped.code, 0, stopped.stderr);
         const f = await followed.done; // it ends by itself, once the container has
         const whole = await countOutput(start(ch, ['logs', 'huge'], { env })).done;
         // Each byte once: the follower read only what was appended after each look.

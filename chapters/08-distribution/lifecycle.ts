@@ -49,8 +49,16 @@ export async function stopContainer(dirs: ContainerDirs, timeout: number): Promi
 /** The container has ended. Its monitor, if alive, records how and removes the cgroup; if it
  *  was killed, nobody will: do it here. */
 async function settle(dirs: ContainerDirs, state: ContainerState, exitCode: number): Promise<void> {
-  if (await waitFor(() => readRecordedState(dirs).status !== 'running', 2)) return;
-  removeCgroup(state);
+  const recorded = () => readRecordedState(dirs).status !== 'running';
+  if (await waitFor(recorded, 2)) return;
+  // A monitor that is alive but slow (a busy machine) may be removing the same cgroup at this
+  // moment: the loser of that race sees its files vanish as it reads them. Its record wins.
+  try {
+    removeCgroup(state);
+  } catch (err) {
+    if (await waitFor(recorded, 5)) return;
+    throw err;
+  }
   recordExited(dirs, exitCode);
 }
 

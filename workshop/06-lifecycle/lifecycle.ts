@@ -30,6 +30,8 @@ export async function stopContainer(dirs: ContainerDirs, timeout: number): Promi
 /** The container has ended. Its monitor, if alive, records how and removes the cgroup; if it
  *  was killed, nobody will: do it here. */
 async function settle(dirs: ContainerDirs, state: ContainerState, exitCode: number): Promise<void> {
+  // A monitor that is alive but slow (a busy machine) may be removing the same cgroup at this
+  // moment: the loser of that race sees its files vanish as it reads them. Its record wins.
   throw new Error('TODO (chapter 06): write settle(), as the comment above it says');
 }
 
