@@ -8,7 +8,7 @@
  *  node_modules need no copying; the guest has its own tmpfs on /tmp, /run and /var/tmp (a working directory in one of them is bound back in), its
  *  own /proc, /sys and /dev, and cgroup2 alone on /sys/fs/cgroup. The command runs as root in
  *  the current directory with PATH, HOME, TERM and the NUTSHELL_* variables of the caller;
- *  its standard input is empty.
+ *  its standard input is empty, and its stdout and stderr are pipes.
  *
  *  How the pieces travel:
  *    - a small initramfs (busybox-static, the virtio and 9p modules, /init below) is built once
@@ -92,16 +92,25 @@ fail "switch_root failed"
 const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
 /** Stage 2, the job (run by the host's /bin/sh as PID 1 of the guest): the command with only
- *  the variables passed, its output on the ports, then its status, then power off. The output
- *  ports are closed before the status is written, and a serial port's last close waits until
- *  its bytes are sent, so the status comes after the last byte of output. */
+ *  the variables passed, its output on the ports, then its status, then power off. The command
+ *  writes to pipes that `cat` copies to the ports, not to the ports themselves: a serial port is
+ *  a terminal, and a program that sees one behaves otherwise (chalk colours its output, as it
+ *  would not under a test runner on the host). Both copies end before the status is written,
+ *  and a serial port's last close waits until its bytes are sent, so the status comes after
+ *  the last byte of output. */
 function jobScript(argv: string[], cwd: string, env: Record<string, string>): string {
   const assignments = Object.entries(env).map(([name, value]) => `${name}=${quote(value)}`);
   return `stty -F /dev/ttyS0 raw -echo; stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 report() { echo "$*" >/dev/ttyS2; echo o >/proc/sysrq-trigger; sleep 60; }
 cd ${quote(cwd)} 2>/dev/null || report "error the working directory ${cwd.replaceAll('"', '')} cannot be entered in the guest"
-env -i ${assignments.join(' ')} ${argv.map(quote).join(' ')} </dev/null >/dev/ttyS0 2>/dev/ttyS1
-report "exit $?"
+pipes=/run/nutshell-vm
+mkfifo $pipes/stdout $pipes/stderr || report "error mkfifo failed in the guest"
+cat $pipes/stdout >/dev/ttyS0 & stdout_copy=$!
+cat $pipes/stderr >/dev/ttyS1 & stderr_copy=$!
+env -i ${assignments.join(' ')} ${argv.map(quote).join(' ')} </dev/null >$pipes/stdout 2>$pipes/stderr
+status=$?
+wait $stdout_copy $stderr_copy
+report "exit $status"
 `;
 }
 

@@ -4,6 +4,8 @@
  *  refuse that (EPERM) while the container's own /dev still works. On this hybrid host both ways
  *  run: the v1 devices controller, and the v2 eBPF program on the container's cgroup2 directory.
  *  Each is also tested alone, on cgroups of the test's own, and --privileged's "every device".
+ *  On a cgroup2-only host (the guest of tests/03-cgroups-v2-guest.test.ts runs this file there)
+ *  the eBPF program is the only way, and the suites' names say "cgroup v2".
  *  The container gets a cgroup in every hierarchy, v1 and unified, so it is nowhere at a root
  *  (where root could mount the hierarchy and write the host's release_agent), and all of them
  *  are removed when it ends. */
@@ -35,11 +37,14 @@ function cgroupMounts(): { path: string; type: string }[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => ({ fields: line.split(' - ')[0]!.split(' '), type: (line.split(' - ')[1] ?? '').split(' ')[0]! }))
-    .filter(({ fields, type }) => (type === 'cgroup' || type === 'cgroup2') && fields[3] === '/' && fields[4]?.startsWith(`${CGROUP_ROOT}/`))
+    .filter(({ fields, type }) => (type === 'cgroup' || type === 'cgroup2') && fields[3] === '/' && (fields[4] === CGROUP_ROOT || fields[4]?.startsWith(`${CGROUP_ROOT}/`)))
     .map(({ fields, type }) => ({ path: fields[4]!, type }));
 }
-/** This host's cgroup2 hierarchy beside the v1 ones (hybrid): where the eBPF program is tested. */
-const UNIFIED = cgroupMounts().find((m) => m.type === 'cgroup2')?.path ?? assert.fail(`no cgroup2 hierarchy mounted in ${CGROUP_ROOT}: these tests need a hybrid host`);
+/** This host's cgroup2 hierarchy, where the eBPF program is tested: beside the v1 ones on a
+ *  hybrid host (this project's machines), or /sys/fs/cgroup itself on a cgroup2-only one. */
+const UNIFIED = cgroupMounts().find((m) => m.type === 'cgroup2')?.path ?? assert.fail(`no cgroup2 hierarchy mounted in ${CGROUP_ROOT}: these tests need a hybrid or a cgroup2 host`);
+const V2_ONLY = UNIFIED === CGROUP_ROOT;
+const HOSTS = V2_ONLY ? 'cgroup v2' : 'cgroup v1 and v2 (hybrid)';
 
 /** A host block device with a known first sector: a loop device on a file of ours, detached when
  *  the tests end. What a container reads through it is a host disk's contents. */
@@ -52,12 +57,14 @@ function hostBlockDevice(): { path: string; major: number; minor: number; secret
   return { path, ...devNumbers(statSync(path).rdev), secret };
 }
 
-/** The block device that holds the host's "/" (from the mount table: "254:0"). */
-function hostRootDisk(): { major: number; minor: number } {
+/** The block device that holds the host's "/" (from the mount table: "254:0"). The guest's "/"
+ *  is the host's, over 9p (major 0, no disk at all): there the test's loop device stands in. */
+function hostRootDisk(): { major: number; minor: number; what: string } {
   const root = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.split(' ')[4] === '/').at(-1); // the top one
   const [major, minor] = root!.split(' ')[2]!.split(':').map(Number);
+  if (major === 0 && root!.split(' - ')[1]?.startsWith('9p ')) return { major: disk.major, minor: disk.minor, what: `${disk.path} ("/" is 9p here)` };
   assert.ok(major! > 0 && existsSync(`/sys/dev/block/${major}:${minor}`), `the host's "/" is on a block device (${major}:${minor})`);
-  return { major: major!, minor: minor! };
+  return { major: major!, minor: minor!, what: `${major}:${minor}` };
 }
 
 /** Run `script` in a host shell that is first moved into the cgroups whose cgroup.procs files
@@ -97,7 +104,7 @@ for (const ch of chaptersFrom('08', '08')) {
 }
 
 for (const ch of chaptersFrom('09')) {
-  describe(`chapter ${ch}`, async () => {
+  describe(`chapter ${ch}, on ${HOSTS}`, async () => {
     const engine = engineFor(ch);
     const devices = await chapterModule<DevicesModule>(ch, 'devices.ts');
     const { detectCgroups } = await chapterModule<CgroupsModule>(ch, 'cgroups.ts');
@@ -111,9 +118,9 @@ for (const ch of chaptersFrom('09')) {
     });
 
     test('the host\'s root disk: mknod works, reading it is refused (EPERM)', async () => {
-      const { major, minor } = hostRootDisk();
+      const { major, minor, what } = hostRootDisk();
       const r = await engine.runContainer([], ROOTFS, ['sh', '-c', `mknod /tmp/sda b ${major} ${minor} && echo made && dd if=/tmp/sda bs=512 count=1 2>&1 >/dev/null`]);
-      assert.match(r.stdout, /^made\ndd: can't open '\/tmp\/sda': Operation not permitted/, r.stderr);
+      assert.match(r.stdout, /^made\ndd: can't open '\/tmp\/sda': Operation not permitted/, `${what}: ${r.stderr}`);
     });
 
     test('the container\'s own devices still work: null, zero, full, random, urandom, ptmx, tty', async () => {
@@ -135,7 +142,7 @@ for (const ch of chaptersFrom('09')) {
       assert.match(lines[6]!, /No such device or address/);
     });
 
-    test('the container has a cgroup in every hierarchy, v1 and unified, each with its devices rules; all go when it ends', async () => {
+    test('the container has a cgroup in every hierarchy the host mounts, each with its devices rules; all go when it ends', async () => {
       const box = await engine.startContainer([], ROOTFS, ['sh', '-c', 'echo up; read x']);
       const exited = new Promise((resolve) => box.once('close', resolve));
       let dirs: string[] = [];
@@ -145,7 +152,8 @@ for (const ch of chaptersFrom('09')) {
         const [pid] = engine.containerProcesses();
         // "9:name=systemd:/nutshell/<id>": one line per hierarchy, v1 ones and "0::" for cgroup2.
         const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((line) => line.split(':'));
-        const id = lines.find(([, controllers]) => controllers === 'memory')![2]!.split('/').pop()!; // one whose limits we set
+        // v2 alone: one line, "0::/nutshell/<id>"; otherwise the memory hierarchy's, whose limits we set.
+        const id = lines.find(([, controllers]) => controllers === (V2_ONLY ? '' : 'memory'))![2]!.split('/').pop()!;
         assert.match(id, /^[0-9a-f]{12}$/);
         assert.equal(lines.length, readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').length, 'a line for every hierarchy the host has');
         for (const [, controllers, path] of lines) assert.equal(path, `/nutshell/${id}`, `the container's cgroup in "${controllers || 'cgroup2'}", never a root`);
@@ -155,8 +163,8 @@ for (const ch of chaptersFrom('09')) {
         dirs = cgroupMounts().map((m) => join(m.path, 'nutshell', id));
         assert.deepEqual(dirs.filter((dir) => !existsSync(dir)), [], 'a directory in each mounted hierarchy');
 
-        const allowed = readFileSync(join(CGROUP_ROOT, 'devices', 'nutshell', id, 'devices.list'), 'utf8').trim().split('\n');
-        assert.deepEqual(allowed.sort(), ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'].sort());
+        const allowed = V2_ONLY ? [] : readFileSync(join(CGROUP_ROOT, 'devices', 'nutshell', id, 'devices.list'), 'utf8').trim().split('\n');
+        if (!V2_ONLY) assert.deepEqual(allowed.sort(), ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'].sort());
         assert.equal(devices.attachedDevicePrograms(join(UNIFIED, 'nutshell', id)).length, 1, 'one eBPF device program on its cgroup2 directory');
       } finally {
         box.stdin!.end('\n');
@@ -168,9 +176,12 @@ for (const ch of chaptersFrom('09')) {
     test('--trace shows each devices.allow line and the eBPF program, instruction by instruction', async () => {
       const r = await engine.runContainer(['--trace', '--rm'], ROOTFS, ['true']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /write \/sys\/fs\/cgroup\/devices\/nutshell\/\w+\/devices\.deny = a {2}# deny every device/);
-      assert.match(r.stderr, /devices\.allow = c 1:3 rwm {2}# \/dev\/null/);
-      assert.match(r.stderr, /devices\.allow = b \*:\* m {2}# mknod\(2\) of any block device/);
+      if (V2_ONLY) assert.doesNotMatch(r.stderr, /devices\.(deny|allow)/, 'no devices controller on cgroup v2: the program alone');
+      else {
+        assert.match(r.stderr, /write \/sys\/fs\/cgroup\/devices\/nutshell\/\w+\/devices\.deny = a {2}# deny every device/);
+        assert.match(r.stderr, /devices\.allow = c 1:3 rwm {2}# \/dev\/null/);
+        assert.match(r.stderr, /devices\.allow = b \*:\* m {2}# mknod\(2\) of any block device/);
+      }
       assert.match(r.stderr, /eBPF device program, \d+ instructions:/);
       assert.match(r.stderr, / {4}0: r2 = \*\(u32 \*\)\(r1 \+0\) {2}# access_type/);
       assert.match(r.stderr, /\d+: if r5 != 3 goto pc\+2 <\d+> {2}# c 1:3 rwm: minor 3\?/);
@@ -237,7 +248,14 @@ for (const ch of chaptersFrom('09')) {
         }
       });
 
-      test('the v1 devices controller alone: the host disk is refused, /dev/null is not', async () => {
+      if (V2_ONLY) test('the v2 driver attaches the program to the cgroup it creates: the host disk is refused, /dev/null is not', async () => {
+        const cgroup = create('v2-devices', { devices: devices.deviceRulesFor(false) });
+        assert.deepEqual(cgroup.paths, [join(CGROUP_ROOT, SUBTREE, 'v2-devices')]);
+        assert.equal(devices.attachedDevicePrograms(cgroup.paths[0]!).length, 1);
+        const output = await runIn([join(cgroup.paths[0]!, 'cgroup.procs')], READ_DISK_ON_HOST);
+        assert.match(output, new RegExp(`failed to open '${disk.path}': Operation not permitted\nnull-ok`));
+      });
+      else test('the v1 devices controller alone: the host disk is refused, /dev/null is not', async () => {
         const cgroup = create('v1-devices', { devices: devices.deviceRulesFor(false) });
         const devicesDir = cgroup.paths.find((p) => p.startsWith(join(CGROUP_ROOT, 'devices') + '/'))!;
         assert.ok(devicesDir, `a devices cgroup among ${cgroup.paths.join(' ')}`);
@@ -245,9 +263,9 @@ for (const ch of chaptersFrom('09')) {
         assert.match(output, new RegExp(`failed to open '${disk.path}': Operation not permitted\nnull-ok`));
       });
 
-      test('--privileged\'s rules: every device in the v1 list, and no program', async () => {
+      test(`--privileged's rules: ${V2_ONLY ? '' : 'every device in the v1 list, and '}no program`, async () => {
         const cgroup = create('privileged', { devices: devices.deviceRulesFor(true) });
-        assert.equal(readFileSync(join(CGROUP_ROOT, 'devices', SUBTREE, 'privileged', 'devices.list'), 'utf8').trim(), 'a *:* rwm');
+        if (!V2_ONLY) assert.equal(readFileSync(join(CGROUP_ROOT, 'devices', SUBTREE, 'privileged', 'devices.list'), 'utf8').trim(), 'a *:* rwm');
         assert.deepEqual(devices.attachedDevicePrograms(join(UNIFIED, SUBTREE, 'privileged')), []);
         const output = await runIn(cgroup.paths.map((p) => join(p, 'cgroup.procs')), READ_DISK_ON_HOST);
         assert.match(output, new RegExp(`^${disk.secret}`));

@@ -95,6 +95,9 @@ test('lesson parser: commands, continuation lines, here-documents, directives', 
   assert.equal(blocks[1]!.terminal, 2);
   assert.equal(blocks[1]!.timeoutSeconds, 120);
   assert.throws(() => parseLesson('<!-- lesson: skip -->\n```console\n# true\n```'), /unknown lesson directive/);
+  assert.equal(parseLesson('<!-- lesson: vm -->\n```console\n# true\n```')[0]!.vm, true);
+  assert.equal(blocks[0]!.vm, false);
+  assert.throws(() => parseLesson('<!-- lesson: vm -->\n```console\n# sleep 1 &\n```'), /lesson:3: a command in the background in a vm block/);
 });
 
 // ---------------------------------------------------------------- the runner, on small lessons of plain shell commands
@@ -129,6 +132,27 @@ test('lesson runner: sessions keep variables, $? and background jobs; terminal 2
   ]);
   const result = await runLesson(file);
   assert.equal(result.commands, 6);
+});
+
+test('lesson runner: a vm block runs in the cgroup2 guest, in one bash: variables and $? carry over, the temp prefix is replaced', async () => {
+  const file = lessonFile([
+    '```console',
+    '# X=host; echo host',
+    'host',
+    '```',
+    '<!-- lesson: vm -->',
+    '```console',
+    '# stat -fc %T /sys/fs/cgroup; echo "[$X]"; Y=guest; false',
+    'cgroup2fs',
+    '[]',
+    '# echo "$Y, status $?"; mkdir /tmp/nutshell-doc-dir && cd /tmp/nutshell-doc-dir && pwd',
+    'guest, status 1',
+    '/tmp/nutshell-doc-dir',
+    '```',
+  ]);
+  assert.equal((await runLesson(file)).commands, 3);
+  const wrong = lessonFile(['<!-- lesson: vm -->', '```console', '# echo one', 'one', '# echo two', 'three', '```']);
+  await assert.rejects(runLesson(wrong), /lesson\.md:5: the output differs[\s\S]*# echo two[\s\S]*three[\s\S]*two/);
 });
 
 test('lesson runner: a changed word fails, naming the line and the command', async () => {

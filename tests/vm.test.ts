@@ -30,12 +30,13 @@ test('the guest mounts cgroup2 alone on /sys/fs/cgroup', () => {
   assert.equal(result.stdout, 'cgroup2fs\n');
 });
 
-test('output that looks like the status line is output, and stdout and stderr stay apart', () => {
+test('output that looks like the status line is output, stdout and stderr stay apart, and both are pipes', () => {
   // The status travels on a port of its own: these lines are only the command's output.
-  const script = 'echo "exit 0"; echo "error nothing"; echo "exit 0" >&2; printf "no newline"; exit 3';
+  // Pipes, as under a test runner: not the serial ports, which are terminals.
+  const script = 'echo "exit 0"; echo "error nothing"; echo "exit 0" >&2; [ -t 1 ] || [ -t 2 ] || echo pipes; printf "no newline"; exit 3';
   const result = vm(['sh', '-c', script]);
   assert.equal(result.code, 3, result.stderr);
-  assert.equal(result.stdout, 'exit 0\nerror nothing\nno newline');
+  assert.equal(result.stdout, 'exit 0\nerror nothing\npipes\nno newline');
   assert.equal(result.stderr, 'exit 0\n');
 });
 

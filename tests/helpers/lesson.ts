@@ -6,8 +6,11 @@
  *    next command or the end of the block, are what it prints (stdout and stderr together).
  *  - Blocks run in document order in one bash session ("terminal 1"), in the checkout, so
  *    variables, functions and background jobs carry over. An HTML comment line directly above
- *    a block changes how it runs: `<!-- lesson: terminal 2 -->` (a second session) and
- *    `<!-- lesson: timeout 120 -->` (seconds per command, default 60).
+ *    a block changes how it runs: `<!-- lesson: terminal 2 -->` (a second session),
+ *    `<!-- lesson: timeout 120 -->` (seconds per command, default 60) and `<!-- lesson: vm -->`
+ *    (the block runs in a guest whose kernel mounts cgroup v2 only, `npm run vm`: a bash of its
+ *    own, started for the block and gone with it; only the NUTSHELL_* variables of the run
+ *    reach it, and no command may run in the background).
  *  - A command that ends with `&` prints in the background: the runner waits (up to the
  *    timeout) for what the lesson shows under it before it sends the next command.
  *  - `/tmp/nutshell-doc-` in a command stands for a fresh temp dir of the run (and the temp
@@ -47,6 +50,8 @@ export interface LessonBlock {
   /** 1-based line of the opening fence. */
   line: number;
   terminal: 1 | 2;
+  /** Run in the cgroup2 guest of scripts/vm.ts rather than in a terminal of the host. */
+  vm: boolean;
   timeoutSeconds: number;
   commands: LessonCommand[];
 }
@@ -64,10 +69,12 @@ export function parseLesson(markdown: string, file = 'lesson'): LessonBlock[] {
     let end = i + 1;
     while (end < lines.length && !close.test(lines[end]!)) end++;
     if (fence[3]!.trim() === 'console') {
-      const block: LessonBlock = { line: i + 1, terminal: 1, timeoutSeconds: DEFAULT_TIMEOUT_S, commands: [] };
+      const block: LessonBlock = { line: i + 1, terminal: 1, vm: false, timeoutSeconds: DEFAULT_TIMEOUT_S, commands: [] };
       // The directive lines directly above the fence (one or more).
       for (let k = i - 1; k >= 0 && DIRECTIVE.test(lines[k]!.trim()); k--) applyDirective(block, lines[k]!.trim().match(DIRECTIVE)![1]!, `${file}:${k + 1}`);
       block.commands = parseCommands(lines.slice(i + 1, end), i + 2, file);
+      const background = block.vm && block.commands.find((c) => isBackground(c.text));
+      if (background) throw new Error(`${file}:${background.line}: a command in the background in a vm block (the guest runs the block to its end, then stops)`);
       blocks.push(block);
     }
     i = end;
@@ -79,7 +86,13 @@ function applyDirective(block: LessonBlock, directive: string, where: string): v
   const [word, value] = directive.split(/\s+/);
   if (word === 'terminal' && (value === '1' || value === '2')) block.terminal = Number(value) as 1 | 2;
   else if (word === 'timeout' && /^\d+$/.test(value ?? '')) block.timeoutSeconds = Number(value);
-  else throw new Error(`${where}: unknown lesson directive "${directive}" (terminal 2, timeout N)`);
+  else if (word === 'vm' && value === undefined) block.vm = true;
+  else throw new Error(`${where}: unknown lesson directive "${directive}" (terminal 2, timeout N, vm)`);
+}
+
+/** A command that ends with `&` (not `&&`): it prints in the background. */
+function isBackground(text: string): boolean {
+  return /(^|[^&])&\s*$/.test(text);
 }
 
 /** The commands of one block's lines; `firstLine` is the 1-based line of lines[0]. */
@@ -361,6 +374,11 @@ export async function runLesson(file: string, options: LessonOptions = {}): Prom
   let failure: Error | undefined;
   try {
     for (const block of blocks) {
+      if (block.vm) {
+        commands += block.commands.length;
+        await runInGuest(block, env, { name, temp });
+        continue;
+      }
       let session = sessions.get(block.terminal);
       if (!session) sessions.set(block.terminal, (session = new Session(scripts, env, [...sessions.values()][0])));
       for (const command of block.commands) {
@@ -384,14 +402,13 @@ export async function runLesson(file: string, options: LessonOptions = {}): Prom
 
 async function runCommand(session: Session, command: LessonCommand, block: LessonBlock, where: { name: string; temp: string }): Promise<void> {
   const timeoutMs = block.timeoutSeconds * 1000;
-  const shown = (text: string) => text.split(`${where.temp}/`).join(DOC_TEMP_PREFIX).split(PROJECT_ROOT).join(DOC_CHECKOUT);
-  const linesOf = (text: string) => (text === '' ? [] : shown(text).replace(/\n$/, '').split('\n'));
+  const linesOf = (text: string) => (text === '' ? [] : shownAsInLesson(text, where.temp).replace(/\n$/, '').split('\n'));
   const text = command.text.split(DOC_TEMP_PREFIX).join(`${where.temp}/`);
   let actual: string[];
   try {
     actual = linesOf(await session.run(text, timeoutMs));
     // A background job: what the lesson shows under it comes later; wait for it.
-    if (/(^|[^&])&\s*$/.test(command.text) && command.expected.length) {
+    if (isBackground(command.text) && command.expected.length) {
       const before = actual;
       const late = await session.late((out) => outputMatches(command.expected, [...before, ...linesOf(out)]), timeoutMs);
       actual = [...before, ...linesOf(late)];
@@ -401,10 +418,47 @@ async function runCommand(session: Session, command: LessonCommand, block: Lesso
     const why = err.shellExited ? 'the shell exited (a command ran `exit`?)' : `did not finish within ${block.timeoutSeconds} s (<!-- lesson: timeout N --> raises the limit)`;
     throw new Error(describe(where.name, command, `${why}; it printed:`, linesOf(err.output)));
   }
+  compareOutput(command, block, where.name, actual);
+}
+
+/** What the checkout and the run's temp dir are shown as in a lesson. */
+function shownAsInLesson(text: string, temp: string): string {
+  return text.split(`${temp}/`).join(DOC_TEMP_PREFIX).split(PROJECT_ROOT).join(DOC_CHECKOUT);
+}
+
+function compareOutput(command: LessonCommand, block: LessonBlock, name: string, actual: string[]): void {
   // To write a lesson's output blocks from a real run: NUTSHELL_LESSON_TRANSCRIPT=<file>.
   const transcript = process.env.NUTSHELL_LESSON_TRANSCRIPT;
-  if (transcript) appendFileSync(transcript, [`${where.name}:${command.line}${block.terminal === 2 ? ' (terminal 2)' : ''}`, `# ${command.text}`, ...actual, ''].join('\n'));
-  if (!outputMatches(command.expected, actual)) throw new Error(describe(where.name, command, 'printed:', actual));
+  const where = block.vm ? ' (vm)' : block.terminal === 2 ? ' (terminal 2)' : '';
+  if (transcript) appendFileSync(transcript, [`${name}:${command.line}${where}`, `# ${command.text}`, ...actual, ''].join('\n'));
+  if (!outputMatches(command.expected, actual)) throw new Error(describe(name, command, 'printed:', actual));
+}
+
+/** A vm block: one bash script with all its commands, run in one guest boot (about 20 s), each
+ *  command's output ended by a marker line with its status, as the host's sessions do. The
+ *  guest has its own /tmp: the run's temp dir is made there first. */
+async function runInGuest(block: LessonBlock, env: NodeJS.ProcessEnv, where: { name: string; temp: string }): Promise<void> {
+  const marker = `__lesson_done_${randomBytes(6).toString('hex')}_`;
+  const script = [`exec 2>&1; mkdir -p '${where.temp}'; __lesson_status=0`];
+  for (const command of block.commands) {
+    script.push('(exit $__lesson_status)', command.text.split(DOC_TEMP_PREFIX).join(`${where.temp}/`), `__lesson_status=$?; printf '\\n${marker}%s\\n' "$__lesson_status"`);
+  }
+  const seconds = block.timeoutSeconds * block.commands.length + 120; // and the boot
+  const vm = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts', 'vm.ts'), '--timeout', String(seconds), 'bash', '--noprofile', '--norc', '-c', script.join('\n')], {
+    cwd: PROJECT_ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: (seconds + 60) * 1000,
+  });
+  const outputs = (vm.stdout ?? '').split(new RegExp(`\\n${marker}\\d+\\n`));
+  for (const [i, command] of block.commands.entries()) {
+    const text = outputs[i];
+    if (text === undefined || i === outputs.length - 1) {
+      const why = `the guest stopped before this command ended (exit ${vm.status}${vm.stderr ? `: ${vm.stderr.trim()}` : ''}); it printed:`;
+      throw new Error(describe(where.name, command, why, shownAsInLesson(text ?? '', where.temp).split('\n')));
+    }
+    compareOutput(command, block, where.name, text === '' ? [] : shownAsInLesson(text, where.temp).replace(/\n$/, '').split('\n'));
+  }
 }
 
 function describe(name: string, command: LessonCommand, what: string, actual: string[]): string {
