@@ -71,7 +71,10 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 export function mountOverlay(dirs: OverlayDirs): void {
   if (dirs.lowerDirs.length === 0) throw new UserError('overlay needs at least one lower dir (a layer)');
   const lowerDirs = dirs.lowerDirs.map(checkLowerDir);
-  checkKernelHasOverlay();
+  // No look at /proc/filesystems first: it lists only the filesystems the kernel has now, and
+  // on most distributions overlay is a module that is not loaded yet. mount(2) itself loads it
+  // (the kernel runs /proc/sys/kernel/modprobe for "fs-overlay"), and says ENODEV only when
+  // that failed too; the catch below turns that into what to do.
   // Upper, work and target are ours to make: a fresh upper per container.
   const [upperDir, workDir, target] = [dirs.upperDir, dirs.workDir, dirs.target].map((dir) => {
     mkdirSync(dir, { recursive: true });
@@ -101,6 +104,13 @@ export function mountOverlay(dirs: OverlayDirs): void {
     //< images..
     mount('overlay', target, 'overlay', 0, options, 'stack the layers: reads fall through to the lowers, writes land in upper');
   } catch (err) {
+    // ENODEV: "no such filesystem type", after the kernel tried to load overlay's module.
+    if (err instanceof SyscallError && err.code === 'ENODEV') {
+      throw new UserError(
+        `mount overlay on ${target}: ENODEV — this kernel has no overlay filesystem and could not load its module; ` +
+          'try: modprobe overlay, or a kernel built with CONFIG_OVERLAY_FS',
+      );
+    }
     // EINVAL is all mount(2) says for every option overlay dislikes; the reason goes to the kernel log.
     if (err instanceof SyscallError && err.code === 'EINVAL') {
       throw new UserError(
@@ -186,14 +196,6 @@ function checkLowerDir(dir: string): string {
   if (!existsSync(dir)) throw new UserError(`lower dir not found: ${dir}`);
   if (!statSync(dir).isDirectory()) throw new UserError(`lower dir is not a directory: ${dir}`);
   return realpathSync(dir);
-}
-
-/** /proc/filesystems lists every filesystem type the running kernel can mount. */
-function checkKernelHasOverlay(): void {
-  traceStep('read /proc/filesystems', 'can this kernel mount overlay at all?');
-  if (!/\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'))) {
-    throw new UserError('this kernel has no overlay filesystem (not in /proc/filesystems) — try: modprobe overlay');
-  }
 }
 
 /** The upper dir must live on a filesystem that can hold whiteouts and overlay's xattrs — not

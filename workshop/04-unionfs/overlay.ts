@@ -64,12 +64,17 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
 
 /** Stack `lowerDirs` under `upperDir` and show the result at `target`. */
 export function mountOverlay(dirs: OverlayDirs): void {
+  // No look at /proc/filesystems first: it lists only the filesystems the kernel has now, and
+  // on most distributions overlay is a module that is not loaded yet. mount(2) itself loads it
+  // (the kernel runs /proc/sys/kernel/modprobe for "fs-overlay"), and says ENODEV only when
+  // that failed too; the catch below turns that into what to do.
   // Upper, work and target are ours to make: a fresh upper per container.
   // Name each layer by a descriptor instead of its path: the kernel follows the magic link
   // /proc/self/fd/N to the directory itself while it mounts, and ~18 bytes a layer keep even
   // 128 layers inside mount(2)'s one page. (Docker's overlay2 makes short symlinks instead.)
   // /proc is still the host's here: the child stage mounts before pivot_root(2). Upper and
   // work keep their paths: two of them fit, and /proc/PID/mountinfo then says whose overlay it is.
+  // ENODEV: "no such filesystem type", after the kernel tried to load overlay's module.
   // EINVAL is all mount(2) says for every option overlay dislikes; the reason goes to the kernel log.
   throw new Error('TODO (chapter 04): write mountOverlay(), as the comment above it says');
 }
@@ -95,11 +100,6 @@ function escapeOption(path: string): string {
 
 function checkLowerDir(dir: string): string {
   throw new Error('TODO (chapter 04): write checkLowerDir()');
-}
-
-/** /proc/filesystems lists every filesystem type the running kernel can mount. */
-function checkKernelHasOverlay(): void {
-  throw new Error('TODO (chapter 04): write checkKernelHasOverlay(), as the comment above it says');
 }
 
 /** The upper dir must live on a filesystem that can hold whiteouts and overlay's xattrs — not

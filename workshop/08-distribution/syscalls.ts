@@ -161,6 +161,14 @@ const getxattr_ = libc.func('long getxattr(const char *path, const char *name, v
 const listxattr_ = libc.func('long listxattr(const char *path, void *list, size_t size)'); // man 2 listxattr
 const readlinkat_ = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'); // man 2 readlinkat
 
+/** What getxattr(2) and listxattr(2) fail with on a filesystem that keeps no extended
+ *  attributes at all (a 9p share, some FUSE filesystems): ENOTSUP, which Linux numbers the same
+ *  as EOPNOTSUPP (95), so errnoName() may give either name. A file there simply has no
+ *  attributes, and a directory no opaque mark: no overlay can have written one. */
+function isNoXattrSupport(err: unknown): boolean {
+  return err instanceof SyscallError && (err.code === 'ENOTSUP' || err.code === 'EOPNOTSUPP');
+}
+
 /** The value of extended attribute `name` of the file `path` leads to, or null when the file
  *  has no such attribute (ENODATA) or its filesystem has no xattrs at all (ENOTSUP). A value
  *  is bytes: `security.capability` is a binary struct. We read through /proc/self/fd/N names
@@ -180,7 +188,7 @@ export function getxattr(path: string | Buffer, name: string, why: string): Buff
       }
     }
   } catch (err) {
-    if (err instanceof SyscallError && (err.code === 'ENODATA' || err.code === 'ENOTSUP')) return null;
+    if ((err instanceof SyscallError && err.code === 'ENODATA') || isNoXattrSupport(err)) return null;
     throw err;
   }
 }
@@ -201,7 +209,7 @@ export function listxattr(path: string | Buffer, why: string): string[] {
       }
     }
   } catch (err) {
-    if (err instanceof SyscallError && err.code === 'ENOTSUP') return [];
+    if (isNoXattrSupport(err)) return [];
     throw err;
   }
 }
