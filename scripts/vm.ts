@@ -6,7 +6,7 @@
  *  (`-accel tcg`: a KVM guest hangs early in boot on these nested machines), with 2 vCPUs and
  *  2 GiB. Its root is the host's root, shared read-only over 9p, so Node, the project and its
  *  node_modules need no copying; the guest has its own tmpfs on /tmp, /run and /var/tmp (a working directory in one of them is bound back in), its
- *  own /proc, /sys and /dev, and cgroup2 alone on /sys/fs/cgroup. The command runs as root in
+ *  own /proc, /sys and /dev, and cgroup2 alone on /sys/fs/cgroup (with nsdelegate, as systemd mounts it). The command runs as root in
  *  the current directory with PATH, HOME, TERM and the NUTSHELL_* variables of the caller;
  *  its standard input is empty, and its stdout and stderr are pipes.
  *
@@ -71,7 +71,9 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
 mount -t proc proc /newroot/proc || fail "mount of /proc failed"
 mount -t sysfs sysfs /newroot/sys || fail "mount of /sys failed"
-mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup || fail "mount of cgroup2 on /sys/fs/cgroup failed"
+# nsdelegate, as systemd mounts it on Debian, Ubuntu and Fedora: a cgroup namespace is a
+# delegation boundary, so a process inside one may not write its namespace root's limits.
+mount -t cgroup2 -o nsdelegate cgroup2 /newroot/sys/fs/cgroup || fail "mount of cgroup2 on /sys/fs/cgroup failed"
 # The job's working directory may be in the host's /tmp, /var/tmp or /run, which the tmpfs above
 # hide: bind it back at its own path, read-only like the rest (a plain bind of the share does not
 # carry the mounts made on it since).
