@@ -105,6 +105,17 @@ function jobScript(argv: string[], cwd: string, env: Record<string, string>): st
   return `stty -F /dev/ttyS0 raw -echo; stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 report() { echo "$*" >/dev/ttyS2; echo o >/proc/sysrq-trigger; sleep 60; }
 cd ${quote(cwd)} 2>/dev/null || report "error the working directory ${cwd.replaceAll('"', '')} cannot be entered in the guest"
+# The device nodes whose first open loads a module (/dev/loop-control, /dev/net/tun, /dev/fuse…),
+# as a distribution's boot makes them (kmod static-nodes, for systemd-tmpfiles): the kernel
+# loads such a module when its node is opened, and no udev runs here. modules.devname lists
+# them, one per line: "loop loop-control c10:237".
+devnames=/lib/modules/$(uname -r)/modules.devname
+[ -r "$devnames" ] && while read -r module name numbers; do
+  case "$module" in ''|'#'*) continue ;; esac
+  type=$(printf %.1s "$numbers"); numbers=\${numbers#?}
+  [ -e "/dev/$name" ] && continue
+  mkdir -p "$(dirname "/dev/$name")" && mknod -m 600 "/dev/$name" "$type" "\${numbers%:*}" "\${numbers#*:}"
+done <"$devnames"
 pipes=/run/nutshell-vm
 mkfifo $pipes/stdout $pipes/stderr || report "error mkfifo failed in the guest"
 cat $pipes/stdout >/dev/ttyS0 & stdout_copy=$!
