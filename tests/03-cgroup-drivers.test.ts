@@ -1,7 +1,7 @@
 /** Chapter 03 · the cgroup drivers. The driver of the version the host mounts is tested for
  *  real (run as root): the kernel must hold our limit values, see our processes in our cgroups,
  *  throttle a busy loop to half a CPU and OOM-kill a process that allocates past 32 MiB. On this
- *  project's machines that is v1; tests/03-cgroups-v2-guest.test.ts runs this file again in a
+ *  project's machines that is v1; tests/helpers/guest.ts runs this file again in a
  *  guest whose kernel mounts cgroup v2 only. The v2 driver is also tested on a fake cgroup2 tree
  *  in a temp dir, which checks its logic (which files, which values, how it parses) on any host.
  *  cgroups.ts is tested in every chapter from 03 on; freeze() and thaw() from 08 on. */

@@ -3,7 +3,7 @@
  *  bad limits create nothing, and no cgroup is left behind (nor one that a
  *  container made inside its own). Tested on every later chapter too, on the cgroup version
  *  the host mounts (each suite's name says which): v1 on this project's machines, v2 in the
- *  guest of tests/03-cgroups-v2-guest.test.ts. */
+ *  guest of tests/helpers/guest.ts. */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { after, describe, test } from 'node:test';

@@ -4,7 +4,7 @@
  *  refuse that (EPERM) while the container's own /dev still works. On this hybrid host both ways
  *  run: the v1 devices controller, and the v2 eBPF program on the container's cgroup2 directory.
  *  Each is also tested alone, on cgroups of the test's own, and --privileged's "every device".
- *  On a cgroup2-only host (the guest of tests/03-cgroups-v2-guest.test.ts runs this file there)
+ *  On a cgroup2-only host (the guest of tests/helpers/guest.ts runs this file there)
  *  the eBPF program is the only way, and the suites' names say "cgroup v2".
  *  The container gets a cgroup in every hierarchy, v1 and unified, so it is nowhere at a root
  *  (where root could mount the hierarchy and write the host's release_agent), and all of them
