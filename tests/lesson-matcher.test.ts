@@ -153,6 +153,9 @@ test('lesson runner: a vm block runs in the cgroup2 guest, in one bash: variable
   assert.equal((await runLesson(file)).commands, 3);
   const wrong = lessonFile(['<!-- lesson: vm -->', '```console', '# echo one', 'one', '# echo two', 'three', '```']);
   await assert.rejects(runLesson(wrong), /lesson\.md:5: the output differs[\s\S]*# echo two[\s\S]*three[\s\S]*two/);
+  // A command that ends the script ends the guest: the next command says so, with what it printed.
+  const ended = lessonFile(['<!-- lesson: vm -->', '```console', '# echo bye; exit 3', 'bye', '# echo never', 'never', '```']);
+  await assert.rejects(runLesson(ended), /lesson\.md:3: the output differs[\s\S]*the guest stopped before this command ended \(exit 3\)/);
 });
 
 test('lesson runner: a changed word fails, naming the line and the command', async () => {

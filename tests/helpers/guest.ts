@@ -34,11 +34,15 @@ const GUEST_ONLY: [file: string, from: string][] = existsSync(join(TESTS, 'guest
 /** A chapter's tests in the guest may take this long (emulated, each Node start takes seconds). */
 const GUEST_TIMEOUT_S = 1200;
 
+/** The arguments of `node` that run `argv` in the guest (scripts/vm.ts), for at most `seconds`. */
+export function vmArguments(seconds: number, argv: string[]): string[] {
+  return ['--import', 'tsx', join(PROJECT_ROOT, 'scripts', 'vm.ts'), '--timeout', String(seconds), ...argv];
+}
+
 /** `npm run vm -- node --test …` for one chapter: its exit code and its TAP report. */
 function runInGuest(chapter: string, files: string[]): Promise<{ code: number | null; tap: string; stderr: string }> {
-  const vm = join(PROJECT_ROOT, 'scripts', 'vm.ts');
   const guestCommand = [process.execPath, '--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=1', ...files.map((f) => join(TESTS, f))];
-  const child = spawn(process.execPath, ['--import', 'tsx', vm, '--timeout', String(GUEST_TIMEOUT_S), ...guestCommand], {
+  const child = spawn(process.execPath, vmArguments(GUEST_TIMEOUT_S, guestCommand), {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NUTSHELL_CHAPTERS: chapter, NODE_TEST_CONTEXT: undefined },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../../scripts/build-rootfs.ts';
 import { engineCgroups } from './cgroups.ts';
+import { vmArguments } from './guest.ts';
 
 /** What stands for the temp dir of a run in a lesson's commands and output. */
 export const DOC_TEMP_PREFIX = '/tmp/nutshell-doc-';
@@ -444,7 +445,7 @@ async function runInGuest(block: LessonBlock, env: NodeJS.ProcessEnv, where: { n
     script.push('(exit $__lesson_status)', command.text.split(DOC_TEMP_PREFIX).join(`${where.temp}/`), `__lesson_status=$?; printf '\\n${marker}%s\\n' "$__lesson_status"`);
   }
   const seconds = block.timeoutSeconds * block.commands.length + 120; // and the boot
-  const vm = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts', 'vm.ts'), '--timeout', String(seconds), 'bash', '--noprofile', '--norc', '-c', script.join('\n')], {
+  const vm = spawnSync(process.execPath, vmArguments(seconds, ['bash', '--noprofile', '--norc', '-c', script.join('\n')]), {
     cwd: PROJECT_ROOT,
     env,
     encoding: 'utf8',
