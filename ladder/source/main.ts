@@ -86,16 +86,28 @@
 //|  *  Lesson: docs/09-security.md
 //|  *  Run:    ./nutshell 09 run --rm 127.0.0.1:5000/nutshell/busybox grep Cap /proc/self/status */
 //< security..security
-//> network..
-/** Chapter 10 · network: chapter 09's engine, whose containers get a network: a veth pair into
- *  a bridge, an address, a default route, NAT to the outside and published ports (-p).
- *  New here: netlink.ts (links, addresses and routes as rtnetlink messages), network.ts
- *  (addresses, ports, the nftables NAT table, /etc/hosts and resolv.conf), --network and -p on
- *  `run`, PORTS in `ps`, and the `network prune` verb.
- *  Lesson: docs/10-network.md
- *  Run:    ./nutshell 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
- *          curl -s 127.0.0.1:8080/hostname */
-//< network..
+//> network..network
+//| /** Chapter 10 · network: chapter 09's engine, whose containers get a network: a veth pair into
+//|  *  a bridge, an address, a default route, NAT to the outside and published ports (-p).
+//|  *  New here: netlink.ts (links, addresses and routes as rtnetlink messages), network.ts
+//|  *  (addresses, ports, the nftables NAT table, /etc/hosts and resolv.conf), --network and -p on
+//|  *  `run`, PORTS in `ps`, and the `network prune` verb.
+//|  *  Lesson: docs/10-network.md
+//|  *  Run:    ./nutshell 10 run -d -p 8080:80 127.0.0.1:5000/nutshell/busybox httpd -f -p 80 -h /etc
+//|  *          curl -s 127.0.0.1:8080/hostname */
+//< network..network
+//> daemon..
+/** Chapter 11 · daemon: chapter 10's engine split in two, as docker is. `daemon` serves the
+ *  Docker Engine API over HTTP on a Unix socket, and the real `docker` CLI drives it; each
+ *  container runs under a small process of its own (chapter 06's monitor), so the daemon can
+ *  restart without killing containers. With --host (or NUTSHELL_HOST) our own verbs are a
+ *  client of it too.
+ *  New here: daemon.ts (the socket, the HTTP server, version negotiation, errors), api.ts (the
+ *  endpoints), console.ts (a terminal the monitor holds), client.ts (our CLI as a client).
+ *  Lesson: docs/11-daemon.md
+ *  Run:    ./nutshell 11 daemon --host unix:///tmp/nutshell.sock &
+ *          docker -H unix:///tmp/nutshell.sock run --rm 127.0.0.1:5000/nutshell/busybox echo hi */
+//< daemon..
 //> distribution..
 import { statSync } from 'node:fs';
 //< distribution..
@@ -1038,9 +1050,15 @@ runMain(() =>
     //> distribution..distribution
     //| name: 'chapter 08',
     //< distribution..distribution
-    //> security..
-    name: 'chapter 09',
-    //< security..
+    //> security..security
+    //| name: 'chapter 09',
+    //< security..security
+    //> network..network
+    //| name: 'chapter 10',
+    //< network..network
+    //> daemon..
+    name: 'chapter 11',
+    //< daemon..
     verbs: VERBS,
     //> images..
     globalOptions: {

@@ -434,7 +434,7 @@ async function runUntilExit(config: ContainerConfig, dirs: ContainerDirs): Promi
 
 runMain(() =>
   runProgram({
-    name: 'chapter 09',
+    name: 'chapter 10',
     verbs: VERBS,
     globalOptions: {
       root: { type: 'string', shown: '--root DIR', apply: (dir) => void (process.env.NUTSHELL_ROOT = String(dir)) },
