@@ -112,15 +112,9 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
   };
 }
 
-/** Open the store for one operation, and close it whatever happens. */
+/** Open the store for one operation (store.ts: the daemon's endpoints open it the same way). */
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-  const { Store } = await import('./store.ts');
-  const store = await Store.open();
-  try {
-    return await work(store);
-  } finally {
-    store.close();
-  }
+  return (await import('./store.ts')).withStore(work);
 }
 
 /** The verbs: each one's usage line, options and code. The usage text is made from this table. */
@@ -173,35 +167,14 @@ const VERBS = {
     command: 'optional',
     run: async ({ values, positionals: { image }, command }) => {
       const name = values.name;
-      if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw new UserError(`invalid container name "${name}": use letters, digits, _ . -`);
       const stopTimeout = parseStopTimeout(values['stop-timeout']);
-      const id = generateId();
       const network: NetworkSpec = { mode: parseNetworkMode(values.network), ports: (values.publish ?? []).map(parsePublish) };
-      if (network.ports.length > 0 && network.mode !== 'bridge') throw new UserError(`-p needs --network bridge: with --network ${network.mode} there is no container address to send the port to`);
-      if (network.mode === 'bridge') await prepareHostNetwork(network.ports);
-      // --network host shares the host's network, and docker gives it the host's name too.
-      const hostname = values.hostname ?? (network.mode === 'host' ? hostHostname() : id);
       const limits = parseLimits(values);
       const volumes = (values.volume ?? []).map(parseVolume);
       const security = parseSecurityOptions(values);
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
-      const { config, dirs } = await withStore(async (store) => {
-        const { pullMissingImage, runSpec } = await import('./image.ts');
-        let ref = formatReference(parseReference(image));
-        // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
-        if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
-        const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-        const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
-        spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
-        spec.network = network;
-        const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
-        const { upperDir, workDir } = dirs;
-        // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
-        // when the overlay is unmounted (overlay.ts, mountVolatile).
-        const volatile = values.rm === true;
-        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
-        return { config, dirs };
-      });
+      const { createContainer } = await import('./create.ts');
+      const { config, dirs } = await createContainer({ image, command, name, env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
     },
   }),
@@ -390,6 +363,22 @@ const VERBS = {
       const removed = await pruneNetwork();
       process.stdout.write(removed.length > 0 ? removed.map((what) => `removed ${what}\n`).join('') : 'nothing to remove\n');
       return 0;
+    },
+  }),
+  daemon: verb({
+    args: '[--host unix:///PATH]',
+    about: 'serve the Docker Engine API on a Unix socket: docker -H unix:///PATH drives this engine',
+    options: { host: { type: 'string', short: 'H' } },
+    positionals: [],
+    run: async ({ values }) => {
+      const { DEFAULT_HOST, serveApi } = await import('./daemon.ts');
+      const { aboutEngine, containerRoutes, removeEndedAutoRemoveContainers } = await import('./containers-api.ts');
+      const { imageRoutes } = await import('./images-api.ts');
+      // --rm containers that ended while no daemon ran; then now and then, for those whose
+      // client went away before their end.
+      removeEndedAutoRemoveContainers();
+      setInterval(removeEndedAutoRemoveContainers, 1000).unref();
+      return serveApi({ host: values.host ?? process.env.NUTSHELL_HOST ?? DEFAULT_HOST, routes: [...containerRoutes, ...imageRoutes], about: aboutEngine });
     },
   }),
   escape: verb({

@@ -514,3 +514,13 @@ function fsyncDirectory(path: string): void {
     closeSync(fd);
   }
 }
+
+/** Open the store for one operation, and close it whatever happens. */
+export async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await Store.open();
+  try {
+    return await work(store);
+  } finally {
+    store.close();
+  }
+}

@@ -22,8 +22,10 @@ export const DEFAULT_HOST = 'unix:///run/nutshell/docker.sock';
 /** An error the client sees: the HTTP status, and `{"message": ...}` as the body, which the
  *  docker CLI prints as "Error response from daemon: <message>". */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  readonly status: number;
+  constructor(status: number, message: string) {
     super(message);
+    this.status = status;
   }
 }
 
@@ -33,7 +35,7 @@ export interface ApiRequest {
   /** The path without its `/v1.NN` prefix: `/containers/abc/start`. */
   path: string;
   /** What the route's pattern captured: the container or image named in the path. */
-  params: string[];
+  params: [string, ...string[]];
   query: URLSearchParams;
   /** The API version the client asked for (the prefix), or ours when it gave none. */
   version: string;
@@ -81,14 +83,14 @@ function statusOf(err: unknown): number {
   if (!(err instanceof UserError)) return 500;
   const message = err.message;
   if (/^no (such )?(container|image)|not in the local store|is not known|not found|manifest unknown/i.test(message)) return 404;
-  if (/already in use|is running|is not running|already/i.test(message)) return 409;
+  if (/in use|is running|is not running|already/i.test(message)) return 409;
   return 400;
 }
 
 /** Compare two versions "1.44" and "1.50" as numbers, part by part. */
 function compareVersions(a: string, b: string): number {
-  const [aMajor, aMinor] = a.split('.').map(Number);
-  const [bMajor, bMinor] = b.split('.').map(Number);
+  const [aMajor = 0, aMinor = 0] = a.split('.').map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split('.').map(Number);
   return aMajor !== bMajor ? aMajor - bMajor : aMinor - bMinor;
 }
 
@@ -97,10 +99,10 @@ function compareVersions(a: string, b: string): number {
 function splitVersion(path: string): { version: string; path: string } {
   const match = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
   if (!match) return { version: API_VERSION, path };
-  const version = match[1];
+  const [, version = '', rest = ''] = match;
   if (compareVersions(version, API_VERSION) > 0) throw new ApiError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
   if (compareVersions(version, MIN_API_VERSION) < 0) throw new ApiError(400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
-  return { version, path: match[2] };
+  return { version, path: rest };
 }
 
 /** Read a request's whole body (they are small: a container's configuration, at most). */
@@ -158,7 +160,7 @@ export interface DaemonOptions {
 /** The socket's path from `unix:///path`, refusing what we cannot listen on. */
 export function socketPathOf(host: string): string {
   const match = /^unix:\/\/(\/.+)$/.exec(host);
-  if (!match) throw new UserError(`invalid --host "${host}": give unix:///path/to.sock (TCP would let anyone who reaches the port act as root on this machine)`);
+  if (!match?.[1]) throw new UserError(`invalid --host "${host}": give unix:///path/to.sock (TCP would let anyone who reaches the port act as root on this machine)`);
   return match[1];
 }
 
@@ -207,7 +209,7 @@ export async function serveApi(options: DaemonOptions): Promise<number> {
       await route.handler({
         method,
         path: bare,
-        params: route.match!.slice(1),
+        params: route.match!.slice(1) as [string, ...string[]],
         query: url.searchParams,
         version,
         incoming,
@@ -229,9 +231,9 @@ export async function serveApi(options: DaemonOptions): Promise<number> {
       });
     } catch (err) {
       const status = statusOf(err);
-      const message = err instanceof Error ? err.message : String(err);
-      if (traceEnabled() || status === 500) process.stderr.write(`nutshell: ${incoming.method} ${url.pathname}: ${status} ${message.split('\n')[0]}\n`);
-      fail(status, message.split('\n')[0]);
+      const [message = 'error'] = (err instanceof Error ? err.message : String(err)).split('\n');
+      if (traceEnabled() || status === 500) process.stderr.write(`nutshell: ${incoming.method} ${url.pathname}: ${status} ${message}\n`);
+      fail(status, message);
     }
   };
 

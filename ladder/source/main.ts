@@ -322,19 +322,27 @@ function parseLimits(values: ValuesOf<typeof LIMIT_OPTIONS>): Limits {
 //|   if (layers.length === 0) throw new UserError(`usage: ${usage}`);
 //|   return layers;
 //< unionfs..unionfs
-//> images..
-/** Open the store for one operation, and close it whatever happens. */
-async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-  const { Store } = await import('./store.ts');
-  const store = await Store.open();
-  try {
-    return await work(store);
-  } finally {
-    store.close();
-  }
-//< images..
+//> images..network
+//| /** Open the store for one operation, and close it whatever happens. */
+//| async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+//|   const { Store } = await import('./store.ts');
+//|   const store = await Store.open();
+//|   try {
+//|     return await work(store);
+//|   } finally {
+//|     store.close();
+//|   }
+//< images..network
 //> unionfs..
+//> ..network
+//| }
+//< ..network
+//> daemon..
+/** Open the store for one operation (store.ts: the daemon's endpoints open it the same way). */
+async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  return (await import('./store.ts')).withStore(work);
 }
+//< daemon..
 
 //< unionfs..
 /** The verbs: each one's usage line, options and code. The usage text is made from this table. */
@@ -449,9 +457,9 @@ const VERBS = {
       //> ..images
       //| if (name) claimName(name);
       //< ..images
-      //> lifecycle..
-      if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw new UserError(`invalid container name "${name}": use letters, digits, _ . -`);
-      //< lifecycle..
+      //> lifecycle..network
+      //| if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw new UserError(`invalid container name "${name}": use letters, digits, _ . -`);
+      //< lifecycle..network
       const stopTimeout = parseStopTimeout(values['stop-timeout']);
       //> ..cgroups
       //| const hostname = values.hostname ?? name ?? generateId();
@@ -463,18 +471,20 @@ const VERBS = {
       //| const id = generateId(); // an unnamed container's hostname and directory
       //| const hostname = values.hostname ?? name ?? id;
       //< unionfs..images
-      //> lifecycle..
-      const id = generateId();
-      //< lifecycle..
+      //> lifecycle..network
+      //| const id = generateId();
+      //< lifecycle..network
       //> lifecycle..security
       //| const hostname = values.hostname ?? id;
       //< lifecycle..security
       //> network..
       const network: NetworkSpec = { mode: parseNetworkMode(values.network), ports: (values.publish ?? []).map(parsePublish) };
-      if (network.ports.length > 0 && network.mode !== 'bridge') throw new UserError(`-p needs --network bridge: with --network ${network.mode} there is no container address to send the port to`);
-      if (network.mode === 'bridge') await prepareHostNetwork(network.ports);
-      // --network host shares the host's network, and docker gives it the host's name too.
-      const hostname = values.hostname ?? (network.mode === 'host' ? hostHostname() : id);
+      //> network..network
+      //| if (network.ports.length > 0 && network.mode !== 'bridge') throw new UserError(`-p needs --network bridge: with --network ${network.mode} there is no container address to send the port to`);
+      //| if (network.mode === 'bridge') await prepareHostNetwork(network.ports);
+      //| // --network host shares the host's network, and docker gives it the host's name too.
+      //| const hostname = values.hostname ?? (network.mode === 'host' ? hostHostname() : id);
+      //< network..network
       //< network..
       //> cgroups..
       const limits = parseLimits(values);
@@ -496,21 +506,24 @@ const VERBS = {
       //> terminals..
       if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
       //< terminals..
-      const { config, dirs } = await withStore(async (store) => {
+      //> ..network
+      //| const { config, dirs } = await withStore(async (store) => {
+      //< ..network
       //< lifecycle..
+      //> ..network
         //> images..
-        const { pullMissingImage, runSpec } = await import('./image.ts');
-        let ref = formatReference(parseReference(image));
-        // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
-        if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
-        const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-        const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
+        //| const { pullMissingImage, runSpec } = await import('./image.ts');
+        //| let ref = formatReference(parseReference(image));
+        //| // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
+        //| if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
+        //| const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
+        //| const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
         //< images..
         //> security..
-        spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
+        //| spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
         //< security..
         //> network..
-        spec.network = network;
+        //| spec.network = network;
         //< network..
       //> images..images
       //|   return { spec, lowerDirs: store.layerDirs(ref) };
@@ -528,10 +541,10 @@ const VERBS = {
         //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir }, argv: command, hostname, name, stopTimeout, limits, stats: values.stats === true });
         //< unionfs..unionfs
         //> lifecycle..
-        const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
+        //| const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         //< lifecycle..
         //> images..
-        const { upperDir, workDir } = dirs;
+        //| const { upperDir, workDir } = dirs;
         //< images..
         //> images..images
         //| return await runContainer({ rootfs: dirs.mergedDir, layers: { lowerDirs, upperDir, workDir, volatile: thrownAway }, ...spec, hostname, name, stopTimeout, limits, stats: values.stats === true });
@@ -547,19 +560,26 @@ const VERBS = {
       //| }
       //< unionfs..images
         //> lifecycle..
-        // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
-        // when the overlay is unmounted (overlay.ts, mountVolatile).
-        const volatile = values.rm === true;
+        //| // --rm: the upper dir goes when the container ends, so it needs no syncing, not even
+        //| // when the overlay is unmounted (overlay.ts, mountVolatile).
+        //| const volatile = values.rm === true;
         //< lifecycle..
         //> lifecycle..lifecycle
         //| const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, volumes, autoRemove: values.rm === true };
         //< lifecycle..lifecycle
         //> terminals..
-        const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
+        //| const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
         //< terminals..
+      //< ..network
       //> lifecycle..
-        return { config, dirs };
-      });
+      //> ..network
+        //| return { config, dirs };
+      //| });
+      //< ..network
+      //> daemon..
+      const { createContainer } = await import('./create.ts');
+      const { config, dirs } = await createContainer({ image, command, name, env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
+      //< daemon..
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
       //< lifecycle..
     },
@@ -958,6 +978,24 @@ const VERBS = {
   //| }),
   //< ..unionfs
   //> security..
+  //> daemon..
+  daemon: verb({
+    args: '[--host unix:///PATH]',
+    about: 'serve the Docker Engine API on a Unix socket: docker -H unix:///PATH drives this engine',
+    options: { host: { type: 'string', short: 'H' } },
+    positionals: [],
+    run: async ({ values }) => {
+      const { DEFAULT_HOST, serveApi } = await import('./daemon.ts');
+      const { aboutEngine, containerRoutes, removeEndedAutoRemoveContainers } = await import('./containers-api.ts');
+      const { imageRoutes } = await import('./images-api.ts');
+      // --rm containers that ended while no daemon ran; then now and then, for those whose
+      // client went away before their end.
+      removeEndedAutoRemoveContainers();
+      setInterval(removeEndedAutoRemoveContainers, 1000).unref();
+      return serveApi({ host: values.host ?? process.env.NUTSHELL_HOST ?? DEFAULT_HOST, routes: [...containerRoutes, ...imageRoutes], about: aboutEngine });
+    },
+  }),
+  //< daemon..
   escape: verb({
     args: '[--list] [--print] [--host-dir DIR] [RUN OPTIONS] <demo> <image>',
     about: 'try an escape that works against chapter 08 (--list: which; --print: its script)',

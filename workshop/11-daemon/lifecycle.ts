@@ -90,7 +90,7 @@ export async function removeContainer(dirs: ContainerDirs, force: boolean): Prom
 }
 
 /** "Up 5 seconds", "Exited (0) 2 minutes ago", like docker ps. */
-function describe(state: ContainerState): string {
+export function describe(state: ContainerState): string {
   if (state.status === 'created') return 'Created';
   if (state.status === 'running') return `Up ${ago(state.startedAt)}`;
   return `Exited (${state.exitCode ?? 'unknown'}) ${ago(state.finishedAt)} ago`;
