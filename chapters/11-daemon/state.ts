@@ -20,6 +20,8 @@ export interface ContainerState {
   finishedAt?: string;
   /** A bridged container's address and veth, while it runs. */
   network?: NetworkLease;
+  /** With -t under a monitor: the pty slave's name inside the container (console.ts resizes it). */
+  terminal?: string;
 }
 
 const statePath = (dirs: ContainerDirs) => join(dirs.dir, 'state.json');
@@ -66,6 +68,11 @@ export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string
 export function recordExited(dirs: ContainerDirs, exitCode: number | undefined): void {
   const { cgroupId, startedAt } = readState(dirs);
   writeJSONAtomically(statePath(dirs), { status: 'exited', cgroupId, exitCode, startedAt, finishedAt: new Date().toISOString() });
+}
+
+/** The monitor holds a pty for the container (-t): note its slave's name beside the PID. */
+export function recordTerminal(dirs: ContainerDirs, terminal: string): void {
+  writeJSONAtomically(statePath(dirs), { ...readRecordedState(dirs), terminal });
 }
 
 /** A running container, by name or id, or an error that says it is not running. */

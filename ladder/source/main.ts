@@ -493,9 +493,9 @@ const VERBS = {
       //> security..
       const security = parseSecurityOptions(values);
       //< security..
-      //> terminals..
-      if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
-      //< terminals..
+      //> terminals..network
+      //| if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
+      //< terminals..network
       const { config, dirs } = await withStore(async (store) => {
       //< lifecycle..
         //> images..
@@ -557,6 +557,9 @@ const VERBS = {
         //> terminals..
         const config: ContainerConfig = { rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname, stopTimeout, limits, stats: values.stats === true, detached: values.detach === true, tty: values.tty === true, volumes, autoRemove: values.rm === true };
         //< terminals..
+        //> daemon..
+        config.interactive = values.interactive === true; // with -d: a stdin that clients feed through console.sock (console.ts)
+        //< daemon..
       //> lifecycle..
         return { config, dirs };
       });
@@ -983,7 +986,12 @@ async function runDetached(config: ContainerConfig, dirs: ContainerDirs): Promis
   if (readState(dirs).status === 'created') {
     // The set-up failed before the command started: its one-line reason is in the log.
     const { readFileSync } = await import('node:fs');
-    const reason = readFileSync(dirs.logFile, 'utf8').trim().split('\n').pop() ?? 'unknown error';
+    //> ..network
+    //| const reason = readFileSync(dirs.logFile, 'utf8').trim().split('\n').pop() ?? 'unknown error';
+    //< ..network
+    //> daemon..
+    const reason = readFileSync(dirs.errorLogFile, 'utf8').trim().split('\n').pop() ?? 'unknown error'; // the log of stderr
+    //< daemon..
     removeContainerDirs(dirs);
     throw new UserError(reason.replace(/^nutshell: /, ''));
   }

@@ -65,6 +65,10 @@ export interface ContainerState {
   /** A bridged container's address and veth, while it runs. */
   network?: NetworkLease;
   //< network..
+  //> daemon..
+  /** With -t under a monitor: the pty slave's name inside the container (console.ts resizes it). */
+  terminal?: string;
+  //< daemon..
 }
 
 //> ..images
@@ -196,6 +200,13 @@ export function recordExited(dirs: ContainerDirs, exitCode: number | undefined):
   writeJSONAtomically(statePath(dirs), { status: 'exited', cgroupId, exitCode, startedAt, finishedAt: new Date().toISOString() });
 //< lifecycle..
 }
+//> daemon..
+
+/** The monitor holds a pty for the container (-t): note its slave's name beside the PID. */
+export function recordTerminal(dirs: ContainerDirs, terminal: string): void {
+  writeJSONAtomically(statePath(dirs), { ...readRecordedState(dirs), terminal });
+}
+//< daemon..
 //> lifecycle..
 
 /** A running container, by name or id, or an error that says it is not running. */

@@ -57,6 +57,10 @@ export interface ContainerDirs {
   //> lifecycle..
   logFile: string;
   //< lifecycle..
+  //> daemon..
+  /** What the container wrote on stderr, apart from stdout's logFile (docker keeps the two). */
+  errorLogFile: string;
+  //< daemon..
 }
 
 /** NUTSHELL_ROOT, or /var/lib/nutshell when it is unset or empty. */
@@ -73,7 +77,12 @@ const containersDir = () => join(engineRoot(), 'containers');
 
 function dirsOf(spec: ContainerSpec): ContainerDirs {
   const dir = join(containersDir(), spec.id);
-  return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log') };
+  //> ..network
+  //| return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log') };
+  //< ..network
+  //> daemon..
+  return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log'), errorLogFile: join(dir, 'stderr.log') };
+  //< daemon..
 //< lifecycle..
 }
 

@@ -1,0 +1,278 @@
+//@ daemon..
+/** Chapter 11 · a container's console: what it prints and what it reads, held where the daemon
+ *  can die without them. Clients (docker attach, run -it, logs -f) reach a container through the
+ *  daemon, and the daemon may restart while the container runs: so the container's ends of its
+ *  streams belong to its monitor (container.ts, startMonitor), never to the daemon.
+ *    - stdout and stderr go to two files in the container's directory (storage.ts), which
+ *      followOutput() reads from any offset, and follows while the container runs;
+ *    - with -t the monitor keeps the pty's master and serves it on <dir>/console.sock
+ *      (serveConsole): the output to every connection, every connection's bytes to the master;
+ *    - with -i and no -t, the command's stdin is a pipe that the monitor feeds from that socket;
+ *    - resizeTerminal() sets the window size through the pty's slave, from the host;
+ *    - execWithStreams() is `exec` for the daemon: the command's streams are a client's. */
+import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ReadStream } from 'node:tty';
+import { UserError } from '../../lib/errors.ts';
+import type { Cgroup } from './cgroups.ts';
+import { execInContainer, type ProcessSpec } from './container.ts';
+import { readState } from './state.ts';
+import type { ContainerDirs } from './storage.ts';
+import { setWindowSize, type AttachedTerminal } from './tty.ts';
+import { O_CLOEXEC, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from './syscalls.ts';
+
+/** How much of a terminal's output waits for the first client (it may connect late). */
+const REPLAY_BYTES = 64 * 1024;
+/** The most of a log file read at once: a log is the container's to make gigabytes long. */
+const CHUNK_BYTES = 64 * 1024;
+/** How often a followed log is looked at again. */
+const FOLLOW_MS = 200;
+/** Unix98 pty slaves are character devices of majors 136 to 143 (Documentation/admin-guide/devices.txt). */
+const PTY_SLAVE_MAJORS = [136, 143];
+
+export const consoleSocket = (dirs: ContainerDirs) => join(dirs.dir, 'console.sock');
+
+// ---------------------------------------------------------------- output: the two log files
+
+export interface FollowOptions {
+  /** 'start': everything the container wrote; 'end': only what it writes from now on. */
+  from: 'start' | 'end';
+  /** Go on until the container has ended (docker logs -f, attach), or stop at the files' ends. */
+  follow: boolean;
+  /** 1 for stdout, 2 for stderr. A chunk is the caller's to keep. A promise slows the copy down
+   *  to the reader's pace, instead of piling the log up in memory. */
+  onChunk(stream: 1 | 2, chunk: Buffer): void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Copy what the container wrote, stdout's file and stderr's, to `onChunk`, as tail -f does:
+ *  by offset, a chunk at a time, each look copying only what was appended since. Following ends
+ *  once the container has (or its directory is gone), after what it wrote last. Two files keep
+ *  the streams apart, not the order between them: a line on stderr may come before the stdout
+ *  line that was written first. */
+export async function followOutput(dirs: ContainerDirs, options: FollowOptions): Promise<void> {
+  const files = [
+    { stream: 1 as const, path: dirs.logFile, offset: 0 },
+    { stream: 2 as const, path: dirs.errorLogFile, offset: 0 },
+  ];
+  if (options.from === 'end') for (const file of files) file.offset = sizeOf(file.path);
+  const aborted = () => options.signal?.aborted === true;
+  const copyBoth = async () => {
+    for (const file of files) if (!aborted()) file.offset = await copyAppended(file.path, file.offset, (chunk) => options.onChunk(file.stream, chunk), aborted);
+  };
+  await copyBoth();
+  if (!options.follow) return;
+  while (!aborted() && isRunning(dirs)) {
+    await sleep(FOLLOW_MS, undefined, { signal: options.signal }).catch(() => {}); // an abort wakes us early
+    await copyBoth();
+  }
+  await copyBoth(); // what it wrote between our last look and its end
+}
+
+/** Still running, or still starting ('created'): its monitor may write more. */
+function isRunning(dirs: ContainerDirs): boolean {
+  if (!existsSync(dirs.dir)) return false; // removed (rm -f, --rm): nothing more will come
+  const { status } = readState(dirs);
+  return status === 'running' || status === 'created';
+}
+
+function sizeOf(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+/** Copy `path` from `offset` up to its size now; return the new offset. pread(2) reads at the
+ *  offset we give, not at the file's position, and the size bounds this look: what is appended
+ *  meanwhile waits for the next one. A file shorter than our offset was truncated (the
+ *  container may ftruncate(2) its log): start again at 0, as tail -f does. */
+async function copyAppended(path: string, offset: number, onChunk: (chunk: Buffer) => void | Promise<void>, aborted: () => boolean): Promise<number> {
+  if (!existsSync(path)) return offset;
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < offset) offset = 0;
+    while (offset < size && !aborted()) {
+      const chunk = Buffer.alloc(Math.min(CHUNK_BYTES, size - offset)); // a new one each time: the reader may keep it
+      const n = readSync(fd, chunk, 0, chunk.length, offset);
+      if (n === 0) break;
+      await onChunk(chunk.subarray(0, n));
+      offset += n;
+    }
+    return offset;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- input, and a terminal: console.sock
+
+/** Monitor side: serve the container's console on <dir>/console.sock until the container ends.
+ *  `master` (-t): the pty's output goes to every connection (and to the monitor's stdout, the
+ *  log file, so that `logs` shows it too), and what a connection sends goes into the master, as
+ *  keys. `stdin` (-i without -t): what a connection sends goes into the command's stdin, and a
+ *  connection that ends its side (shutdown(2), socket.end()) ends that stdin: `cat` sees EOF.
+ *  One end is all a stdin has, as with docker's StdinOnce. Takes ownership of `master`. */
+export function serveConsole(dirs: ContainerDirs, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
+  const path = consoleSocket(dirs);
+  const connections = new Set<Socket>();
+  // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
+  const pty = 'master' in source ? new ReadStream(source.master) : undefined;
+  const input = pty ?? (source as { stdin: NodeJS.WritableStream }).stdin;
+  input.on('error', () => {}); // EPIPE: the command ended before its input did
+  let replay: Buffer | undefined = Buffer.alloc(0); // until the first client comes
+
+  let endedDone = () => {};
+  const ended = pty ? new Promise<void>((resolve) => (endedDone = resolve)) : Promise.resolve();
+  // The pty must be read whether a client listens or not: a full pty blocks the container's writes.
+  pty?.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (replay) replay = Buffer.concat([replay, chunk]).subarray(-REPLAY_BYTES); // the latest 64 KiB
+    for (const connection of connections) connection.write(chunk);
+  });
+  pty?.on('close', () => endedDone()); // EIO once every holder of the slave has closed it: its end
+
+  // allowHalfOpen: a client that ends its input still gets the output.
+  const server = createServer({ allowHalfOpen: true }, (connection) => {
+    if (replay && pty) connection.write(replay);
+    replay = undefined;
+    connections.add(connection);
+    connection.on('data', (chunk: Buffer) => {
+      if (!(input as { writableEnded?: boolean }).writableEnded) input.write(chunk);
+    });
+    connection.on('end', () => {
+      if (!pty) input.end(); // the command's stdin ends: `cat` exits. A terminal has no such end.
+    });
+    connection.on('error', () => {}); // a client that went away: the container goes on
+    connection.on('close', () => connections.delete(connection));
+  });
+  rmSync(path, { force: true }); // left by a monitor that was killed: bind(2) would say EADDRINUSE
+  // The container's directory is root's alone (0700) already; 0600 keeps the socket so if it moves.
+  server.listen(path, () => chmodSync(path, 0o600));
+
+  let detached = false;
+  const detach = () => {
+    if (detached) return;
+    detached = true;
+    server.close();
+    rmSync(path, { force: true });
+    for (const connection of connections) {
+      connection.end(); // what was written still reaches the client, then its end
+      setTimeout(() => connection.destroy(), 1000).unref(); // a client that keeps its side open
+    }
+    pty?.destroy(); // closes the master: a process still on the slave gets SIGHUP
+    endedDone();
+  };
+  const finish = async (graceMs = 250) => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    detach();
+  };
+  return { ended, finish, detach };
+}
+
+/** Client side (the daemon): connect to a container's console.sock. Its monitor makes the socket
+ *  just after the container starts, so wait for it, up to 10 s, unless the container ends first. */
+export async function connectConsole(dirs: ContainerDirs): Promise<Socket> {
+  const path = consoleSocket(dirs);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if (existsSync(path)) return await connectTo(path);
+    } catch {
+      // not listening yet (ECONNREFUSED), or a socket file left by a dead monitor
+    }
+    if (Date.now() > deadline || !isRunning(dirs)) throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" has no console (is it running, with -i or -t?)`);
+    await sleep(50);
+  }
+}
+
+function connectTo(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path, allowHalfOpen: true }); // half-close our input, still read output
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+}
+
+/** docker's resize: set the window size of a container's terminal (-t, held by its monitor).
+ *  The kernel then sends SIGWINCH to the terminal's foreground process group (tty.ts). */
+export function resizeTerminal(dirs: ContainerDirs, rows: number, columns: number): void {
+  const state = readState(dirs);
+  if (state.status !== 'running' || !state.terminal) throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" has no terminal (is it running, with -t?)`);
+  resizeSlave(state.pid!, state.terminal, rows, columns);
+}
+
+/** TIOCSWINSZ on either end of a pty sets the same window size. The slave, by the name the
+ *  container sees, is reached from the host through /proc/PID/root; RESOLVE_IN_ROOT keeps every
+ *  step inside the container's root, so a symlink put in its /dev cannot lead us to a host file.
+ *  O_NOCTTY: opening a terminal must never make it ours (the daemon's controlling terminal). */
+function resizeSlave(pid: number, slavePath: string, rows: number, columns: number): void {
+  const root = openSync(`/proc/${pid}/root`, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    const fd = openat2(root, slavePath, constants.O_RDWR | constants.O_NOCTTY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, 'the container\'s terminal, by its name inside', {
+      target: `${JSON.stringify(`/proc/${pid}/root`)}, ${JSON.stringify(slavePath)}, {O_RDWR|O_NOCTTY|O_CLOEXEC, RESOLVE_IN_ROOT}`,
+    });
+    try {
+      const st = fstatSync(fd);
+      const major = (st.rdev >> 8) & 0xfff;
+      if (!st.isCharacterDevice() || major < PTY_SLAVE_MAJORS[0]! || major > PTY_SLAVE_MAJORS[1]!) throw new UserError(`${slavePath} in the container is not a pty slave: not resized`);
+      setWindowSize(fd, { rows, cols: columns });
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    closeSync(root);
+  }
+}
+
+// ---------------------------------------------------------------- exec, for the daemon
+
+export interface ExecIO {
+  tty: boolean;
+  /** What the client types (-i); none: an input at its end already, or with -t, none at all. */
+  stdin?: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** `docker exec` through the daemon: execInContainer (container.ts) with the client's streams
+ *  for stdin, stdout and stderr, or with -t a pty whose master they are copied to and from
+ *  (stdout only: a terminal has one output). The command is the daemon's child: it ends if the
+ *  daemon is killed, as docker's exec does when dockerd goes. */
+export function execWithStreams(pid: number, cgroup: Cgroup, spec: ProcessSpec, io: ExecIO): { exitCode: Promise<number>; resize(rows: number, columns: number): void } {
+  let slavePath: string | undefined;
+  let size: { rows: number; columns: number } | undefined;
+  const applySize = () => {
+    if (!slavePath || !size) return;
+    try {
+      resizeSlave(pid, slavePath, size.rows, size.columns);
+    } catch {
+      // the command has ended, and its terminal with it: no window left to size
+    }
+  };
+  // Without -i: stdin at its end (the command reads EOF), or with -t an input that never ends
+  // (an ended one would type ^D into the terminal: attachTerminal).
+  const stdin = io.stdin ?? (io.tty ? new PassThrough() : Readable.from([]));
+  const exitCode = execInContainer(pid, cgroup, spec, io.tty, {
+    stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    onTerminal: (path) => {
+      slavePath = path;
+      applySize(); // a size the client sent before the terminal existed
+    },
+  });
+  return {
+    exitCode,
+    resize(rows, columns) {
+      size = { rows, columns };
+      applySize();
+    },
+  };
+}
