@@ -20,8 +20,8 @@ import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-import { serveConsole } from './console.ts';
 import { recordTerminal } from './state.ts';
+import { serveConsole } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
@@ -119,7 +119,7 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
       // console.sock instead, to clients that come and go through the daemon (console.ts).
       if (pty && config.detached) recordTerminal(dirs, pty.slavePath);
-      if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs, pty ? { master: pty.master } : { stdin: child.stdin! });
+      if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
       else terminal = pty && attachTerminal(pty.master);
       sendGo(child, pty?.slavePath);
       const code = signals.exitCode(await ended);

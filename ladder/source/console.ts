@@ -5,35 +5,30 @@
  *  streams belong to its monitor (container.ts, startMonitor), never to the daemon.
  *    - stdout and stderr go to two files in the container's directory (storage.ts), which
  *      followOutput() reads from any offset, and follows while the container runs;
- *    - with -t the monitor keeps the pty's master and serves it on <dir>/console.sock
- *      (serveConsole): the output to every connection, every connection's bytes to the master;
- *    - with -i and no -t, the command's stdin is a pipe that the monitor feeds from that socket;
+ *    - with -t the monitor keeps the pty's master and serves it on <dir>/console.sock (tty.ts,
+ *      serveConsole): the output to every connection, every connection's bytes to the master;
+ *      with -i and no -t, the command's stdin is a pipe that it feeds from that socket, and
+ *      connectConsole() is the daemon's way in;
  *    - resizeTerminal() sets the window size through the pty's slave, from the host;
  *    - execWithStreams() is `exec` for the daemon: the command's streams are a client's. */
-import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReadStream } from 'node:tty';
 import { UserError } from '../../lib/errors.ts';
 import type { Cgroup } from './cgroups.ts';
 import { execInContainer, type ProcessSpec } from './container.ts';
 import { readState } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { setWindowSize, type AttachedTerminal } from './tty.ts';
+import { setWindowSize } from './tty.ts';
 import { O_CLOEXEC, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from './syscalls.ts';
 
-/** How much of a terminal's output waits for the first client (it may connect late). */
-const REPLAY_BYTES = 64 * 1024;
 /** The most of a log file read at once: a log is the container's to make gigabytes long. */
 const CHUNK_BYTES = 64 * 1024;
 /** How often a followed log is looked at again. */
 const FOLLOW_MS = 200;
 /** Unix98 pty slaves are character devices of majors 136 to 143 (Documentation/admin-guide/devices.txt). */
 const PTY_SLAVE_MAJORS = [136, 143];
-
-export const consoleSocket = (dirs: ContainerDirs) => join(dirs.dir, 'console.sock');
 
 // ---------------------------------------------------------------- output: the two log files
 
@@ -107,76 +102,13 @@ async function copyAppended(path: string, offset: number, onChunk: (chunk: Buffe
 }
 
 // ---------------------------------------------------------------- input, and a terminal: console.sock
+// The monitor serves it (tty.ts, serveConsole); the daemon connects.
 
-/** Monitor side: serve the container's console on <dir>/console.sock until the container ends.
- *  `master` (-t): the pty's output goes to every connection (and to the monitor's stdout, the
- *  log file, so that `logs` shows it too), and what a connection sends goes into the master, as
- *  keys. `stdin` (-i without -t): what a connection sends goes into the command's stdin, and a
- *  connection that ends its side (shutdown(2), socket.end()) ends that stdin: `cat` sees EOF.
- *  One end is all a stdin has, as with docker's StdinOnce. Takes ownership of `master`. */
-export function serveConsole(dirs: ContainerDirs, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
-  const path = consoleSocket(dirs);
-  const connections = new Set<Socket>();
-  // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
-  const pty = 'master' in source ? new ReadStream(source.master) : undefined;
-  const input = pty ?? (source as { stdin: NodeJS.WritableStream }).stdin;
-  input.on('error', () => {}); // EPIPE: the command ended before its input did
-  let replay: Buffer | undefined = Buffer.alloc(0); // until the first client comes
-
-  let endedDone = () => {};
-  const ended = pty ? new Promise<void>((resolve) => (endedDone = resolve)) : Promise.resolve();
-  // The pty must be read whether a client listens or not: a full pty blocks the container's writes.
-  pty?.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    if (replay) replay = Buffer.concat([replay, chunk]).subarray(-REPLAY_BYTES); // the latest 64 KiB
-    for (const connection of connections) connection.write(chunk);
-  });
-  pty?.on('close', () => endedDone()); // EIO once every holder of the slave has closed it: its end
-
-  // allowHalfOpen: a client that ends its input still gets the output.
-  const server = createServer({ allowHalfOpen: true }, (connection) => {
-    if (replay && pty) connection.write(replay);
-    replay = undefined;
-    connections.add(connection);
-    connection.on('data', (chunk: Buffer) => {
-      if (!(input as { writableEnded?: boolean }).writableEnded) input.write(chunk);
-    });
-    connection.on('end', () => {
-      if (!pty) input.end(); // the command's stdin ends: `cat` exits. A terminal has no such end.
-    });
-    connection.on('error', () => {}); // a client that went away: the container goes on
-    connection.on('close', () => connections.delete(connection));
-  });
-  rmSync(path, { force: true }); // left by a monitor that was killed: bind(2) would say EADDRINUSE
-  // The container's directory is root's alone (0700) already; 0600 keeps the socket so if it moves.
-  server.listen(path, () => chmodSync(path, 0o600));
-
-  let detached = false;
-  const detach = () => {
-    if (detached) return;
-    detached = true;
-    server.close();
-    rmSync(path, { force: true });
-    for (const connection of connections) {
-      connection.end(); // what was written still reaches the client, then its end
-      setTimeout(() => connection.destroy(), 1000).unref(); // a client that keeps its side open
-    }
-    pty?.destroy(); // closes the master: a process still on the slave gets SIGHUP
-    endedDone();
-  };
-  const finish = async (graceMs = 250) => {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    detach();
-  };
-  return { ended, finish, detach };
-}
 
 /** Client side (the daemon): connect to a container's console.sock. Its monitor makes the socket
  *  just after the container starts, so wait for it, up to 10 s, unless the container ends first. */
 export async function connectConsole(dirs: ContainerDirs): Promise<Socket> {
-  const path = consoleSocket(dirs);
+  const path = dirs.consoleSocket;
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {

@@ -114,8 +114,8 @@ import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
 //< terminals..
 //> daemon..
-import { serveConsole } from './console.ts';
 import { recordTerminal } from './state.ts';
+import { serveConsole } from './tty.ts';
 //< daemon..
 //> cgroups..
 import { formatBytes } from './units.ts';
@@ -348,7 +348,7 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
       // console.sock instead, to clients that come and go through the daemon (console.ts).
       if (pty && config.detached) recordTerminal(dirs, pty.slavePath);
-      if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs, pty ? { master: pty.master } : { stdin: child.stdin! });
+      if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
       else terminal = pty && attachTerminal(pty.master);
       //< daemon..
       sendGo(child, pty?.slavePath);

@@ -60,6 +60,8 @@ export interface ContainerDirs {
   //> daemon..
   /** What the container wrote on stderr, apart from stdout's logFile (docker keeps the two). */
   errorLogFile: string;
+  /** Where its monitor serves its terminal or stdin (-t, -i), to the daemon (console.ts). */
+  consoleSocket: string;
   //< daemon..
 }
 
@@ -81,7 +83,7 @@ function dirsOf(spec: ContainerSpec): ContainerDirs {
   //| return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log') };
   //< ..network
   //> daemon..
-  return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log'), errorLogFile: join(dir, 'stderr.log') };
+  return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log'), errorLogFile: join(dir, 'stderr.log'), consoleSocket: join(dir, 'console.sock') };
   //< daemon..
 //< lifecycle..
 }

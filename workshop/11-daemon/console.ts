@@ -4,35 +4,30 @@
  *  streams belong to its monitor (container.ts, startMonitor), never to the daemon.
  *    - stdout and stderr go to two files in the container's directory (storage.ts), which
  *      followOutput() reads from any offset, and follows while the container runs;
- *    - with -t the monitor keeps the pty's master and serves it on <dir>/console.sock
- *      (serveConsole): the output to every connection, every connection's bytes to the master;
- *    - with -i and no -t, the command's stdin is a pipe that the monitor feeds from that socket;
+ *    - with -t the monitor keeps the pty's master and serves it on <dir>/console.sock (tty.ts,
+ *      serveConsole): the output to every connection, every connection's bytes to the master;
+ *      with -i and no -t, the command's stdin is a pipe that it feeds from that socket, and
+ *      connectConsole() is the daemon's way in;
  *    - resizeTerminal() sets the window size through the pty's slave, from the host;
  *    - execWithStreams() is `exec` for the daemon: the command's streams are a client's. */
-import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReadStream } from 'node:tty';
 import { UserError } from '../../lib/errors.ts';
 import type { Cgroup } from './cgroups.ts';
 import { execInContainer, type ProcessSpec } from './container.ts';
 import { readState } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { setWindowSize, type AttachedTerminal } from './tty.ts';
+import { setWindowSize } from './tty.ts';
 import { O_CLOEXEC, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from './syscalls.ts';
 
-/** How much of a terminal's output waits for the first client (it may connect late). */
-const REPLAY_BYTES = 64 * 1024;
 /** The most of a log file read at once: a log is the container's to make gigabytes long. */
 const CHUNK_BYTES = 64 * 1024;
 /** How often a followed log is looked at again. */
 const FOLLOW_MS = 200;
 /** Unix98 pty slaves are character devices of majors 136 to 143 (Documentation/admin-guide/devices.txt). */
 const PTY_SLAVE_MAJORS = [136, 143];
-
-export const consoleSocket = (dirs: ContainerDirs) => join(dirs.dir, 'console.sock');
 
 // ---------------------------------------------------------------- output: the two log files
 
@@ -74,20 +69,8 @@ async function copyAppended(path: string, offset: number, onChunk: (chunk: Buffe
 }
 
 // ---------------------------------------------------------------- input, and a terminal: console.sock
+// The monitor serves it (tty.ts, serveConsole); the daemon connects.
 
-/** Monitor side: serve the container's console on <dir>/console.sock until the container ends.
- *  `master` (-t): the pty's output goes to every connection (and to the monitor's stdout, the
- *  log file, so that `logs` shows it too), and what a connection sends goes into the master, as
- *  keys. `stdin` (-i without -t): what a connection sends goes into the command's stdin, and a
- *  connection that ends its side (shutdown(2), socket.end()) ends that stdin: `cat` sees EOF.
- *  One end is all a stdin has, as with docker's StdinOnce. Takes ownership of `master`. */
-export function serveConsole(dirs: ContainerDirs, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
-  // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
-  // The pty must be read whether a client listens or not: a full pty blocks the container's writes.
-  // allowHalfOpen: a client that ends its input still gets the output.
-  // The container's directory is root's alone (0700) already; 0600 keeps the socket so if it moves.
-  throw new Error('TODO (chapter 11): write serveConsole(), as the comment above it says');
-}
 
 /** Client side (the daemon): connect to a container's console.sock. Its monitor makes the socket
  *  just after the container starts, so wait for it, up to 10 s, unless the container ends first. */

@@ -20,8 +20,8 @@ import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-import { serveConsole } from './console.ts';
 import { recordTerminal } from './state.ts';
+import { serveConsole } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,

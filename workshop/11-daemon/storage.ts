@@ -31,6 +31,8 @@ export interface ContainerDirs {
   logFile: string;
   /** What the container wrote on stderr, apart from stdout's logFile (docker keeps the two). */
   errorLogFile: string;
+  /** Where its monitor serves its terminal or stdin (-t, -i), to the daemon (console.ts). */
+  consoleSocket: string;
 }
 
 /** NUTSHELL_ROOT, or /var/lib/nutshell when it is unset or empty. */

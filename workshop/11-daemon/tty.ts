@@ -15,7 +15,8 @@
  *    execve(2): becomeControllingTerminal('/dev/pts/N').
  *  Reading a master whose slave was never opened waits (no EIO), so the engine may attach
  *  before the child stage has opened the slave. */
-import { fstatSync, closeSync, constants, openSync } from 'node:fs';
+import { chmodSync, fstatSync, closeSync, constants, openSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
 import {
@@ -27,6 +28,8 @@ const PTMX_RDEV = (5 << 8) | 2;
 
 /** How often the end of a piped stdin is said again (see attachTerminal). */
 const EOF_REPEAT_MS = 200;
+/** How much of a terminal's output waits for the first client of a console (it may come late). */
+const REPLAY_BYTES = 64 * 1024;
 
 export interface WindowSize {
   rows: number;
@@ -185,6 +188,21 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
     detach();
   };
   return { ended, finish, detach };
+}
+
+/** Monitor side (`run -d`): serve the container's console on `path` (<dir>/console.sock: the
+ *  daemon connects with console.ts, connectConsole) until the container ends.
+ *  `master` (-t): the pty's output goes to every connection (and to the monitor's stdout, the
+ *  log file, so that `logs` shows it too), and what a connection sends goes into the master, as
+ *  keys. `stdin` (-i without -t): what a connection sends goes into the command's stdin, and a
+ *  connection that ends its side (shutdown(2), socket.end()) ends that stdin: `cat` sees EOF.
+ *  One end is all a stdin has, as with docker's StdinOnce. Takes ownership of `master`. */
+export function serveConsole(path: string, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
+  // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
+  // The pty must be read whether a client listens or not: a full pty blocks the container's writes.
+  // allowHalfOpen: a client that ends its input still gets the output.
+  // The container's directory is root's alone (0700) already; the socket is too, should that change.
+  throw new Error('TODO (chapter 11): write serveConsole(), as the comment above it says');
 }
 
 // ---------------------------------------------------------------- child stage
