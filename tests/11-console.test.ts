@@ -5,13 +5,13 @@
  *  pipes and with a terminal. Driven through the chapter's own command line, with a temp root. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildRootfs, PROJECT_ROOT } from '../scripts/build-rootfs.ts';
-import { engineFor, run } from './helpers/chapter.ts';
+import { assertOneLineError, engineFor, run, tempDir } from './helpers/chapter.ts';
 import { chapterModule, chapterModuleUrl, chaptersFrom } from './helpers/ladder.ts';
 
 type Console = typeof import('../chapters/11-daemon/console.ts');
@@ -107,9 +107,8 @@ for (const ch of chaptersFrom('11')) {
     });
 
     test('a failed set-up says why in one line, from the stderr log', async () => {
-      const r = await run(ch, ['run', '-d', '--network', 'none', image, 'no-such-command'], { env });
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /command not found in the rootfs: no-such-command/);
+      // Refused by the child stage as it builds the container: the monitor's stderr has it.
+      assertOneLineError(await run(ch, ['run', '-d', '--network', 'none', '-v', `${tempDir()}:/bin/sh`, image, 'true'], { env }), /volume target \/bin\/sh passes through a symlink: refused/);
     });
 
     test('run -d -t: the monitor serves the terminal on console.sock, replays what came before, and is resized from the host', async () => {
@@ -160,7 +159,9 @@ for (const ch of chaptersFrom('11')) {
     test('exec with a client\'s streams: pipes without -t, a terminal with -t', async () => {
       const dirs = await runDetached([], ['sleep', '60']);
       // execWithStreams starts a child stage, which re-executes the chapter's main.ts: in a
-      // process of its own, whose stdio stands for the client's connection.
+      // process of its own, whose stdio stands for the client's connection. A script file, not
+      // -e: the child stage is started with our execArgv, and -e would be in it.
+      const scripts = tempDir();
       const execScript = (tty: boolean, argv: string[], input?: string) => {
         const code = `
           import { execWithStreams } from ${JSON.stringify(chapterModuleUrl(ch, 'console.ts'))};
@@ -171,7 +172,11 @@ for (const ch of chaptersFrom('11')) {
           const exec = execWithStreams(state.pid, detectCgroups().open(state.cgroupId), spec, { tty: ${tty}, stdin: ${input === undefined ? 'undefined' : 'process.stdin'}, stdout: process.stdout, stderr: process.stderr });
           exec.resize(21, 77);
           process.exitCode = await exec.exitCode;`;
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const script = join(scripts, `exec-${Math.random().toString(36).slice(2)}.mjs`);
+        writeFileSync(script, code);
+        const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('close', () => clearTimeout(timer));
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d));

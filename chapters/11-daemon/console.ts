@@ -19,7 +19,7 @@ import type { Cgroup } from './cgroups.ts';
 import { execInContainer, type ProcessSpec } from './container.ts';
 import { readState } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { setWindowSize } from './tty.ts';
+import { setWindowSize, type AttachedTerminal, type WindowSize } from './tty.ts';
 import { O_CLOEXEC, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from './syscalls.ts';
 
 /** The most of a log file read at once: a log is the container's to make gigabytes long. */
@@ -177,16 +177,8 @@ export interface ExecIO {
  *  (stdout only: a terminal has one output). The command is the daemon's child: it ends if the
  *  daemon is killed, as docker's exec does when dockerd goes. */
 export function execWithStreams(pid: number, cgroup: Cgroup, spec: ProcessSpec, io: ExecIO): { exitCode: Promise<number>; resize(rows: number, columns: number): void } {
-  let slavePath: string | undefined;
-  let size: { rows: number; columns: number } | undefined;
-  const applySize = () => {
-    if (!slavePath || !size) return;
-    try {
-      resizeSlave(pid, slavePath, size.rows, size.columns);
-    } catch {
-      // the command has ended, and its terminal with it: no window left to size
-    }
-  };
+  let terminal: AttachedTerminal | undefined;
+  let size: WindowSize | undefined;
   // Without -i: stdin at its end (the command reads EOF), or with -t an input that never ends
   // (an ended one would type ^D into the terminal: attachTerminal).
   const stdin = io.stdin ?? (io.tty ? new PassThrough() : Readable.from([]));
@@ -194,16 +186,17 @@ export function execWithStreams(pid: number, cgroup: Cgroup, spec: ProcessSpec, 
     stdin,
     stdout: io.stdout,
     stderr: io.stderr,
-    onTerminal: (path) => {
-      slavePath = path;
-      applySize(); // a size the client sent before the terminal existed
+    onTerminal: (attached) => {
+      terminal = attached;
+      if (size) terminal.resize(size); // a size the client sent before the terminal existed
     },
   });
   return {
     exitCode,
+    // Through the master, which the daemon holds here (it is closed once the command has ended).
     resize(rows, columns) {
-      size = { rows, columns };
-      applySize();
+      size = { rows, cols: columns };
+      terminal?.resize(size);
     },
   };
 }

@@ -739,7 +739,7 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   try {
     const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
     terminal = pty && attachTerminal(pty.master, streams && { input: streams.stdin, output: streams.stdout });
-    if (pty) streams?.onTerminal?.(pty.slavePath);
+    if (terminal) streams?.onTerminal?.(terminal);
     sendGo(child, pty?.slavePath);
     const code = signals.exitCode(await ended);
     await terminal?.finish();
@@ -758,8 +758,8 @@ export interface ExecStreams {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  /** Told the name of the pty's slave inside the container, once there is one (-t). */
-  onTerminal?(slavePath: string): void;
+  /** Given the terminal once there is one (-t), to resize it. */
+  onTerminal?(terminal: AttachedTerminal): void;
 }
 
 /** The child stage's stdin, stdout and stderr are pipes, copied to and from `streams`; the

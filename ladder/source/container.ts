@@ -1299,7 +1299,7 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
     //< distribution..network
     //> daemon..
     terminal = pty && attachTerminal(pty.master, streams && { input: streams.stdin, output: streams.stdout });
-    if (pty) streams?.onTerminal?.(pty.slavePath);
+    if (terminal) streams?.onTerminal?.(terminal);
     //< daemon..
     sendGo(child, pty?.slavePath);
     const code = signals.exitCode(await ended);
@@ -1322,8 +1322,8 @@ export interface ExecStreams {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  /** Told the name of the pty's slave inside the container, once there is one (-t). */
-  onTerminal?(slavePath: string): void;
+  /** Given the terminal once there is one (-t), to resize it. */
+  onTerminal?(terminal: AttachedTerminal): void;
 }
 
 /** The child stage's stdin, stdout and stderr are pipes, copied to and from `streams`; the

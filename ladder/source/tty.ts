@@ -25,6 +25,9 @@ import { createServer, type Socket } from 'node:net';
 //< daemon..
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
+//> daemon..
+import { openPtyPeer } from './syscalls.ts';
+//< daemon..
 import {
   dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
 } from './syscalls.ts';
@@ -114,6 +117,10 @@ export interface AttachedTerminal {
   finish(graceMs?: number): Promise<void>;
   /** Stop copying, close the master and give the user's terminal back as it was. Idempotent. */
   detach(): void;
+  //> daemon..
+  /** Set the window size from elsewhere than our own terminal (a client of the daemon's). */
+  resize(size: WindowSize): void;
+  //< daemon..
 }
 
 /** Engine side of `-it`: connect the user's terminal to the pty's master. Takes ownership of
@@ -195,7 +202,15 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
     clearTimeout(timer);
     detach();
   };
-  return { ended, finish, detach };
+  //> ..network
+  //| return { ended, finish, detach };
+  //< ..network
+  //> daemon..
+  const resize = (size: WindowSize) => {
+    if (!pty.destroyed) setWindowSize(master, size); // the master is closed once detached
+  };
+  return { ended, finish, detach, resize };
+  //< daemon..
 }
 
 //> daemon..
@@ -209,8 +224,18 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
 export function serveConsole(path: string, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
   const connections = new Set<Socket>();
   // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
-  const pty = 'master' in source ? new ReadStream(source.master) : undefined;
+  const master = 'master' in source ? source.master : undefined;
+  const pty = master === undefined ? undefined : new ReadStream(master);
   const input = pty ?? (source as { stdin: NodeJS.WritableStream }).stdin;
+  // We hold the slave open too, until the container has ended. The daemon resizes the terminal
+  // by opening the slave and closing it (console.ts, resizeTerminal); were its close the last
+  // one — before the container has opened the slave — the master would read EIO, the end of a
+  // terminal, and the container would start on a terminal that has hung up.
+  let slave = master === undefined ? undefined : openPtyPeer(master, constants.O_RDWR | constants.O_NOCTTY | O_CLOEXEC, 'hold the slave open while the container may not have it yet');
+  const closeSlave = () => {
+    if (slave !== undefined) closeSync(slave);
+    slave = undefined;
+  };
   input.on('error', () => {}); // EPIPE: the command ended before its input did
   let replay: Buffer | undefined = Buffer.alloc(0); // until the first client comes
 
@@ -252,16 +277,21 @@ export function serveConsole(path: string, source: { master: number } | { stdin:
       connection.end(); // what was written still reaches the client, then its end
       setTimeout(() => connection.destroy(), 1000).unref(); // a client that keeps its side open
     }
+    closeSlave();
     pty?.destroy(); // closes the master: a process still on the slave gets SIGHUP
     endedDone();
   };
   const finish = async (graceMs = 250) => {
+    closeSlave(); // the container has ended: the master reads EIO once its last process lets go
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     detach();
   };
-  return { ended, finish, detach };
+  const resize = (size: WindowSize) => {
+    if (master !== undefined && !pty!.destroyed) setWindowSize(master, size);
+  };
+  return { ended, finish, detach, resize };
 }
 
 //< daemon..

@@ -19,7 +19,7 @@ import type { Cgroup } from './cgroups.ts';
 import { execInContainer, type ProcessSpec } from './container.ts';
 import { readState } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { setWindowSize } from './tty.ts';
+import { setWindowSize, type AttachedTerminal, type WindowSize } from './tty.ts';
 import { O_CLOEXEC, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from './syscalls.ts';
 
 /** The most of a log file read at once: a log is the container's to make gigabytes long. */
@@ -112,8 +112,8 @@ export interface ExecIO {
  *  (stdout only: a terminal has one output). The command is the daemon's child: it ends if the
  *  daemon is killed, as docker's exec does when dockerd goes. */
 export function execWithStreams(pid: number, cgroup: Cgroup, spec: ProcessSpec, io: ExecIO): { exitCode: Promise<number>; resize(rows: number, columns: number): void } {
-  // the command has ended, and its terminal with it: no window left to size
   // Without -i: stdin at its end (the command reads EOF), or with -t an input that never ends
   // (an ended one would type ^D into the terminal: attachTerminal).
+  // Through the master, which the daemon holds here (it is closed once the command has ended).
   throw new Error('TODO (chapter 11): write execWithStreams(), as the comment above it says');
 }

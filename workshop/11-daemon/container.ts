@@ -676,8 +676,8 @@ export interface ExecStreams {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  /** Told the name of the pty's slave inside the container, once there is one (-t). */
-  onTerminal?(slavePath: string): void;
+  /** Given the terminal once there is one (-t), to resize it. */
+  onTerminal?(terminal: AttachedTerminal): void;
 }
 
 /** The child stage's stdin, stdout and stderr are pipes, copied to and from `streams`; the
