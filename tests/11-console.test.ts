@@ -138,6 +138,14 @@ for (const ch of chaptersFrom('11')) {
       second.destroy();
     });
 
+    test('run -d -t: a resize the moment the container runs reaches it, and hangs nothing up', async () => {
+      const dirs = await runDetached(['-t'], ['sh', '-c', 'sleep 0.5; stty size']);
+      consoleModule.resizeTerminal(dirs, 44, 120); // before the command has opened its terminal, most likely
+      await waitForExit(dirs);
+      assert.equal(state.readState(dirs).exitCode, 0);
+      assert.match((await run(ch, ['logs', dirs.spec.id], { env })).stdout, /^44 120\r?\n$/);
+    });
+
     test('run -d -i: stdin is fed from console.sock, and ends when the client ends its side', async () => {
       const dirs = await runDetached(['-i'], ['sh', '-c', 'cat; echo cat-ended']);
       const socket = await consoleModule.connectConsole(dirs);

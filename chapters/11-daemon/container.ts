@@ -20,7 +20,6 @@ import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-import { recordTerminal } from './state.ts';
 import { serveConsole } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
@@ -112,15 +111,16 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       cgroup.join(child.pid!); // while it waits: the command will start inside the limits
       // The child stage has its network namespace by now (it unshared it before "ready").
       if (config.lease) plugInContainer(config.lease, child.pid!);
-      recordRunning(dirs, child.pid!, cgroupId, config.lease);
       // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
       // the engine keeps the master end and copies between it and our terminal.
       const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
       // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
       // console.sock instead, to clients that come and go through the daemon (console.ts).
-      if (pty && config.detached) recordTerminal(dirs, pty.slavePath);
       if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
       else terminal = pty && attachTerminal(pty.master);
+      // Running, with the slave's name when a monitor holds the terminal, in one write: a client
+      // that sees "running" may resize it at once (console.ts, resizeTerminal).
+      recordRunning(dirs, child.pid!, cgroupId, config.lease, pty && config.detached ? pty.slavePath : undefined);
       sendGo(child, pty?.slavePath);
       const code = signals.exitCode(await ended);
       await terminal?.finish();

@@ -114,7 +114,6 @@ import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
 //< terminals..
 //> daemon..
-import { recordTerminal } from './state.ts';
 import { serveConsole } from './tty.ts';
 //< daemon..
 //> cgroups..
@@ -331,9 +330,9 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       //> lifecycle..security
       //| recordRunning(dirs, child.pid!, cgroupId);
       //< lifecycle..security
-      //> network..
-      recordRunning(dirs, child.pid!, cgroupId, config.lease);
-      //< network..
+      //> network..network
+      //| recordRunning(dirs, child.pid!, cgroupId, config.lease);
+      //< network..network
       //> ..lifecycle
       //| sendGo(child);
       //< ..lifecycle
@@ -347,9 +346,11 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       //> daemon..
       // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
       // console.sock instead, to clients that come and go through the daemon (console.ts).
-      if (pty && config.detached) recordTerminal(dirs, pty.slavePath);
       if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
       else terminal = pty && attachTerminal(pty.master);
+      // Running, with the slave's name when a monitor holds the terminal, in one write: a client
+      // that sees "running" may resize it at once (console.ts, resizeTerminal).
+      recordRunning(dirs, child.pid!, cgroupId, config.lease, pty && config.detached ? pty.slavePath : undefined);
       //< daemon..
       sendGo(child, pty?.slavePath);
       //< terminals..

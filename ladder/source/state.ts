@@ -178,10 +178,14 @@ export function readState(dirs: ContainerDirs): ContainerState {
 //| export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string): void {
 //|   writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString() });
 //< lifecycle..security
-//> network..
-export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease): void {
-  writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network });
-//< network..
+//> network..network
+//| export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease): void {
+//|   writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network });
+//< network..network
+//> daemon..
+export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease, terminal?: string): void {
+  writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network, terminal });
+//< daemon..
 }
 
 //> ..images
@@ -200,13 +204,6 @@ export function recordExited(dirs: ContainerDirs, exitCode: number | undefined):
   writeJSONAtomically(statePath(dirs), { status: 'exited', cgroupId, exitCode, startedAt, finishedAt: new Date().toISOString() });
 //< lifecycle..
 }
-//> daemon..
-
-/** The monitor holds a pty for the container (-t): note its slave's name beside the PID. */
-export function recordTerminal(dirs: ContainerDirs, terminal: string): void {
-  writeJSONAtomically(statePath(dirs), { ...readRecordedState(dirs), terminal });
-}
-//< daemon..
 //> lifecycle..
 
 /** A running container, by name or id, or an error that says it is not running. */

@@ -20,7 +20,6 @@ import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-import { recordTerminal } from './state.ts';
 import { serveConsole } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
@@ -95,6 +94,8 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
   // the engine keeps the master end and copies between it and our terminal.
   // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
   // console.sock instead, to clients that come and go through the daemon (console.ts).
+  // Running, with the slave's name when a monitor holds the terminal, in one write: a client
+  // that sees "running" may resize it at once (console.ts, resizeTerminal).
   // disconnectContainer() runs the nft program. Our children are still meant for the
   // container's PID namespace, and a PID namespace whose init has died takes no newcomer
   // (fork(2) fails with ENOMEM): children go back to our own one first.
