@@ -19,8 +19,7 @@ import { mountOverlay } from './overlay.ts';
 import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-import { serveConsole } from './tty.ts';
+import { attachTerminal, becomeControllingTerminal, openPty, serveConsole, type AttachedTerminal } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
@@ -115,7 +114,7 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       // the engine keeps the master end and copies between it and our terminal.
       const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
       // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
-      // console.sock instead, to clients that come and go through the daemon (console.ts).
+      // console.sock instead, to clients that come and go through the daemon (tty.ts, console.ts).
       if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
       else terminal = pty && attachTerminal(pty.master);
       // Running, with the slave's name when a monitor holds the terminal, in one write: a client
@@ -222,7 +221,7 @@ function showOurProgramReadOnly(): void {
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
  *  container exactly as `run` does, with stdout and stderr going to the container's two log
- *  files, and holds its console (-t, -i: console.ts). */
+ *  files, and holds its console (-t, -i: serveConsole in tty.ts). */
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
   const log = openSync(dirs.logFile, 'a');
   const errorLog = openSync(dirs.errorLogFile, 'a'); // stderr apart, as docker keeps it: `logs` gives each back on its own stream

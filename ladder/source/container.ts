@@ -110,11 +110,11 @@ import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 //< lifecycle..
-//> terminals..
-import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-//< terminals..
+//> terminals..network
+//| import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
+//< terminals..network
 //> daemon..
-import { serveConsole } from './tty.ts';
+import { attachTerminal, becomeControllingTerminal, openPty, serveConsole, type AttachedTerminal } from './tty.ts';
 //< daemon..
 //> cgroups..
 import { formatBytes } from './units.ts';
@@ -345,7 +345,7 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       //< ..network
       //> daemon..
       // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
-      // console.sock instead, to clients that come and go through the daemon (console.ts).
+      // console.sock instead, to clients that come and go through the daemon (tty.ts, console.ts).
       if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
       else terminal = pty && attachTerminal(pty.master);
       // Running, with the slave's name when a monitor holds the terminal, in one write: a client
@@ -563,7 +563,7 @@ function showOurProgramReadOnly(): void {
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
  *  container exactly as `run` does, with stdout and stderr going to the container's two log
- *  files, and holds its console (-t, -i: console.ts). */
+ *  files, and holds its console (-t, -i: serveConsole in tty.ts). */
 //< daemon..
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
   const log = openSync(dirs.logFile, 'a');

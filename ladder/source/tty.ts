@@ -25,11 +25,11 @@ import { createServer, type Socket } from 'node:net';
 //< daemon..
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
-//> daemon..
-import { openPtyPeer } from './syscalls.ts';
-//< daemon..
 import {
   dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+  //> daemon..
+  openPtyPeer,
+  //< daemon..
 } from './syscalls.ts';
 
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */

@@ -71,7 +71,6 @@ async function copyAppended(path: string, offset: number, onChunk: (chunk: Buffe
 // ---------------------------------------------------------------- input, and a terminal: console.sock
 // The monitor serves it (tty.ts, serveConsole); the daemon connects.
 
-
 /** Client side (the daemon): connect to a container's console.sock. Its monitor makes the socket
  *  just after the container starts, so wait for it, up to 10 s, unless the container ends first. */
 export async function connectConsole(dirs: ContainerDirs): Promise<Socket> {
@@ -84,7 +83,9 @@ function connectTo(path: string): Promise<Socket> {
 }
 
 /** docker's resize: set the window size of a container's terminal (-t, held by its monitor).
- *  The kernel then sends SIGWINCH to the terminal's foreground process group (tty.ts). */
+ *  The kernel then sends SIGWINCH to the terminal's foreground process group (tty.ts). The
+ *  monitor holds the slave open as well, so our close is never the last one, which would hang
+ *  the terminal up (serveConsole). */
 export function resizeTerminal(dirs: ContainerDirs, rows: number, columns: number): void {
   throw new Error('TODO (chapter 11): write resizeTerminal(), as the comment above it says');
 }
@@ -109,8 +110,9 @@ export interface ExecIO {
 
 /** `docker exec` through the daemon: execInContainer (container.ts) with the client's streams
  *  for stdin, stdout and stderr, or with -t a pty whose master they are copied to and from
- *  (stdout only: a terminal has one output). The command is the daemon's child: it ends if the
- *  daemon is killed, as docker's exec does when dockerd goes. */
+ *  (stdout only: a terminal has one output). The child stage is the daemon's child, and the
+ *  command's streams are the daemon's pipes: unlike a container, an exec does not outlive the
+ *  daemon (docker's shim would keep it; here a command that writes then gets SIGPIPE). */
 export function execWithStreams(pid: number, cgroup: Cgroup, spec: ProcessSpec, io: ExecIO): { exitCode: Promise<number>; resize(rows: number, columns: number): void } {
   // Without -i: stdin at its end (the command reads EOF), or with -t an input that never ends
   // (an ended one would type ^D into the terminal: attachTerminal).

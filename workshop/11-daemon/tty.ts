@@ -19,9 +19,9 @@ import { chmodSync, fstatSync, closeSync, constants, openSync, rmSync } from 'no
 import { createServer, type Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
-import { openPtyPeer } from './syscalls.ts';
 import {
   dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+  openPtyPeer,
 } from './syscalls.ts';
 
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
