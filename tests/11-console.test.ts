@@ -139,8 +139,19 @@ for (const ch of chaptersFrom('11')) {
     });
 
     test('run -d -t: a resize the moment the container runs reaches it, and hangs nothing up', async () => {
-      const dirs = await runDetached(['-t'], ['sh', '-c', 'sleep 0.5; stty size']);
-      consoleModule.resizeTerminal(dirs, 44, 120); // before the command has opened its terminal, most likely
+      // Watch for the state to say "running" while `run -d` is still starting it, and resize at
+      // once: before the command has opened its terminal, most likely.
+      const before = new Set(withRoot(() => storage.listContainers()).map((c) => c.spec.id));
+      const started = run(ch, ['run', '-d', '--network', 'none', '-t', image, 'sh', '-c', 'sleep 0.5; stty size'], { env });
+      let dirs: ReturnType<typeof dirsOf> | undefined;
+      const deadline = Date.now() + 20_000;
+      while (!dirs?.spec || state.readRecordedState(dirs).status !== 'running') {
+        if (Date.now() > deadline) throw new Error('the container did not start');
+        dirs = withRoot(() => storage.listContainers()).find((c) => !before.has(c.spec.id));
+        await sleep(2);
+      }
+      consoleModule.resizeTerminal(dirs, 44, 120);
+      assert.equal((await started).code, 0);
       await waitForExit(dirs);
       assert.equal(state.readState(dirs).exitCode, 0);
       assert.match((await run(ch, ['logs', dirs.spec.id], { env })).stdout, /^44 120\r?\n$/);
