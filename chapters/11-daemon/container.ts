@@ -19,7 +19,7 @@ import { mountOverlay } from './overlay.ts';
 import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
+import { attachTerminal, becomeControllingTerminal, openPty, serveConsole, type AttachedTerminal } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
@@ -58,6 +58,8 @@ export interface ContainerConfig extends ProcessSpec {
   autoRemove?: boolean;
   /** Give the command a pseudo-terminal of the container's own (`run -t`). */
   tty?: boolean;
+  /** Keep the command's stdin open for clients (`run -d -i`): a pipe the monitor feeds. */
+  interactive?: boolean;
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
@@ -97,7 +99,10 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     if (mode === 'bridge') config.lease = await connectContainer(dirs.spec.id, config.network?.ports ?? []);
     config.networkFiles = writeNetworkFiles(dirs.dir, { ...dirs.spec, mode, ipAddress: config.lease?.ipAddress });
     unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
-    const child = startChildStage('init', { ...config, rootfs }, true);
+    // -i under a monitor (which has no stdin of its own): the command's stdin is a pipe that the
+    // monitor feeds from console.sock. Without -i it stays /dev/null.
+    const stdinPiped = config.detached === true && config.interactive === true && !config.tty;
+    const child = startChildStage('init', { ...config, rootfs }, true, [stdinPiped ? 'pipe' : 'inherit', 'inherit', 'inherit']);
     const ended = exitCodeOf(child);
     const signals = forwardSignals(child, config.stopTimeout ?? 10);
     try {
@@ -105,11 +110,16 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       cgroup.join(child.pid!); // while it waits: the command will start inside the limits
       // The child stage has its network namespace by now (it unshared it before "ready").
       if (config.lease) plugInContainer(config.lease, child.pid!);
-      recordRunning(dirs, child.pid!, cgroupId, config.lease);
       // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
       // the engine keeps the master end and copies between it and our terminal.
       const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
-      terminal = pty && attachTerminal(pty.master);
+      // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
+      // console.sock instead, to clients that come and go through the daemon (tty.ts, console.ts).
+      if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
+      else terminal = pty && attachTerminal(pty.master);
+      // Running, with the slave's name when a monitor holds the terminal, in one write: a client
+      // that sees "running" may resize it at once (console.ts, resizeTerminal).
+      recordRunning(dirs, child.pid!, cgroupId, config.lease, pty && config.detached ? pty.slavePath : undefined);
       sendGo(child, pty?.slavePath);
       const code = signals.exitCode(await ended);
       await terminal?.finish();
@@ -155,14 +165,14 @@ export function generateId(): string {
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
  *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
  *  goes over it too. */
-export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+export function startChildStage(stage: string, config: object, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
   // Not on the command line when there is a socket: every user of the host reads command lines
   // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
   const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
   showOurProgramReadOnly();
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
   const child = spawn(process.execPath, argv, {
-    stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    stdio: sync ? [...stdio, 'pipe'] : stdio,
     // The child stage makes no TLS connection: spare it the reading of extra CA
     // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
     env: { ...variablesForStages(), NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
@@ -210,14 +220,17 @@ function showOurProgramReadOnly(): void {
 
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
- *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
+ *  container exactly as `run` does, with stdout and stderr going to the container's two log
+ *  files, and holds its console (-t, -i: serveConsole in tty.ts). */
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
   const log = openSync(dirs.logFile, 'a');
+  const errorLog = openSync(dirs.errorLogFile, 'a'); // stderr apart, as docker keeps it: `logs` gives each back on its own stream
   // Its command line names the container, for ps; the configuration, -e values and all, goes
   // over a socket on its fd 3, as a child stage's does: a command line is everybody's to read.
   const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', dirs.spec.id];
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor ${dirs.spec.id} (detached)`, 'a background engine that waits for the container and records how it ends');
-  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, errorLog, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  closeSync(errorLog);
   closeSync(log);
   const socket = monitor.stdio[SYNC_FD] as Socket;
   socket.end(`${JSON.stringify({ config, id: dirs.spec.id })}\n`);
@@ -713,16 +726,19 @@ const JOINED_NAMESPACES = [
  *  the command; move it into the container's cgroup while it waits, so that the command counts
  *  against the container's limits. The child stage is never in the container's PID namespace:
  *  see enterContainer. */
-export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-  const child = startChildStage('exec', { pid, ...spec }, true);
-  const ended = exitCodeOf(child);
-  const signals = forwardSignals(child, 10);
+export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false, streams?: ExecStreams): Promise<number> {
+  const child = startChildStage('exec', { pid, ...spec }, true, streams ? ['pipe', 'pipe', 'pipe'] : undefined);
+  const ended = streams ? connectStreams(child, streams, tty) : exitCodeOf(child);
+  // The daemon's signals are its own: a SIGTERM that stops the daemon must not reach the commands
+  // it has exec'd for clients (they are the containers' processes).
+  const signals = streams ? { exitCode: (code: number) => code } : forwardSignals(child, 10);
   if (!(await childIsReady(child))) return ended;
   cgroup.join(child.pid!);
   let terminal: AttachedTerminal | undefined;
   try {
     const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-    terminal = pty && attachTerminal(pty.master);
+    terminal = pty && attachTerminal(pty.master, streams && { input: streams.stdin, output: streams.stdout });
+    if (terminal) streams?.onTerminal?.(terminal);
     sendGo(child, pty?.slavePath);
     const code = signals.exitCode(await ended);
     await terminal?.finish();
@@ -733,6 +749,29 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
     // pipe would keep this engine running. (Exercise 07-5 asks for this in chapter 07.)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+}
+
+/** Where `exec`'s command reads and writes when they are not the engine's own stdin, stdout and
+ *  stderr: the daemon's connection to a client (console.ts, execWithStreams). */
+export interface ExecStreams {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Given the terminal once there is one (-t), to resize it. */
+  onTerminal?(terminal: AttachedTerminal): void;
+}
+
+/** The child stage's stdin, stdout and stderr are pipes, copied to and from `streams`; the
+ *  command inherits them. It has ended at 'close', not 'exit': once its last byte of output
+ *  has been passed on. With -t they carry only what the child stage says before the command
+ *  takes the terminal (its set-up errors). */
+function connectStreams(child: ChildProcess, streams: ExecStreams, tty: boolean): Promise<number> {
+  child.stdout!.pipe(streams.stdout, { end: false });
+  child.stderr!.pipe(streams.stderr, { end: false });
+  child.stdin!.on('error', () => {}); // EPIPE: the command ended before its input did
+  if (tty) child.stdin!.end(); // the keys go to the terminal (attachTerminal)
+  else streams.stdin.pipe(child.stdin!); // the input's end is the end of the command's stdin
+  return new Promise((done) => child.once('close', (code, signal) => done(signal ? 128 + os.signals[signal] : (code ?? 0))));
 }
 
 /** Child side of `exec`: join the running container's namespaces, then start the command.

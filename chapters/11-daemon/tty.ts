@@ -15,11 +15,13 @@
  *    execve(2): becomeControllingTerminal('/dev/pts/N').
  *  Reading a master whose slave was never opened waits (no EIO), so the engine may attach
  *  before the child stage has opened the slave. */
-import { fstatSync, closeSync, constants, openSync } from 'node:fs';
+import { chmodSync, fstatSync, closeSync, constants, openSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
 import {
   dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+  openPtyPeer,
 } from './syscalls.ts';
 
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
@@ -27,6 +29,8 @@ const PTMX_RDEV = (5 << 8) | 2;
 
 /** How often the end of a piped stdin is said again (see attachTerminal). */
 const EOF_REPEAT_MS = 200;
+/** How much of a terminal's output waits for the first client of a console (it may come late). */
+const REPLAY_BYTES = 64 * 1024;
 
 export interface WindowSize {
   rows: number;
@@ -103,6 +107,8 @@ export interface AttachedTerminal {
   finish(graceMs?: number): Promise<void>;
   /** Stop copying, close the master and give the user's terminal back as it was. Idempotent. */
   detach(): void;
+  /** Set the window size from elsewhere than our own terminal (a client of the daemon's). */
+  resize(size: WindowSize): void;
 }
 
 /** Engine side of `-it`: connect the user's terminal to the pty's master. Takes ownership of
@@ -184,7 +190,90 @@ export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTer
     clearTimeout(timer);
     detach();
   };
-  return { ended, finish, detach };
+  const resize = (size: WindowSize) => {
+    if (!pty.destroyed) setWindowSize(master, size); // the master is closed once detached
+  };
+  return { ended, finish, detach, resize };
+}
+
+/** Monitor side (`run -d`): serve the container's console on `path` (<dir>/console.sock: the
+ *  daemon connects with console.ts, connectConsole) until the container ends.
+ *  `master` (-t): the pty's output goes to every connection (and to the monitor's stdout, the
+ *  log file, so that `logs` shows it too), and what a connection sends goes into the master, as
+ *  keys. `stdin` (-i without -t): what a connection sends goes into the command's stdin, and a
+ *  connection that ends its side (shutdown(2), socket.end()) ends that stdin: `cat` sees EOF.
+ *  One end is all a stdin has, as with docker's StdinOnce. Takes ownership of `master`. */
+export function serveConsole(path: string, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
+  const connections = new Set<Socket>();
+  // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
+  const master = 'master' in source ? source.master : undefined;
+  const pty = master === undefined ? undefined : new ReadStream(master);
+  const input = pty ?? (source as { stdin: NodeJS.WritableStream }).stdin;
+  // We hold the slave open too, until the container has ended. The daemon resizes the terminal
+  // by opening the slave and closing it (console.ts, resizeTerminal); were its close the last
+  // one — before the container has opened the slave — the master would read EIO, the end of a
+  // terminal, and the container would start on a terminal that has hung up.
+  let slave = master === undefined ? undefined : openPtyPeer(master, constants.O_RDWR | constants.O_NOCTTY | O_CLOEXEC, 'hold the slave open while the container may not have it yet');
+  const closeSlave = () => {
+    if (slave !== undefined) closeSync(slave);
+    slave = undefined;
+  };
+  input.on('error', () => {}); // EPIPE: the command ended before its input did
+  let replay: Buffer | undefined = Buffer.alloc(0); // until the first client comes
+
+  let endedDone = () => {};
+  const ended = pty ? new Promise<void>((resolve) => (endedDone = resolve)) : Promise.resolve();
+  // The pty must be read whether a client listens or not: a full pty blocks the container's writes.
+  pty?.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (replay) replay = Buffer.concat([replay, chunk]).subarray(-REPLAY_BYTES); // the latest 64 KiB
+    for (const connection of connections) connection.write(chunk);
+  });
+  pty?.on('close', () => endedDone()); // EIO once every holder of the slave has closed it: its end
+
+  // allowHalfOpen: a client that ends its input still gets the output.
+  const server = createServer({ allowHalfOpen: true }, (connection) => {
+    if (replay && pty) connection.write(replay);
+    replay = undefined;
+    connections.add(connection);
+    connection.on('data', (chunk: Buffer) => {
+      if (!(input as { writableEnded?: boolean }).writableEnded) input.write(chunk);
+    });
+    connection.on('end', () => {
+      if (!pty) input.end(); // the command's stdin ends: `cat` exits. A terminal has no such end.
+    });
+    connection.on('error', () => {}); // a client that went away: the container goes on
+    connection.on('close', () => connections.delete(connection));
+  });
+  rmSync(path, { force: true }); // left by a monitor that was killed: bind(2) would say EADDRINUSE
+  // The container's directory is root's alone (0700) already; the socket is too, should that change.
+  server.listen(path, () => chmodSync(path, 0o600));
+
+  let detached = false;
+  const detach = () => {
+    if (detached) return;
+    detached = true;
+    server.close();
+    rmSync(path, { force: true });
+    for (const connection of connections) {
+      connection.end(); // what was written still reaches the client, then its end
+      setTimeout(() => connection.destroy(), 1000).unref(); // a client that keeps its side open
+    }
+    closeSlave();
+    pty?.destroy(); // closes the master: a process still on the slave gets SIGHUP
+    endedDone();
+  };
+  const finish = async (graceMs = 250) => {
+    closeSlave(); // the container has ended: the master reads EIO once its last process lets go
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    detach();
+  };
+  const resize = (size: WindowSize) => {
+    if (master !== undefined && !pty!.destroyed) setWindowSize(master, size);
+  };
+  return { ended, finish, detach, resize };
 }
 
 // ---------------------------------------------------------------- child stage

@@ -110,9 +110,12 @@ import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
 //< lifecycle..
-//> terminals..
-import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
-//< terminals..
+//> terminals..network
+//| import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
+//< terminals..network
+//> daemon..
+import { attachTerminal, becomeControllingTerminal, openPty, serveConsole, type AttachedTerminal } from './tty.ts';
+//< daemon..
 //> cgroups..
 import { formatBytes } from './units.ts';
 //< cgroups..
@@ -202,6 +205,10 @@ export interface ContainerConfig extends ProcessSpec {
   /** Give the command a pseudo-terminal of the container's own (`run -t`). */
   tty?: boolean;
   //< terminals..
+  //> daemon..
+  /** Keep the command's stdin open for clients (`run -d -i`): a pipe the monitor feeds. */
+  interactive?: boolean;
+  //< daemon..
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
   //< lifecycle..
@@ -296,7 +303,15 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     config.networkFiles = writeNetworkFiles(dirs.dir, { ...dirs.spec, mode, ipAddress: config.lease?.ipAddress });
     //< network..
     unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
-    const child = startChildStage('init', { ...config, rootfs }, true);
+    //> ..network
+    //| const child = startChildStage('init', { ...config, rootfs }, true);
+    //< ..network
+    //> daemon..
+    // -i under a monitor (which has no stdin of its own): the command's stdin is a pipe that the
+    // monitor feeds from console.sock. Without -i it stays /dev/null.
+    const stdinPiped = config.detached === true && config.interactive === true && !config.tty;
+    const child = startChildStage('init', { ...config, rootfs }, true, [stdinPiped ? 'pipe' : 'inherit', 'inherit', 'inherit']);
+    //< daemon..
     const ended = exitCodeOf(child);
     const signals = forwardSignals(child, config.stopTimeout ?? 10);
     try {
@@ -315,9 +330,9 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       //> lifecycle..security
       //| recordRunning(dirs, child.pid!, cgroupId);
       //< lifecycle..security
-      //> network..
-      recordRunning(dirs, child.pid!, cgroupId, config.lease);
-      //< network..
+      //> network..network
+      //| recordRunning(dirs, child.pid!, cgroupId, config.lease);
+      //< network..network
       //> ..lifecycle
       //| sendGo(child);
       //< ..lifecycle
@@ -325,7 +340,18 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
       // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
       // the engine keeps the master end and copies between it and our terminal.
       const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
-      terminal = pty && attachTerminal(pty.master);
+      //> ..network
+      //| terminal = pty && attachTerminal(pty.master);
+      //< ..network
+      //> daemon..
+      // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
+      // console.sock instead, to clients that come and go through the daemon (tty.ts, console.ts).
+      if (config.detached && (pty || stdinPiped)) terminal = serveConsole(dirs.consoleSocket, pty ? { master: pty.master } : { stdin: child.stdin! });
+      else terminal = pty && attachTerminal(pty.master);
+      // Running, with the slave's name when a monitor holds the terminal, in one write: a client
+      // that sees "running" may resize it at once (console.ts, resizeTerminal).
+      recordRunning(dirs, child.pid!, cgroupId, config.lease, pty && config.detached ? pty.slavePath : undefined);
+      //< daemon..
       sendGo(child, pty?.slavePath);
       //< terminals..
       const code = signals.exitCode(await ended);
@@ -435,7 +461,12 @@ export function generateId(): string {
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
  *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
  *  goes over it too. */
-export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+//> ..network
+//| export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+//< ..network
+//> daemon..
+export function startChildStage(stage: string, config: object, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
+//< daemon..
 //< namespaces..
   //> ..chroot
   //| const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, JSON.stringify(config)];
@@ -458,9 +489,12 @@ export function startChildStage(stage: string, config: object, sync = false): Ch
     //> ..chroot
     //| stdio: 'inherit',
     //< ..chroot
-    //> namespaces..
-    stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
-    //< namespaces..
+    //> namespaces..network
+    //| stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    //< namespaces..network
+    //> daemon..
+    stdio: sync ? [...stdio, 'pipe'] : stdio,
+    //< daemon..
     // The child stage makes no TLS connection: spare it the reading of extra CA
     // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
     //> ..distribution
@@ -520,16 +554,33 @@ function showOurProgramReadOnly(): void {
 //| function forwardSignals(child: ChildProcess): void {
 //< ..chroot
 //> lifecycle..
+//> ..network
+//| /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
+//|  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
+//|  *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
+//< ..network
+//> daemon..
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
- *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
+ *  container exactly as `run` does, with stdout and stderr going to the container's two log
+ *  files, and holds its console (-t, -i: serveConsole in tty.ts). */
+//< daemon..
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
   const log = openSync(dirs.logFile, 'a');
+  //> daemon..
+  const errorLog = openSync(dirs.errorLogFile, 'a'); // stderr apart, as docker keeps it: `logs` gives each back on its own stream
+  //< daemon..
   // Its command line names the container, for ps; the configuration, -e values and all, goes
   // over a socket on its fd 3, as a child stage's does: a command line is everybody's to read.
   const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', dirs.spec.id];
   traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor ${dirs.spec.id} (detached)`, 'a background engine that waits for the container and records how it ends');
-  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  //> ..network
+  //| const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  //< ..network
+  //> daemon..
+  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, errorLog, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+  closeSync(errorLog);
+  //< daemon..
   closeSync(log);
   const socket = monitor.stdio[SYNC_FD] as Socket;
   socket.end(`${JSON.stringify({ config, id: dirs.spec.id })}\n`);
@@ -1183,9 +1234,12 @@ const JOINED_NAMESPACES = [
 //> images..lifecycle
 //| export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec): Promise<number> {
 //< images..lifecycle
-//> terminals..
-export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-//< terminals..
+//> terminals..network
+//| export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
+//< terminals..network
+//> daemon..
+export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false, streams?: ExecStreams): Promise<number> {
+//< daemon..
   //> ..distribution
   //| joinNamespace(pid, 'pid', CLONE.CLONE_NEWPID, 'the process we start next will be in the container\'s PID namespace');
   //< ..distribution
@@ -1195,13 +1249,24 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   //> cgroups..unionfs
   //| const child = startChildStage('exec', { pid, argv }, true);
   //< cgroups..unionfs
-  //> images..
-  const child = startChildStage('exec', { pid, ...spec }, true);
-  //< images..
-  //> cgroups..
-  const ended = exitCodeOf(child);
-  //< cgroups..
-  const signals = forwardSignals(child, 10);
+  //> images..network
+  //| const child = startChildStage('exec', { pid, ...spec }, true);
+  //< images..network
+  //> daemon..
+  const child = startChildStage('exec', { pid, ...spec }, true, streams ? ['pipe', 'pipe', 'pipe'] : undefined);
+  //< daemon..
+  //> cgroups..network
+  //| const ended = exitCodeOf(child);
+  //< cgroups..network
+  //> ..network
+  //| const signals = forwardSignals(child, 10);
+  //< ..network
+  //> daemon..
+  const ended = streams ? connectStreams(child, streams, tty) : exitCodeOf(child);
+  // The daemon's signals are its own: a SIGTERM that stops the daemon must not reach the commands
+  // it has exec'd for clients (they are the containers' processes).
+  const signals = streams ? { exitCode: (code: number) => code } : forwardSignals(child, 10);
+  //< daemon..
   //> ..namespaces
   //| return exitCodeOf(child).then(signals.exitCode);
   //< ..namespaces
@@ -1230,7 +1295,13 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   let terminal: AttachedTerminal | undefined;
   try {
     const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-    terminal = pty && attachTerminal(pty.master);
+    //> distribution..network
+    //| terminal = pty && attachTerminal(pty.master);
+    //< distribution..network
+    //> daemon..
+    terminal = pty && attachTerminal(pty.master, streams && { input: streams.stdin, output: streams.stdout });
+    if (terminal) streams?.onTerminal?.(terminal);
+    //< daemon..
     sendGo(child, pty?.slavePath);
     const code = signals.exitCode(await ended);
     await terminal?.finish();
@@ -1245,6 +1316,31 @@ export async function execInContainer(pid: number, cgroup: Cgroup, spec: Process
   //< terminals..
 }
 
+//> daemon..
+/** Where `exec`'s command reads and writes when they are not the engine's own stdin, stdout and
+ *  stderr: the daemon's connection to a client (console.ts, execWithStreams). */
+export interface ExecStreams {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Given the terminal once there is one (-t), to resize it. */
+  onTerminal?(terminal: AttachedTerminal): void;
+}
+
+/** The child stage's stdin, stdout and stderr are pipes, copied to and from `streams`; the
+ *  command inherits them. It has ended at 'close', not 'exit': once its last byte of output
+ *  has been passed on. With -t they carry only what the child stage says before the command
+ *  takes the terminal (its set-up errors). */
+function connectStreams(child: ChildProcess, streams: ExecStreams, tty: boolean): Promise<number> {
+  child.stdout!.pipe(streams.stdout, { end: false });
+  child.stderr!.pipe(streams.stderr, { end: false });
+  child.stdin!.on('error', () => {}); // EPIPE: the command ended before its input did
+  if (tty) child.stdin!.end(); // the keys go to the terminal (attachTerminal)
+  else streams.stdin.pipe(child.stdin!); // the input's end is the end of the command's stdin
+  return new Promise((done) => child.once('close', (code, signal) => done(signal ? 128 + os.signals[signal] : (code ?? 0))));
+}
+
+//< daemon..
 //> ..distribution
 //| /** Child side of `exec`: join the running container's namespaces, then become the command. */
 //< ..distribution

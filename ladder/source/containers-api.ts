@@ -149,7 +149,7 @@ async function start({ params: [ref], response }: ApiRequest): Promise<void> {
 
 /** The one-line reason a failed start left in the container's output. */
 function lastLine(dirs: ContainerDirs): string {
-  const files = [dirs.logFile].filter((file) => existsSync(file));
+  const files = [dirs.errorLogFile, dirs.logFile].filter((file) => existsSync(file));
   const lines = files.flatMap((file) => readFileSync(file, 'utf8').trim().split('\n')).filter(Boolean);
   return (lines.pop() ?? 'the container could not start').replace(/^nutshell: /, '');
 }

@@ -70,7 +70,7 @@ export async function createContainer(request: CreateRequest): Promise<{ config:
     const config: ContainerConfig = {
       rootfs: dirs.mergedDir, layers: { lowerDirs: dirs.spec.lowerDirs, upperDir, workDir, volatile }, ...spec, hostname,
       stopTimeout: request.stopTimeout, limits: request.limits, stats: request.stats === true, detached: request.detached,
-      tty: request.tty, volumes: request.volumes, autoRemove: request.autoRemove,
+      tty: request.tty, interactive: request.interactive === true, volumes: request.volumes, autoRemove: request.autoRemove,
     };
     return { config, dirs };
   });

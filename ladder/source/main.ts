@@ -503,9 +503,9 @@ const VERBS = {
       //> security..
       const security = parseSecurityOptions(values);
       //< security..
-      //> terminals..
-      if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
-      //< terminals..
+      //> terminals..network
+      //| if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
+      //< terminals..network
       //> ..network
       //| const { config, dirs } = await withStore(async (store) => {
       //< ..network
@@ -1021,7 +1021,12 @@ async function runDetached(config: ContainerConfig, dirs: ContainerDirs): Promis
   if (readState(dirs).status === 'created') {
     // The set-up failed before the command started: its one-line reason is in the log.
     const { readFileSync } = await import('node:fs');
-    const reason = readFileSync(dirs.logFile, 'utf8').trim().split('\n').pop() ?? 'unknown error';
+    //> ..network
+    //| const reason = readFileSync(dirs.logFile, 'utf8').trim().split('\n').pop() ?? 'unknown error';
+    //< ..network
+    //> daemon..
+    const reason = readFileSync(dirs.errorLogFile, 'utf8').trim().split('\n').pop() ?? 'unknown error'; // the log of stderr
+    //< daemon..
     removeContainerDirs(dirs);
     throw new UserError(reason.replace(/^nutshell: /, ''));
   }

@@ -65,6 +65,10 @@ export interface ContainerState {
   /** A bridged container's address and veth, while it runs. */
   network?: NetworkLease;
   //< network..
+  //> daemon..
+  /** With -t under a monitor: the pty slave's name inside the container (console.ts resizes it). */
+  terminal?: string;
+  //< daemon..
 }
 
 //> ..images
@@ -174,10 +178,14 @@ export function readState(dirs: ContainerDirs): ContainerState {
 //| export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string): void {
 //|   writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString() });
 //< lifecycle..security
-//> network..
-export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease): void {
-  writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network });
-//< network..
+//> network..network
+//| export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease): void {
+//|   writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network });
+//< network..network
+//> daemon..
+export function recordRunning(dirs: ContainerDirs, pid: number, cgroupId: string, network?: NetworkLease, terminal?: string): void {
+  writeJSONAtomically(statePath(dirs), { status: 'running', pid, startTime: processStartTime(pid), cgroupId, startedAt: new Date().toISOString(), network, terminal });
+//< daemon..
 }
 
 //> ..images

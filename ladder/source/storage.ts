@@ -57,6 +57,12 @@ export interface ContainerDirs {
   //> lifecycle..
   logFile: string;
   //< lifecycle..
+  //> daemon..
+  /** What the container wrote on stderr, apart from stdout's logFile (docker keeps the two). */
+  errorLogFile: string;
+  /** Where its monitor serves its terminal or stdin (-t, -i), to the daemon (console.ts). */
+  consoleSocket: string;
+  //< daemon..
 }
 
 /** NUTSHELL_ROOT, or /var/lib/nutshell when it is unset or empty. */
@@ -73,7 +79,12 @@ const containersDir = () => join(engineRoot(), 'containers');
 
 function dirsOf(spec: ContainerSpec): ContainerDirs {
   const dir = join(containersDir(), spec.id);
-  return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log') };
+  //> ..network
+  //| return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log') };
+  //< ..network
+  //> daemon..
+  return { spec, dir, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), mergedDir: join(dir, 'merged'), logFile: join(dir, 'container.log'), errorLogFile: join(dir, 'stderr.log'), consoleSocket: join(dir, 'console.sock') };
+  //< daemon..
 //< lifecycle..
 }
 

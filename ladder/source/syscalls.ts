@@ -462,6 +462,18 @@ export function setControllingTerminal(fd: number, why: string, opts: SysOptions
 export function dup2(oldFd: number, newFd: number, why: string): void {
   sys('dup2', [oldFd, newFd], why, () => dup2_(oldFd, newFd));
 }
+//> daemon..
+
+// ---- new in chapter 11: the slave of a pty, from its master (tty.ts, serveConsole) ---------
+
+const TIOCGPTPEER = 0x5441;
+
+/** TIOCGPTPEER (Linux 4.13): open the slave of the pty whose master is `master`, by descriptor,
+ *  with `flags`: no path is looked up, so nothing in the container's /dev can stand in for it. */
+export function openPtyPeer(master: number, flags: number, why: string): number {
+  return sys('ioctl', [master], why, () => ioctlInt_(master, TIOCGPTPEER, flags), { target: `${master}, TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC` });
+}
+//< daemon..
 //< terminals..
 //> security..
 

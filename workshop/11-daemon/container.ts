@@ -19,7 +19,7 @@ import { mountOverlay } from './overlay.ts';
 import { installSeccomp } from './seccomp.ts';
 import { readRecordedState, recordExited, recordRunning } from './state.ts';
 import type { ContainerDirs } from './storage.ts';
-import { attachTerminal, becomeControllingTerminal, openPty, type AttachedTerminal } from './tty.ts';
+import { attachTerminal, becomeControllingTerminal, openPty, serveConsole, type AttachedTerminal } from './tty.ts';
 import { formatBytes } from './units.ts';
 import {
   becomeUser, chdir, closeFromOnExec, CLONE, dieWithParent, execve, S_IFCHR, interfaceUp, keepOpenAcrossExec, mknod, mount, MNT_DETACH, MS, pivotRoot, sethostname, setns, umount2, unshare,
@@ -58,6 +58,8 @@ export interface ContainerConfig extends ProcessSpec {
   autoRemove?: boolean;
   /** Give the command a pseudo-terminal of the container's own (`run -t`). */
   tty?: boolean;
+  /** Keep the command's stdin open for clients (`run -d -i`): a pipe the monitor feeds. */
+  interactive?: boolean;
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
@@ -82,58 +84,21 @@ const SYNC_FD = 3;
 
 /** Start the container and return its exit code (128+signal if it was killed). */
 export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
-  const rootfs = config.rootfs;
-  const cgroups = detectCgroups();
-  cgroups.removeStale(); // left by engines that were killed before they could clean up
-  const cgroupId = generateId();
   // The devices the container may use are limits too, set before anything runs in the cgroup.
-  const devices = deviceRulesFor(config.security?.privileged === true);
-  const cgroup = cgroups.create(cgroupId, { ...config.limits, devices }); // first: if a limit is refused, nothing has run yet
-  let exitCodeSeen: number | undefined;
-  let terminal: AttachedTerminal | undefined;
-  try {
-    // First the address and the ports: if a port is taken, nothing has run yet.
-    const mode = config.network?.mode ?? 'bridge';
-    if (mode === 'bridge') config.lease = await connectContainer(dirs.spec.id, config.network?.ports ?? []);
-    config.networkFiles = writeNetworkFiles(dirs.dir, { ...dirs.spec, mode, ipAddress: config.lease?.ipAddress });
-    unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
-    const child = startChildStage('init', { ...config, rootfs }, true);
-    const ended = exitCodeOf(child);
-    const signals = forwardSignals(child, config.stopTimeout ?? 10);
-    try {
-      if (!(await childIsReady(child))) return await ended; // set-up failed; the child stage said why
-      cgroup.join(child.pid!); // while it waits: the command will start inside the limits
-      // The child stage has its network namespace by now (it unshared it before "ready").
-      if (config.lease) plugInContainer(config.lease, child.pid!);
-      recordRunning(dirs, child.pid!, cgroupId, config.lease);
-      // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
-      // the engine keeps the master end and copies between it and our terminal.
-      const pty = config.tty ? openPty(`/proc/${child.pid}/root`) : undefined;
-      terminal = pty && attachTerminal(pty.master);
-      sendGo(child, pty?.slavePath);
-      const code = signals.exitCode(await ended);
-      await terminal?.finish();
-      exitCodeSeen = code;
-      reportUsage(cgroup.usage(), code, config.stats);
-      return code;
-    } finally {
-      terminal?.detach();
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL'); // the engine failed: the cgroup can only go once the container has
-        await ended;
-      }
-    }
-  } finally {
-    cgroup.remove();
-    if (config.lease) {
-      // disconnectContainer() runs the nft program. Our children are still meant for the
-      // container's PID namespace, and a PID namespace whose init has died takes no newcomer
-      // (fork(2) fails with ENOMEM): children go back to our own one first.
-      joinNamespace(process.pid, 'pid', CLONE.CLONE_NEWPID, 'the container\'s PID namespace is dead: our next child must be born in ours');
-      await disconnectContainer(dirs.spec.id);
-    }
-    if (readRecordedState(dirs).status === 'running') recordExited(dirs, exitCodeSeen);
-  }
+  // First the address and the ports: if a port is taken, nothing has run yet.
+  // -i under a monitor (which has no stdin of its own): the command's stdin is a pipe that the
+  // monitor feeds from console.sock. Without -i it stays /dev/null.
+  // The child stage has its network namespace by now (it unshared it before "ready").
+  // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
+  // the engine keeps the master end and copies between it and our terminal.
+  // A monitor has no user's terminal to copy to: it serves the master (or the stdin pipe) on
+  // console.sock instead, to clients that come and go through the daemon (tty.ts, console.ts).
+  // Running, with the slave's name when a monitor holds the terminal, in one write: a client
+  // that sees "running" may resize it at once (console.ts, resizeTerminal).
+  // disconnectContainer() runs the nft program. Our children are still meant for the
+  // container's PID namespace, and a PID namespace whose init has died takes no newcomer
+  // (fork(2) fails with ENOMEM): children go back to our own one first.
+  throw new Error('TODO (chapter 11): runContainer() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** After the container ends: say if the OOM killer ended it, and (with --stats) what it used. */
@@ -155,22 +120,14 @@ export function generateId(): string {
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
  *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
  *  goes over it too. */
-export function startChildStage(stage: string, config: object, sync = false): ChildProcess {
+export function startChildStage(stage: string, config: object, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
   // Not on the command line when there is a socket: every user of the host reads command lines
   // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
-  const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
-  showOurProgramReadOnly();
-  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __${stage}`, 're-exec ourselves as the child stage');
-  const child = spawn(process.execPath, argv, {
-    stdio: sync ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
-    // The child stage makes no TLS connection: spare it the reading of extra CA
-    // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
-    env: { ...variablesForStages(), NUTSHELL_STAGE: stage, NODE_EXTRA_CA_CERTS: undefined },
-  });
+  // The child stage makes no TLS connection: spare it the reading of extra CA
+  // certificates that Node does as it starts (~35 ms where NODE_EXTRA_CA_CERTS is set).
   // The first line on the socket, which only the two stages hold: the stage reads it before
   // anything else (lib/cli.ts), then "ready" and "go" follow as before.
-  if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
-  return child;
+  throw new Error('TODO (chapter 11): startChildStage() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** The variables of ours that a child stage reads: nutshell's (--trace), Node's and its loader's,
@@ -210,22 +167,14 @@ function showOurProgramReadOnly(): void {
 
 /** `run -d`: the engine starts a copy of itself in the background — a monitor, in a session
  *  of its own so that the terminal's Ctrl-C and hang-up do not reach it — which runs the
- *  container exactly as `run` does, with stdout and stderr going to the container's log file. */
+ *  container exactly as `run` does, with stdout and stderr going to the container's two log
+ *  files, and holds its console (-t, -i: serveConsole in tty.ts). */
 export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): ChildProcess {
-  const log = openSync(dirs.logFile, 'a');
   // Its command line names the container, for ps; the configuration, -e values and all, goes
   // over a socket on its fd 3, as a child stage's does: a command line is everybody's to read.
-  const argv = [...process.execArgv, THIS_PROGRAM, '__monitor', dirs.spec.id];
-  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __monitor ${dirs.spec.id} (detached)`, 'a background engine that waits for the container and records how it ends');
-  const monitor = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
-  closeSync(log);
-  const socket = monitor.stdio[SYNC_FD] as Socket;
-  socket.end(`${JSON.stringify({ config, id: dirs.spec.id })}\n`);
   // Neither the monitor nor our socket to it may keep `run -d` waiting. The line is sent all the
   // same: runDetached() waits until the container runs, and the monitor has read it by then.
-  socket.unref();
-  monitor.unref();
-  return monitor;
+  throw new Error('TODO (chapter 11): startMonitor() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
@@ -713,26 +662,30 @@ const JOINED_NAMESPACES = [
  *  the command; move it into the container's cgroup while it waits, so that the command counts
  *  against the container's limits. The child stage is never in the container's PID namespace:
  *  see enterContainer. */
-export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false): Promise<number> {
-  const child = startChildStage('exec', { pid, ...spec }, true);
-  const ended = exitCodeOf(child);
-  const signals = forwardSignals(child, 10);
-  if (!(await childIsReady(child))) return ended;
-  cgroup.join(child.pid!);
-  let terminal: AttachedTerminal | undefined;
-  try {
-    const pty = tty ? openPty(`/proc/${pid}/root`) : undefined; // a new terminal in the container's devpts
-    terminal = pty && attachTerminal(pty.master);
-    sendGo(child, pty?.slavePath);
-    const code = signals.exitCode(await ended);
-    await terminal?.finish();
-    return code;
-  } finally {
-    terminal?.detach();
-    // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
-    // pipe would keep this engine running. (Exercise 07-5 asks for this in chapter 07.)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
+export async function execInContainer(pid: number, cgroup: Cgroup, spec: ProcessSpec, tty = false, streams?: ExecStreams): Promise<number> {
+  // The daemon's signals are its own: a SIGTERM that stops the daemon must not reach the commands
+  // it has exec'd for clients (they are the containers' processes).
+  // Failed before "go" (no terminal to be had): the child stage still waits for it, and its
+  // pipe would keep this engine running. (Exercise 07-5 asks for this in chapter 07.)
+  throw new Error('TODO (chapter 11): execInContainer() changes in this chapter: write it again, as the comment above it says');
+}
+
+/** Where `exec`'s command reads and writes when they are not the engine's own stdin, stdout and
+ *  stderr: the daemon's connection to a client (console.ts, execWithStreams). */
+export interface ExecStreams {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Given the terminal once there is one (-t), to resize it. */
+  onTerminal?(terminal: AttachedTerminal): void;
+}
+
+/** The child stage's stdin, stdout and stderr are pipes, copied to and from `streams`; the
+ *  command inherits them. It has ended at 'close', not 'exit': once its last byte of output
+ *  has been passed on. With -t they carry only what the child stage says before the command
+ *  takes the terminal (its set-up errors). */
+function connectStreams(child: ChildProcess, streams: ExecStreams, tty: boolean): Promise<number> {
+  throw new Error('TODO (chapter 11): write connectStreams(), as the comment above it says');
 }
 
 /** Child side of `exec`: join the running container's namespaces, then start the command.

@@ -172,7 +172,6 @@ const VERBS = {
       const limits = parseLimits(values);
       const volumes = (values.volume ?? []).map(parseVolume);
       const security = parseSecurityOptions(values);
-      if (values.detach && values.tty) throw new UserError('-d and -t together are not supported: a detached container has no terminal to attach');
       const { createContainer } = await import('./create.ts');
       const { config, dirs } = await createContainer({ image, command, name, env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
@@ -394,19 +393,8 @@ const VERBS = {
 
 /** `run -d`: start the monitor, wait until the container runs, print its id and return. */
 async function runDetached(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
-  const monitor = startMonitor(config, dirs);
-  let monitorEnded = false;
-  monitor.once('exit', () => (monitorEnded = true));
-  while (readState(dirs).status === 'created' && !monitorEnded) await sleep(20);
-  if (readState(dirs).status === 'created') {
-    // The set-up failed before the command started: its one-line reason is in the log.
-    const { readFileSync } = await import('node:fs');
-    const reason = readFileSync(dirs.logFile, 'utf8').trim().split('\n').pop() ?? 'unknown error';
-    removeContainerDirs(dirs);
-    throw new UserError(reason.replace(/^nutshell: /, ''));
-  }
-  process.stdout.write(`${dirs.spec.id}\n`);
-  return 0;
+  // The set-up failed before the command started: its one-line reason is in the log.
+  throw new Error('TODO (chapter 11): runDetached() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** The monitor of a detached container: the engine of `run`, in the background. */

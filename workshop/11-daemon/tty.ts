@@ -15,11 +15,13 @@
  *    execve(2): becomeControllingTerminal('/dev/pts/N').
  *  Reading a master whose slave was never opened waits (no EIO), so the engine may attach
  *  before the child stage has opened the slave. */
-import { fstatSync, closeSync, constants, openSync } from 'node:fs';
+import { chmodSync, fstatSync, closeSync, constants, openSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { traceStep } from '../../lib/trace.ts';
 import {
   dup2, getWindowSize, grantpt, O_CLOEXEC, openat2, posixOpenpt, ptsname, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, setControllingTerminal, setsid, setWinsize, unlockpt,
+  openPtyPeer,
 } from './syscalls.ts';
 
 /** /dev/ptmx and every devpts instance's pts/ptmx are character device 5:2. */
@@ -27,6 +29,8 @@ const PTMX_RDEV = (5 << 8) | 2;
 
 /** How often the end of a piped stdin is said again (see attachTerminal). */
 const EOF_REPEAT_MS = 200;
+/** How much of a terminal's output waits for the first client of a console (it may come late). */
+const REPLAY_BYTES = 64 * 1024;
 
 export interface WindowSize {
   rows: number;
@@ -103,88 +107,47 @@ export interface AttachedTerminal {
   finish(graceMs?: number): Promise<void>;
   /** Stop copying, close the master and give the user's terminal back as it was. Idempotent. */
   detach(): void;
+  /** Set the window size from elsewhere than our own terminal (a client of the daemon's). */
+  resize(size: WindowSize): void;
 }
 
 /** Engine side of `-it`: connect the user's terminal to the pty's master. Takes ownership of
  *  `master` (detach closes it). */
 export function attachTerminal(master: number, io: TerminalIO = {}): AttachedTerminal {
-  const input = io.input ?? process.stdin;
-  const output = io.output ?? process.stdout;
-  const userTty = (input as Partial<ReadStream>).isTTY ? (input as ReadStream) : undefined;
-
   // A pty master is a terminal to libuv, so a tty.ReadStream reads it with epoll (no thread
   // blocked in read(2)) and writes to it too. It owns the fd from now on.
-  const pty = new ReadStream(master);
-  let endedDone = () => {};
-  const ended = new Promise<void>((resolve) => (endedDone = resolve));
-  pty.on('data', (chunk: Buffer) => output.write(chunk));
   // When the last holder of the slave closes it, read(2) on the master fails with EIO: for
   // a pty that is "end of file", not an error. Output written before is read first.
-  pty.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EIO') process.stderr.write(`nutshell: terminal: ${err.message}\n`);
-  });
-  pty.on('close', () => endedDone());
-  pty.on('end', () => endedDone());
-
   // Raw mode: no echo, no line editing, no signals from Ctrl-C on OUR side. Every key goes to
   // the container as typed, and the pty's own line discipline there does echo, editing and
   // turns ^C into SIGINT for the container's foreground process group.
-  if (userTty) {
-    userTty.setRawMode(true);
-    traceStep('stdin raw mode', 'the container\'s terminal interprets the keys, not ours');
-  }
-  const onInput = (chunk: Buffer | string) => {
-    if (!pty.destroyed) pty.write(chunk);
-  };
   // Input that is not a terminal (a pipe, /dev/null) ends: say EOF the way a terminal does,
   // with ^D, and say it again every EOF_REPEAT_MS while the container runs. Once is not enough:
   // a ^D that arrives before the shell has read its first line (stdin was at its end from the
   // start) is lost when the shell switches the terminal to its own line editing, and the shell
   // would then wait for a key nobody can type. Input at its end answers every read with EOF,
   // so repeating it tells the container nothing new.
-  let eofRepeater: NodeJS.Timeout | undefined;
-  const onInputEnd = () => {
-    onInput('\x04');
-    eofRepeater = setInterval(() => onInput('\x04'), EOF_REPEAT_MS);
-    eofRepeater.unref(); // the container's end, not this timer, decides when the engine exits
-  };
-  input.on('data', onInput);
-  input.on('end', onInputEnd);
-  input.resume();
-
   // The window size now, and again each time the user's terminal is resized (SIGWINCH).
-  const fdOf = (stream: object): number | undefined => (stream as { isTTY?: boolean; fd?: number }).isTTY ? (stream as { fd?: number }).fd : undefined;
-  const sizeSource = fdOf(output) ?? fdOf(input);
-  const passSize = () => {
-    const size = sizeSource === undefined ? null : getWindowSize(sizeSource);
-    if (size && !pty.destroyed) setWindowSize(master, size);
-  };
-  passSize();
-  process.on('SIGWINCH', passSize);
+  throw new Error('TODO (chapter 11): attachTerminal() changes in this chapter: write it again, as the comment above it says');
+}
 
-  let detached = false;
-  const detach = () => {
-    if (detached) return;
-    detached = true;
-    process.off('SIGWINCH', passSize);
-    process.off('exit', detach);
-    input.off('data', onInput);
-    input.off('end', onInputEnd);
-    clearInterval(eofRepeater);
-    input.pause(); // or the engine would stay alive, reading stdin
-    if (userTty) userTty.setRawMode(false);
-    pty.destroy(); // closes the master: a process still on the slave gets SIGHUP
-    endedDone();
-  };
-  process.on('exit', detach); // never leave the user's terminal in raw mode
-
-  const finish = async (graceMs = 250) => {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    detach();
-  };
-  return { ended, finish, detach };
+/** Monitor side (`run -d`): serve the container's console on `path` (<dir>/console.sock: the
+ *  daemon connects with console.ts, connectConsole) until the container ends.
+ *  `master` (-t): the pty's output goes to every connection (and to the monitor's stdout, the
+ *  log file, so that `logs` shows it too), and what a connection sends goes into the master, as
+ *  keys. `stdin` (-i without -t): what a connection sends goes into the command's stdin, and a
+ *  connection that ends its side (shutdown(2), socket.end()) ends that stdin: `cat` sees EOF.
+ *  One end is all a stdin has, as with docker's StdinOnce. Takes ownership of `master`. */
+export function serveConsole(path: string, source: { master: number } | { stdin: NodeJS.WritableStream }): AttachedTerminal {
+  // The master through libuv, as attachTerminal reads it: epoll, no thread blocked in read(2).
+  // We hold the slave open too, until the container has ended. The daemon resizes the terminal
+  // by opening the slave and closing it (console.ts, resizeTerminal); were its close the last
+  // one — before the container has opened the slave — the master would read EIO, the end of a
+  // terminal, and the container would start on a terminal that has hung up.
+  // The pty must be read whether a client listens or not: a full pty blocks the container's writes.
+  // allowHalfOpen: a client that ends its input still gets the output.
+  // The container's directory is root's alone (0700) already; the socket is too, should that change.
+  throw new Error('TODO (chapter 11): write serveConsole(), as the comment above it says');
 }
 
 // ---------------------------------------------------------------- child stage
