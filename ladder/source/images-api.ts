@@ -37,7 +37,7 @@ interface FullConfig extends ImageConfig {
 }
 
 /** One image as docker sees it: an ID (its config's digest) and every name that points to it. */
-interface LocalImage {
+export interface LocalImage {
   id: string;
   /** The store's entries for it, one per name: usually the same manifest, but the same config
    *  pulled as OCI and as Docker schema 2 has two. */
@@ -116,8 +116,9 @@ function entriesNamed(entries: ImageEntry[], name: string): ImageEntry[] {
 }
 
 /** The image `name` means, in dockerd's order: a full ID, a name, then a prefix of an ID
- *  (`docker rmi 1a2b`). */
-function findImage(store: Store, name: string): LocalImage {
+ *  (`docker rmi 1a2b`). Unknown, it is a 404 "No such image", on which `docker run` pulls.
+ *  Its `entries[0].ref` is a name the store knows it by (for layerDirs, say). */
+export function findImage(store: Store, name: string): LocalImage {
   const images = imagesById(store);
   const hex = /^(?:sha256:)?([0-9a-f]+)$/.exec(name)?.[1];
   const byId = hex?.length === 64 ? images.get(`sha256:${hex}`) : undefined;
