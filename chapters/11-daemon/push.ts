@@ -20,11 +20,13 @@ import { failure } from './http.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { digestOf, MEDIA_TYPES, RegistryClient, type Descriptor, type ImageManifest, type RegistryOptions } from './registry.ts';
 import type { Store } from './store.ts';
-import { counted, TransferProgress } from './image.ts';
+import { counted, TransferProgress, type OnProgress } from './image.ts';
 
 export interface PushOptions extends RegistryOptions {
   /** No per-blob lines on stdout. */
   quiet?: boolean;
+  /** The progress as events, for a client to draw (the daemon's stream): nothing is printed here. */
+  onProgress?: OnProgress;
 }
 
 const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -56,7 +58,7 @@ export async function pushImage(store: Store, text: string, opts: PushOptions = 
 
   // 2. The blobs, layers first and the config last (the order docker pushes them in).
   const client = new RegistryClient(ref.registry, opts);
-  const progress = await TransferProgress.start(opts.quiet === true, 'waiting');
+  const progress = await TransferProgress.start(opts.quiet === true, 'waiting', opts.onProgress);
   try {
     for (const blob of blobs) {
       const bar = progress.add(blob);

@@ -20,8 +20,26 @@ export interface PullOptions extends RegistryOptions {
   platform?: Platform;
   /** No progress bars (on a terminal) or per-layer lines (otherwise, on stdout). */
   quiet?: boolean;
+  //> daemon..
+  /** The progress as events, for a client to draw (the daemon's stream): nothing is drawn here. */
+  onProgress?: OnProgress;
+  //< daemon..
 }
 
+//> daemon..
+/** One step of a blob's transfer: when it starts (current 0, the initial status), as its bytes
+ *  go, and at its end (`end`, with what happened: 'pull complete', 'already exists', 'pushed'…). */
+export interface TransferEvent {
+  digest: string;
+  size: number;
+  current: number;
+  status: string;
+  end: boolean;
+}
+
+export type OnProgress = (event: TransferEvent) => void;
+
+//< daemon..
 /** How many layers download at once: enough to fill a link, few enough to be polite. */
 const PARALLEL_LAYERS = 3;
 
@@ -49,7 +67,12 @@ export async function pullImage(store: Store, text: string, opts: PullOptions = 
   //    file and through gunzip and tar at once, and both are checked at the end. Each layer
   //    goes into its own directory in tmp/, so they can finish in any order; once all have,
   //    one syncfs puts them on disk and they are renamed into the store together.
-  const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
+  //> ..network
+  //| const progress = await TransferProgress.start(opts.quiet === true, 'downloading');
+  //< ..network
+  //> daemon..
+  const progress = await TransferProgress.start(opts.quiet === true, 'downloading', opts.onProgress);
+  //< daemon..
   const unpacked: UnpackedLayer[] = [];
   let failure: { reason: unknown } | undefined;
   try {
@@ -152,6 +175,10 @@ export class TransferProgress {
   readonly #bars: MultiBar | undefined;
   readonly #quiet: boolean;
   readonly #initially: string;
+  //> daemon..
+  /** Set when a client draws the progress: then this process draws and prints nothing. */
+  #onProgress: OnProgress | undefined;
+  //< daemon..
   private constructor(bars: MultiBar | undefined, quiet: boolean, initially: string) {
     this.#bars = bars;
     this.#quiet = quiet;
@@ -160,16 +187,33 @@ export class TransferProgress {
 
   /** cli-progress is loaded only when there is a terminal to draw on: it costs some 5 MB
    *  of memory, which a pull into a pipe or a script would carry for nothing. */
-  static async start(quiet: boolean, initially: string): Promise<TransferProgress> {
+  //> ..network
+  //| static async start(quiet: boolean, initially: string): Promise<TransferProgress> {
+  //< ..network
+  //> daemon..
+  static async start(quiet: boolean, initially: string, onProgress?: OnProgress): Promise<TransferProgress> {
+    if (onProgress) {
+      const progress = new TransferProgress(undefined, true, initially);
+      progress.#onProgress = onProgress;
+      return progress;
+    }
+  //< daemon..
     if (quiet || !process.stderr.isTTY) return new TransferProgress(undefined, quiet, initially);
     const { MultiBar, Presets } = await import('cli-progress');
     const bars = new MultiBar({ stream: process.stderr, format: '{id}: {bar} {size} {status}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
     return new TransferProgress(bars, quiet, initially);
   }
 
-  /** Whether there are bars, which need the bytes counted as they go. */
+  //> ..network
+  //| /** Whether there are bars, which need the bytes counted as they go. */
+  //| get drawsBars(): boolean {
+  //|   return this.#bars !== undefined;
+  //< ..network
+  //> daemon..
+  /** Whether there are bars, here or a client's, which need the bytes counted as they go. */
   get drawsBars(): boolean {
-    return this.#bars !== undefined;
+    return this.#bars !== undefined || this.#onProgress !== undefined;
+  //< daemon..
   }
 
   add(layer: Descriptor) {
@@ -180,12 +224,29 @@ export class TransferProgress {
       if (bar) bar.update({ status });
       else if (!this.#quiet) process.stdout.write(`${id}: ${status}\n`);
     };
+    //> daemon..
+    let current = 0;
+    const tell = (status: string, end: boolean) => this.#onProgress?.({ digest: layer.digest, size: layer.size, current, status, end });
+    tell(this.#initially, false);
+    //< daemon..
     return {
-      advance: (n: number) => bar?.increment(n),
+      //> ..network
+      //| advance: (n: number) => bar?.increment(n),
+      //< ..network
+      //> daemon..
+      advance: (n: number) => {
+        bar?.increment(n);
+        current += n;
+        tell(this.#initially, false);
+      },
+      //< daemon..
       status: say,
       finish: (status: string) => {
         bar?.update(layer.size, { status });
         say(status);
+        //> daemon..
+        tell(status, true);
+        //< daemon..
       },
     };
   }

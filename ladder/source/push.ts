@@ -21,11 +21,20 @@ import { failure } from './http.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { digestOf, MEDIA_TYPES, RegistryClient, type Descriptor, type ImageManifest, type RegistryOptions } from './registry.ts';
 import type { Store } from './store.ts';
-import { counted, TransferProgress } from './image.ts';
+//> ..network
+//| import { counted, TransferProgress } from './image.ts';
+//< ..network
+//> daemon..
+import { counted, TransferProgress, type OnProgress } from './image.ts';
+//< daemon..
 
 export interface PushOptions extends RegistryOptions {
   /** No per-blob lines on stdout. */
   quiet?: boolean;
+  //> daemon..
+  /** The progress as events, for a client to draw (the daemon's stream): nothing is printed here. */
+  onProgress?: OnProgress;
+  //< daemon..
 }
 
 const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -57,7 +66,12 @@ export async function pushImage(store: Store, text: string, opts: PushOptions = 
 
   // 2. The blobs, layers first and the config last (the order docker pushes them in).
   const client = new RegistryClient(ref.registry, opts);
-  const progress = await TransferProgress.start(opts.quiet === true, 'waiting');
+  //> ..network
+  //| const progress = await TransferProgress.start(opts.quiet === true, 'waiting');
+  //< ..network
+  //> daemon..
+  const progress = await TransferProgress.start(opts.quiet === true, 'waiting', opts.onProgress);
+  //< daemon..
   try {
     for (const blob of blobs) {
       const bar = progress.add(blob);

@@ -20,11 +20,13 @@ import { failure } from './http.ts';
 import { formatReference, parseReference } from './reference.ts';
 import { digestOf, MEDIA_TYPES, RegistryClient, type Descriptor, type ImageManifest, type RegistryOptions } from './registry.ts';
 import type { Store } from './store.ts';
-import { counted, TransferProgress } from './image.ts';
+import { counted, TransferProgress, type OnProgress } from './image.ts';
 
 export interface PushOptions extends RegistryOptions {
   /** No per-blob lines on stdout. */
   quiet?: boolean;
+  /** The progress as events, for a client to draw (the daemon's stream): nothing is printed here. */
+  onProgress?: OnProgress;
 }
 
 const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -35,42 +37,12 @@ const SAID = { uploaded: 'pushed', exists: 'already exists', mounted: 'mounted' 
 /** Push the image `text` from the store to the registry its name says. Returns the digest
  *  of the manifest, which the registry now serves under the tag. */
 export async function pushImage(store: Store, text: string, opts: PushOptions = {}): Promise<{ digest: string }> {
-  const ref = parseReference(text);
-  const name = formatReference(ref);
-  const record = store.getImage(name);
-  if (!record) throw new UserError(`no image ${name} in the store`);
-  const manifestBytes = store.readBlob(record.manifestDigest);
-  const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
-
   // 1. Every blob must be here before the first byte leaves. The store keeps a pulled layer's
   // blob, but a pull skips the download of a layer it already has unpacked from another
   // image (same diff id, other compression): then it has the files, not these bytes.
-  const blobs: Descriptor[] = [...manifest.layers, manifest.config];
-  const missing = blobs.filter((blob) => !store.hasBlob(blob.digest));
-  if (missing.length > 0) {
-    throw new UserError(
-      `cannot push ${name}: the store has no blob ${missing[0]!.digest}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''} — ` +
-        'its layer was unpacked from another image\'s copy; pull it into an empty --root to push it',
-    );
-  }
-
   // 2. The blobs, layers first and the config last (the order docker pushes them in).
-  const client = new RegistryClient(ref.registry, opts);
-  const progress = await TransferProgress.start(opts.quiet === true, 'waiting');
-  try {
-    for (const blob of blobs) {
-      const bar = progress.add(blob);
-      const mountFrom = otherRepositoryWith(store, ref.registry, ref.repository, blob.digest);
-      const open = () => counted(createReadStream(store.blobPath(blob.digest)), (n) => bar.advance(n));
-      bar.finish(SAID[await pushBlob(client, ref.repository, blob, open, mountFrom)]);
-    }
-  } finally {
-    progress.stop();
-  }
-
   // 3. The manifest, last: the registry checks that every blob it names is there.
-  const digest = await putManifest(client, ref.repository, ref.tag ?? ref.digest ?? 'latest', mediaTypeOf(manifest), manifestBytes);
-  return { digest };
+  throw new Error('TODO (chapter 11): pushImage() changes in this chapter: write it again, as the comment above it says');
 }
 
 /** A repository of the same registry that should hold `digest`: one that an image in the store
