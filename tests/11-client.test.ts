@@ -1,0 +1,278 @@
+/** Chapter 11 · the client: with --host (or NUTSHELL_HOST), `run`, `ps`, `logs`, `exec`, `stop`,
+ *  `kill`, `rm`, `images`, `pull` and `inspect` are Docker Engine API requests to a daemon, and
+ *  print what the local verbs print. The daemon here is a real dockerd (Debian's 20.10, API
+ *  1.41) on a private socket, data root and exec root, started and removed by the test: if our
+ *  client works against it, it speaks the API, not just our daemon's reading of it. The
+ *  daemon is started by one function (startDockerd), so the same tests can drive another. */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertOneLineError, ROOTFS, run, tempDir, type Result } from './helpers/chapter.ts';
+import { buildTestImage, pushImage, TEST_IMAGE } from './helpers/images.ts';
+import { startRegistry } from './helpers/registry.ts';
+
+const DOCKERD = '/usr/sbin/dockerd';
+/** The busybox rootfs, imported into the daemon under this name. */
+const IMAGE = 'nutshell-test/busybox';
+
+/** A daemon for the tests: where it listens, how an image gets into it, and its end. */
+export interface TestDaemon {
+  /** unix:///…/docker.sock */
+  host: string;
+  /** The directory everything of the daemon's lives under: no process or mount may name it
+   *  once the daemon is stopped. */
+  dir: string;
+  /** Make an image of one layer from a root filesystem directory. */
+  importImage(rootfs: string, name: string): void;
+  /** Stop it, and remove what it kept. */
+  stop(): Promise<void>;
+}
+
+/** Ask the socket for /_ping until it answers OK. */
+async function waitForPing(socketPath: string, seconds: number, ended: () => boolean): Promise<void> {
+  const ping = () => new Promise<boolean>((answered) => {
+    const outgoing = request({ socketPath, path: '/_ping', agent: false }, (response) => {
+      response.resume();
+      answered(response.statusCode === 200);
+    });
+    outgoing.once('error', () => answered(false));
+    outgoing.end();
+  });
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await ping())) {
+    if (ended() || Date.now() > deadline) throw new Error(`no daemon answered on ${socketPath} within ${seconds} s`);
+    await sleep(100);
+  }
+}
+
+/** A dockerd of its own in a temporary directory: its socket, data root (images, containers),
+ *  exec root (its containerd, the containers' state) and log. Without iptables or a bridge, so
+ *  it changes nothing on the host: its containers run with --network none. */
+export async function startDockerd(): Promise<TestDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'nutshell-dockerd-'));
+  const socket = join(dir, 'docker.sock');
+  const host = `unix://${socket}`;
+  const log = openSync(join(dir, 'dockerd.log'), 'a');
+  const daemon = spawn(DOCKERD, [
+    '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'),
+    '-H', host, '--iptables=false', '--bridge=none',
+    // Containers still running at the end get 1 s, not 15, to stop.
+    '--shutdown-timeout', '1',
+    // The sandbox lacks CAP_SYS_RESOURCE: no rlimit above the current hard limit.
+    '--default-ulimit', 'nofile=1024:1024',
+  ], { stdio: ['ignore', log, log] });
+  const ended = new Promise<void>((done) => daemon.once('exit', () => done()));
+  let exited = false;
+  void ended.then(() => (exited = true));
+  const stop = async () => {
+    if (!exited) {
+      daemon.kill('SIGTERM');
+      await Promise.race([ended, sleep(30_000)]);
+      if (!exited) daemon.kill('SIGKILL');
+      await ended;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPing(socket, 60, () => exited);
+  } catch (err) {
+    const lastLines = readFileSync(join(dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-5).join('\n');
+    await stop();
+    throw new Error(`${(err as Error).message}; dockerd's last lines:\n${lastLines}`);
+  }
+  return {
+    host,
+    dir,
+    importImage: (rootfs, name) => {
+      // docker import: the rootfs as one tar, into an image of one layer (`import` of chapter 08).
+      const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 1 << 30 });
+      const imported = spawnSync('docker', ['-H', host, 'import', '-', name], { input: tar.stdout, encoding: 'utf8' });
+      if (imported.status !== 0) throw new Error(`docker import ${name}: ${imported.stderr}`);
+    },
+    stop,
+  };
+}
+
+/** Processes whose command line names `dir`, and mounts under it: what a daemon left behind. */
+function leftovers(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (command.includes(dir)) found.push(`process ${pid}: ${command}`);
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (line.includes(dir)) found.push(`mount: ${line}`);
+  }
+  return found;
+}
+
+describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip: !existsSync(DOCKERD) && 'dockerd is not installed (apt-get install docker.io)' }, () => {
+  let daemon: TestDaemon;
+  before(async () => {
+    daemon = await startDockerd();
+    daemon.importImage(ROOTFS, IMAGE);
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  /** Our chapter 11 CLI, sent to the daemon with --host. */
+  const client = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Result> => run('11', ['--host', daemon.host, ...args], { timeout: 60_000, ...opts });
+  /** The same, and it must succeed. */
+  const mustClient = async (args: string[]): Promise<string> => {
+    const result = await client(args);
+    assert.equal(result.code, 0, `${args.join(' ')}: exit ${result.code}, stderr: ${result.stderr}`);
+    return result.stdout;
+  };
+
+  test('run prints what the container prints, and the container is gone with --rm', async () => {
+    const result = await client(['run', '--rm', '--network', 'none', IMAGE, 'echo', 'hi']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'hi\n');
+    assert.equal(result.stderr, '');
+    // --rm: removed before run returns, so no row in ps -a names its command.
+    assert.doesNotMatch(await mustClient(['ps', '-a']), /"echo hi"/);
+  });
+
+  test('run keeps stdout and stderr apart, and ends with the container\'s exit code', async () => {
+    const result = await client(['run', '--name', 'three', '--network', 'none', IMAGE, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.stdout, 'out\n');
+    assert.equal(result.stderr, 'err\n');
+    // ps -a: the local table's columns, the container among the ended ones.
+    const table = await mustClient(['ps', '-a']);
+    const [header, ...rows] = table.trimEnd().split('\n');
+    assert.equal(header, 'CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES');
+    const row = rows.map((r) => r.split('\t')).find((columns) => columns[6] === 'three');
+    assert.ok(row, `no row named "three" in:\n${table}`);
+    assert.match(row[0]!, /^[0-9a-f]{12}$/);
+    assert.equal(row[1], IMAGE);
+    // The daemon's words for the command (dockerd quotes an argument with spaces), cut at 30.
+    assert.match(row[2]!, /^"sh -c .{1,23}"$/);
+    assert.match(row[3]!, /ago$/);
+    assert.match(row[4]!, /^Exited \(3\)/);
+    // Not among the running ones.
+    assert.doesNotMatch(await mustClient(['ps']), /three/);
+    assert.equal(await mustClient(['rm', 'three']), 'three\n');
+  });
+
+  test('run -d prints the id; logs, exec, inspect, stop, kill and rm work on it', async () => {
+    const id = (await mustClient(['run', '-d', '--name', 'web', '--network', 'none', IMAGE, 'sh', '-c', 'echo started; echo oops >&2; while sleep 1; do :; done'])).trim();
+    assert.match(id, /^[0-9a-f]{12,64}$/);
+    assert.match(await mustClient(['ps']), /\tweb\n/);
+    // logs: stdout to stdout, stderr to stderr, as the container wrote them.
+    let logs: Result | undefined;
+    for (let i = 0; i < 50; i++) {
+      logs = await client(['logs', 'web']);
+      if (logs.stdout.includes('started') && logs.stderr.includes('oops')) break;
+      await sleep(100);
+    }
+    assert.equal(logs!.code, 0, logs!.stderr);
+    assert.equal(logs!.stdout, 'started\n');
+    assert.equal(logs!.stderr, 'oops\n');
+    // exec: its output, its exit code, in the container (its hostname is the container's).
+    const exec = await client(['exec', 'web', 'sh', '-c', 'echo in; echo exec-err >&2; hostname; exit 4']);
+    assert.equal(exec.code, 4, exec.stderr);
+    assert.equal(exec.stdout, `in\n${id.slice(0, 12)}\n`);
+    assert.equal(exec.stderr, 'exec-err\n');
+    // inspect: the daemon's JSON for it.
+    assert.equal((JSON.parse(await mustClient(['inspect', 'web'])) as { Id: string }).Id, id);
+    // stop: sh as PID 1 ignores SIGTERM, so -t 1 ends in SIGKILL after a second.
+    assert.equal(await mustClient(['stop', '-t', '1', 'web']), 'web\n');
+    assert.match(await mustClient(['ps', '-a']), /Exited \(137\)[^\n]*\tweb\n/);
+    assertOneLineError(await client(['stop', 'web']), /^nutshell: container "web" is not running$/);
+    // logs -f of an ended container: what it printed, then the end.
+    const followed = await client(['logs', '-f', 'web']);
+    assert.equal(followed.stdout, 'started\n');
+    assert.equal(await mustClient(['rm', 'web']), 'web\n');
+    assertOneLineError(await client(['rm', 'web']), /^nutshell: No such container: web$/);
+
+    // kill, and rm -f of a running one.
+    await mustClient(['run', '-d', '--name', 'victim', '--network', 'none', IMAGE, 'sleep', '1000']);
+    assert.equal(await mustClient(['kill', '-s', 'TERM', 'victim']), 'victim\n'); // PID 1: TERM is ignored
+    assert.match(await mustClient(['ps']), /\tvictim\n/);
+    assert.equal(await mustClient(['kill', 'victim']), 'victim\n');
+    assert.match(await mustClient(['ps', '-a']), /Exited \(137\)[^\n]*\tvictim\n/);
+    await mustClient(['rm', 'victim']);
+    await mustClient(['run', '-d', '--name', 'forced', '--network', 'none', IMAGE, 'sleep', '1000']);
+    assertOneLineError(await client(['rm', 'forced']), /^nutshell: .*(running|stop)/i);
+    assert.equal(await mustClient(['rm', '-f', 'forced']), 'forced\n');
+    assert.doesNotMatch(await mustClient(['ps', '-a']), /forced/);
+  });
+
+  test('run passes the environment, working directory, user and hostname on', async () => {
+    const result = await client(['run', '--rm', '--network', 'none', '-e', 'GREETING=hi there', '-w', '/tmp', '-u', '1000:1000', '--hostname', 'box', IMAGE, 'sh', '-c', 'echo "$GREETING|$(pwd)|$(id -u):$(id -g)|$(hostname)"']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'hi there|/tmp|1000:1000|box\n');
+  });
+
+  test('images lists the daemon\'s images in the local table\'s columns', async () => {
+    const table = await mustClient(['images']);
+    const [header, ...rows] = table.trimEnd().split('\n');
+    assert.equal(header, 'REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE');
+    const row = rows.map((r) => r.split('\t')).find((columns) => columns[0] === `docker.io/${IMAGE}`);
+    assert.ok(row, `no row for ${IMAGE} in:\n${table}`);
+    assert.equal(row[1], 'latest');
+    assert.match(row[2]!, /^[0-9a-f]{12}$/);
+    assert.match(row[4]!, /iB$|^\d+ B$/);
+    // inspect of an image: the daemon's JSON for it.
+    assert.equal((JSON.parse(await mustClient(['inspect', IMAGE])) as { Id: string }).Id.slice(7, 19), row[2]);
+  });
+
+  test('pull fetches through the daemon; run pulls an image the daemon lacks', async () => {
+    const registry = await startRegistry();
+    pushImage(buildTestImage(join(tempDir(), 'layout'), 'v1'), 'v1', registry.host, 'test/busybox');
+    const ref = `${registry.host}/test/busybox:v1`;
+    // run first: the daemon has no such image, so the client pulls it and creates again.
+    const result = await client(['run', '--rm', '--network', 'none', ref]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, TEST_IMAGE.hello); // the image's own command, in its working directory
+    const pulled = await mustClient(['pull', ref]);
+    assert.match(pulled, new RegExp(`^Digest: sha256:[0-9a-f]{64}\\nPulled ${ref.replaceAll('.', '\\.')}\\n$`));
+    assert.equal(await mustClient(['pull', '-q', ref]), `${ref}\n`);
+  });
+
+  test('the daemon\'s refusals are one line: no such image, no such command, no such container', async () => {
+    assertOneLineError(await client(['pull', '127.0.0.1:1/nothing']), /^nutshell: .*127\.0\.0\.1:1/);
+    const missing = await client(['run', '--rm', '--network', 'none', IMAGE, 'no-such-command']);
+    assertOneLineError(missing, /^nutshell: .*no-such-command/);
+    assert.equal(missing.code, 127);
+    assertOneLineError(await client(['logs', 'nobody']), /^nutshell: No such container: nobody$/);
+    assertOneLineError(await client(['exec', 'nobody', 'true']), /^nutshell: No such container: nobody$/);
+    assertOneLineError(await client(['inspect', 'nobody']), /^nutshell: no container or image named "nobody"$/);
+  });
+
+  test('stopping the daemon leaves no process and no mount behind', async () => {
+    await daemon.stop();
+    assert.deepEqual(leftovers(daemon.dir), []);
+    assert.equal(existsSync(daemon.dir), false);
+  });
+});
+
+describe('chapter 11: the client without a daemon', () => {
+  const nowhere = `unix://${join(tempDir(), 'nothing.sock')}`;
+  const message = new RegExp(`^nutshell: cannot connect to the nutshell daemon at ${nowhere}: is it running\\?$`);
+
+  test('--host where nothing listens: one line, exit 125', async () => {
+    const result = await run('11', ['--host', nowhere, 'ps']);
+    assertOneLineError(result, message);
+    assert.equal(result.code, 125);
+  });
+
+  test('NUTSHELL_HOST where nothing listens: the same line, for any client verb', async () => {
+    for (const args of [['run', 'busybox', 'true'], ['images'], ['logs', 'x']]) {
+      const result = await run('11', args, { env: { ...process.env, NUTSHELL_HOST: nowhere } });
+      assertOneLineError(result, message);
+      assert.equal(result.code, 125);
+    }
+  });
+});
