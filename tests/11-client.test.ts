@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertOneLineError, ROOTFS, run, tempDir, type Result } from './helpers/chapter.ts';
+import { assertOneLineError, ROOTFS, run, start, tempDir, type Result } from './helpers/chapter.ts';
 import { buildTestImage, pushImage, TEST_IMAGE } from './helpers/images.ts';
 import { startRegistry } from './helpers/registry.ts';
 
@@ -157,7 +157,7 @@ describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip:
     assert.match(row[0]!, /^[0-9a-f]{12}$/);
     assert.equal(row[1], IMAGE);
     // The daemon's words for the command (dockerd quotes an argument with spaces), cut at 30.
-    assert.match(row[2]!, /^"sh -c .{1,23}"$/);
+    assert.match(row[2]!, /^"sh -c .{1,24}"$/);
     assert.match(row[3]!, /ago$/);
     assert.match(row[4]!, /^Exited \(3\)/);
     // Not among the running ones.
@@ -207,6 +207,29 @@ describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip:
     assertOneLineError(await client(['rm', 'forced']), /^nutshell: .*(running|stop)/i);
     assert.equal(await mustClient(['rm', '-f', 'forced']), 'forced\n');
     assert.doesNotMatch(await mustClient(['ps', '-a']), /forced/);
+  });
+
+  test('logs -f follows a running container to its end', async () => {
+    await mustClient(['run', '-d', '--name', 'ticker', '--network', 'none', IMAGE, 'sh', '-c', 'echo a; sleep 1; echo b >&2; sleep 1; echo c']);
+    const followed = await client(['logs', '-f', 'ticker']);
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stdout, 'a\nc\n');
+    assert.equal(followed.stderr, 'b\n');
+    await mustClient(['rm', 'ticker']);
+  });
+
+  test('Ctrl-C on an attached run is passed on to the container', async () => {
+    const child = start('11', ['--host', daemon.host, 'run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'trap "echo caught; exit 7" INT; echo ready; while true; do sleep 0.1; done']);
+    let stdout = '';
+    const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => {
+      stdout += d;
+      if (stdout.includes('ready')) resolve();
+    }));
+    const ended = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    await ready;
+    child.kill('SIGINT');
+    assert.equal(await ended, 7);
+    assert.equal(stdout, 'ready\ncaught\n');
   });
 
   test('run passes the environment, working directory, user and hostname on', async () => {
@@ -266,6 +289,10 @@ describe('chapter 11: the client without a daemon', () => {
     const result = await run('11', ['--host', nowhere, 'ps']);
     assertOneLineError(result, message);
     assert.equal(result.code, 125);
+  });
+
+  test('--host that is not a Unix socket: one line', async () => {
+    assertOneLineError(await run('11', ['--host', 'tcp://127.0.0.1:2375', 'ps']), /^nutshell: invalid --host "tcp:\/\/127\.0\.0\.1:2375": give unix:\/\/\//);
   });
 
   test('NUTSHELL_HOST where nothing listens: the same line, for any client verb', async () => {

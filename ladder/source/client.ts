@@ -283,10 +283,11 @@ export async function run({ values, positionals: { image }, command }: VerbLine<
   try {
     // --rm: wait until the daemon has removed it too, so that it is gone once we return.
     ended = await call('POST', `/containers/${segment(id)}/wait?condition=${options.rm ? 'removed' : 'next-exit'}`);
+    // Before the start: its output may reach us before the daemon's answer to it does.
+    process.on('SIGINT', forward).on('SIGTERM', forward);
     const started = await send('POST', `/containers/${segment(id)}/start`);
     if (started.statusCode! >= 400) throw startFailure(await failure(started));
     started.resume();
-    process.on('SIGINT', forward).on('SIGTERM', forward);
     const [status] = await Promise.all([readBody(ended), copied]);
     const { StatusCode, Error: error } = JSON.parse(status) as { StatusCode: number; Error?: { Message?: string } | null };
     if (error?.Message) throw new UserError(error.Message);

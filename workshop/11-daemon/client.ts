@@ -159,6 +159,7 @@ function startFailure(err: UserError): UserError {
 export async function run({ values, positionals: { image }, command }: VerbLine<'image'>): Promise<number> {
   // Ctrl-C, or a kill of this client, is passed on to the container, as docker run does.
   // --rm: wait until the daemon has removed it too, so that it is gone once we return.
+  // Before the start: its output may reach us before the daemon's answer to it does.
   // After a failure the streams are still open, and would keep this process alive.
   throw new Error('TODO (chapter 11): write run(), as the comment above it says');
 }
