@@ -6,7 +6,7 @@
  *  daemon is started by one function (startDockerd), so the same tests can drive another. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,9 +233,29 @@ describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip:
   });
 
   test('run passes the environment, working directory, user and hostname on', async () => {
-    const result = await client(['run', '--rm', '--network', 'none', '-e', 'GREETING=hi there', '-w', '/tmp', '-u', '1000:1000', '--hostname', 'box', IMAGE, 'sh', '-c', 'echo "$GREETING|$(pwd)|$(id -u):$(id -g)|$(hostname)"']);
+    // -e NAME alone: the client's $NAME (the daemon's environment is not the user's).
+    const env = { ...process.env, FROM_CLIENT: 'client value' };
+    const result = await client(['run', '--rm', '--network', 'none', '-e', 'GREETING=hi there', '-e', 'FROM_CLIENT', '-w', '/tmp', '-u', '1000:1000', '--hostname', 'box', IMAGE, 'sh', '-c', 'echo "$GREETING|$FROM_CLIENT|$(pwd)|$(id -u):$(id -g)|$(hostname)"'], { env });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, 'hi there|/tmp|1000:1000|box\n');
+    assert.equal(result.stdout, 'hi there|client value|/tmp|1000:1000|box\n');
+  });
+
+  test('run sends limits, capabilities, volumes and the stop timeout in the daemon\'s terms', async () => {
+    const volume = tempDir();
+    writeFileSync(join(volume, 'note.txt'), 'from the host\n');
+    const result = await client(['run', '--rm', '--network', 'none', '-v', `${volume}:/data:ro`, '--cap-drop', 'CHOWN', IMAGE, 'sh', '-c', 'cat /data/note.txt; touch /data/x 2>/dev/null || echo read-only; chown 1 /tmp 2>/dev/null || echo no-chown']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'from the host\nread-only\nno-chown\n');
+    await mustClient(['run', '-d', '--name', 'limited', '--network', 'none', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '50', '--cap-add', 'NET_ADMIN', '--stop-timeout', '3', IMAGE, 'sleep', '1000']);
+    const inspected = JSON.parse(await mustClient(['inspect', 'limited'])) as { Config: { StopTimeout?: number }; HostConfig: { Memory: number; NanoCpus: number; PidsLimit: number; CapAdd: string[] } };
+    assert.equal(inspected.HostConfig.Memory, 64 * 1024 * 1024);
+    assert.equal(inspected.HostConfig.NanoCpus, 500_000_000);
+    assert.equal(inspected.HostConfig.PidsLimit, 50);
+    assert.deepEqual(inspected.HostConfig.CapAdd, ['NET_ADMIN']);
+    assert.equal(inspected.Config.StopTimeout, 3);
+    await mustClient(['rm', '-f', 'limited']);
+    // Checked before any request, by the local verb's parsers.
+    assertOneLineError(await client(['run', '--memory', 'lots', IMAGE, 'true']), /^nutshell: invalid memory limit "lots"/);
   });
 
   test('images lists the daemon\'s images in the local table\'s columns', async () => {

@@ -210,7 +210,7 @@ function createBody(values: RunValues, image: string, command: string[]): object
     Image: image,
     // No command: the image's own (its Cmd), as the daemon reads it from the image's config.
     ...(command.length > 0 && { Cmd: command }),
-    Env: values.env ?? [],
+    Env: (values.env ?? []).map(fromClientEnvironment),
     ...(values.workdir !== undefined && { WorkingDir: values.workdir }),
     ...(values.user !== undefined && { User: values.user }),
     ...(values.hostname !== undefined && { Hostname: values.hostname }),
@@ -234,6 +234,14 @@ function createBody(values: RunValues, image: string, command: string[]): object
       PortBindings: Object.fromEntries(ports.map((p) => [`${p.containerPort}/${p.protocol}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])),
     },
   };
+}
+
+/** `-e NAME` without a value means this shell's $NAME, as in the local verb: the daemon has
+ *  another environment, so the value is filled in here. */
+function fromClientEnvironment(entry: string): string {
+  const key = entry.split('=')[0];
+  if (!key || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UserError(`invalid environment variable "${entry}": use -e NAME=value`);
+  return entry.includes('=') ? entry : `${key}=${process.env[key] ?? ''}`;
 }
 
 /** Create the container; an image the daemon does not have is pulled, and the create tried once

@@ -142,6 +142,12 @@ function createBody(values: RunValues, image: string, command: string[]): object
   throw new Error('TODO (chapter 11): write createBody(), as the comment above it says');
 }
 
+/** `-e NAME` without a value means this shell's $NAME, as in the local verb: the daemon has
+ *  another environment, so the value is filled in here. */
+function fromClientEnvironment(entry: string): string {
+  throw new Error('TODO (chapter 11): write fromClientEnvironment(), as the comment above it says');
+}
+
 /** Create the container; an image the daemon does not have is pulled, and the create tried once
  *  more (the docker CLI does the same: the daemon never pulls on its own). */
 async function createContainer(values: RunValues, image: string, command: string[]): Promise<string> {
