@@ -443,7 +443,11 @@ function withDaemonClient(verbs: Record<string, Verb>): Record<string, Verb> {
   const routed = { ...verbs };
   for (const name of CLIENT_VERBS) {
     const local = verbs[name]!;
-    routed[name] = { ...local, run: async (line) => (process.env.NUTSHELL_HOST ? (await import('./client.ts'))[name](line as never) : local.run(line)) };
+    routed[name] = {
+      ...local,
+      // client.ts is loaded only then: a verb done here needs no HTTP client.
+      run: async (line) => (process.env.NUTSHELL_HOST ? (await import('./client.ts'))[name](line as never) : local.run(line)),
+    };
   }
   return routed;
 }
