@@ -73,6 +73,8 @@ function send(method: string, path: string, body?: object, headers: Record<strin
     outgoing.once('error', (err: NodeJS.ErrnoException) => {
       // No file there (ENOENT), or a file nobody listens on (ECONNREFUSED): no daemon.
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') failed(new UserError(`cannot connect to the nutshell daemon at ${host()}: is it running?`));
+      // The socket is rw for root and its group only (daemon.ts): whoever may open it is root.
+      else if (err.code === 'EACCES') failed(new UserError(`permission denied on ${host()}: the daemon's socket is for root and its group`));
       else failed(new UserError(`${host()}: ${err.message}`));
     });
     outgoing.end(text);
@@ -155,7 +157,7 @@ async function* jsonLines(stream: IncomingMessage): AsyncGenerator<Record<string
 
 /** `docker pull` as the API has it: POST /images/create. The answer is 200 at once and then the
  *  progress as JSON lines; a failure half-way is a line with `error`, not an HTTP status. */
-async function pullImage(image: string, values: RunValues): Promise<{ name: string; digest: string | undefined }> {
+async function pullImage(image: string, values: Pick<RunValues, 'platform' | 'username' | 'password'>): Promise<{ name: string; digest: string | undefined }> {
   const ref = parseReference(image);
   const query = new URLSearchParams({ fromImage: `${ref.registry}/${ref.repository}`, tag: ref.digest ?? ref.tag! });
   if (values.platform !== undefined) query.set('platform', values.platform);
@@ -261,7 +263,7 @@ async function createContainer(values: RunValues, image: string, command: string
 
 /** How the local engine ends when the command cannot start: 127 not found, 126 not executable. */
 function startFailure(err: UserError): UserError {
-  if (/not found|no such file/i.test(err.message)) return new UserError(err.message, 127);
+  if (/executable file not found|no such file or directory/i.test(err.message)) return new UserError(err.message, 127);
   if (/permission denied/i.test(err.message)) return new UserError(err.message, 126);
   return err;
 }
@@ -277,7 +279,9 @@ export async function run({ values, positionals: { image }, command }: VerbLine<
   const options = values as RunValues;
   const id = await createContainer(options, image, command);
   if (options.detach) {
-    await call('POST', `/containers/${segment(id)}/start`);
+    const started = await send('POST', `/containers/${segment(id)}/start`);
+    if (started.statusCode! >= 400) throw startFailure(await failure(started));
+    started.resume();
     process.stdout.write(`${id}\n`);
     return 0;
   }
@@ -288,7 +292,9 @@ export async function run({ values, positionals: { image }, command }: VerbLine<
   // Ctrl-C, or a kill of this client, is passed on to the container, as docker run does.
   const forward = (signal: NodeJS.Signals) => void send('POST', `/containers/${segment(id)}/kill?signal=${signal}`).then((r) => r.resume(), () => {});
   try {
-    // --rm: wait until the daemon has removed it too, so that it is gone once we return.
+    // The daemon sends wait's headers at once and its body when the container ends: once the
+    // headers are here, the wait is in place. With --rm, until the daemon has removed it too,
+    // so that it is gone when we return.
     ended = await call('POST', `/containers/${segment(id)}/wait?condition=${options.rm ? 'removed' : 'next-exit'}`);
     // Before the start: its output may reach us before the daemon's answer to it does.
     process.on('SIGINT', forward).on('SIGTERM', forward);
@@ -333,9 +339,9 @@ export async function ps({ values }: VerbLine): Promise<number> {
   const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
   for (const c of list) {
     const created = `${ago(Math.max(0, Math.round(Date.now() / 1000 - c.Created)))} ago`;
-    const published = c.Ports.filter((p) => p.PublicPort !== undefined);
+    const published = (c.Ports ?? []).filter((p) => p.PublicPort !== undefined);
     const ports = formatPorts(published.map((p) => ({ hostIp: p.IP ?? '0.0.0.0', hostPort: p.PublicPort!, containerPort: p.PrivatePort, protocol: p.Type })));
-    const name = c.Names[0]?.replace(/^\//, '') ?? '';
+    const name = c.Names?.[0]?.replace(/^\//, '') ?? '';
     rows.push([c.Id.slice(0, 12), c.Image, JSON.stringify(c.Command.slice(0, 30)), created, c.Status, ports, name]);
   }
   process.stdout.write(rows.map((r) => r.join('\t')).join('\n') + '\n');

@@ -60,6 +60,7 @@ function host(): string {
 function send(method: string, path: string, body?: object, headers: Record<string, string> = {}): Promise<IncomingMessage> {
   // A connection of its own per request: a stream's end is its connection's end.
   // No file there (ENOENT), or a file nobody listens on (ECONNREFUSED): no daemon.
+  // The socket is rw for root and its group only (daemon.ts): whoever may open it is root.
   throw new Error('TODO (chapter 11): write send(), as the comment above it says');
 }
 
@@ -112,7 +113,7 @@ async function* jsonLines(stream: IncomingMessage): AsyncGenerator<Record<string
 
 /** `docker pull` as the API has it: POST /images/create. The answer is 200 at once and then the
  *  progress as JSON lines; a failure half-way is a line with `error`, not an HTTP status. */
-async function pullImage(image: string, values: RunValues): Promise<{ name: string; digest: string | undefined }> {
+async function pullImage(image: string, values: Pick<RunValues, 'platform' | 'username' | 'password'>): Promise<{ name: string; digest: string | undefined }> {
   // Credentials go to the daemon, which logs in to the registry: base64 of a JSON object.
   throw new Error('TODO (chapter 11): write pullImage(), as the comment above it says');
 }
@@ -164,7 +165,9 @@ function startFailure(err: UserError): UserError {
  *  start so that even a container that ends at once is seen ending. */
 export async function run({ values, positionals: { image }, command }: VerbLine<'image'>): Promise<number> {
   // Ctrl-C, or a kill of this client, is passed on to the container, as docker run does.
-  // --rm: wait until the daemon has removed it too, so that it is gone once we return.
+  // The daemon sends wait's headers at once and its body when the container ends: once the
+  // headers are here, the wait is in place. With --rm, until the daemon has removed it too,
+  // so that it is gone when we return.
   // Before the start: its output may reach us before the daemon's answer to it does.
   // After a failure the streams are still open, and would keep this process alive.
   throw new Error('TODO (chapter 11): write run(), as the comment above it says');
