@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertOneLineError, ROOTFS, run, start, tempDir, type Result } from './helpers/chapter.ts';
 import { buildTestImage, pushImage, TEST_IMAGE } from './helpers/images.ts';
+import { chaptersFrom } from './helpers/ladder.ts';
 import { startRegistry } from './helpers/registry.ts';
 
 const DOCKERD = '/usr/sbin/dockerd';
@@ -115,7 +116,7 @@ function leftovers(dir: string): string[] {
   return found;
 }
 
-describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip: !existsSync(DOCKERD) && 'dockerd is not installed (apt-get install docker.io)' }, () => {
+for (const chapter of chaptersFrom('11')) describe(`${chapter}: the CLI as a client of a daemon (a real dockerd)`, { skip: !existsSync(DOCKERD) && 'dockerd is not installed (apt-get install docker.io)' }, () => {
   let daemon: TestDaemon;
   before(async () => {
     daemon = await startDockerd();
@@ -126,7 +127,7 @@ describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip:
   });
 
   /** Our chapter 11 CLI, sent to the daemon with --host. */
-  const client = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Result> => run('11', ['--host', daemon.host, ...args], { timeout: 60_000, ...opts });
+  const client = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Result> => run(chapter, ['--host', daemon.host, ...args], { timeout: 60_000, ...opts });
   /** The same, and it must succeed. */
   const mustClient = async (args: string[]): Promise<string> => {
     const result = await client(args);
@@ -219,7 +220,7 @@ describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip:
   });
 
   test('Ctrl-C on an attached run is passed on to the container', async () => {
-    const child = start('11', ['--host', daemon.host, 'run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'trap "echo caught; exit 7" INT; echo ready; while true; do sleep 0.1; done']);
+    const child = start(chapter, ['--host', daemon.host, 'run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'trap "echo caught; exit 7" INT; echo ready; while true; do sleep 0.1; done']);
     let stdout = '';
     const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => {
       stdout += d;
@@ -301,23 +302,23 @@ describe('chapter 11: the CLI as a client of a daemon (a real dockerd)', { skip:
   });
 });
 
-describe('chapter 11: the client without a daemon', () => {
+for (const chapter of chaptersFrom('11')) describe(`${chapter}: the client without a daemon`, () => {
   const nowhere = `unix://${join(tempDir(), 'nothing.sock')}`;
   const message = new RegExp(`^nutshell: cannot connect to the nutshell daemon at ${nowhere}: is it running\\?$`);
 
   test('--host where nothing listens: one line, exit 125', async () => {
-    const result = await run('11', ['--host', nowhere, 'ps']);
+    const result = await run(chapter, ['--host', nowhere, 'ps']);
     assertOneLineError(result, message);
     assert.equal(result.code, 125);
   });
 
   test('--host that is not a Unix socket: one line', async () => {
-    assertOneLineError(await run('11', ['--host', 'tcp://127.0.0.1:2375', 'ps']), /^nutshell: invalid --host "tcp:\/\/127\.0\.0\.1:2375": give unix:\/\/\//);
+    assertOneLineError(await run(chapter, ['--host', 'tcp://127.0.0.1:2375', 'ps']), /^nutshell: invalid --host "tcp:\/\/127\.0\.0\.1:2375": give unix:\/\/\//);
   });
 
   test('NUTSHELL_HOST where nothing listens: the same line, for any client verb', async () => {
     for (const args of [['run', 'busybox', 'true'], ['images'], ['logs', 'x']]) {
-      const result = await run('11', args, { env: { ...process.env, NUTSHELL_HOST: nowhere } });
+      const result = await run(chapter, args, { env: { ...process.env, NUTSHELL_HOST: nowhere } });
       assertOneLineError(result, message);
       assert.equal(result.code, 125);
     }
