@@ -104,7 +104,10 @@ for (const chapter of chaptersFrom('11')) describe(`${chapter}: the CLI as a cli
     assert.equal(await mustClient(['kill', '-s', 'TERM', 'victim']), 'victim\n'); // PID 1: TERM is ignored
     assert.match(await mustClient(['ps']), /\tvictim\n/);
     assert.equal(await mustClient(['kill', 'victim']), 'victim\n');
-    assert.match(await mustClient(['ps', '-a']), /Exited \(137\)[^\n]*\tvictim\n/);
+    // A kill returns once the signal is sent; the end is recorded right after.
+    let table = '';
+    for (let i = 0; i < 50 && !/Exited \(137\)[^\n]*\tvictim\n/.test(table); i++) table = await mustClient(['ps', '-a']);
+    assert.match(table, /Exited \(137\)[^\n]*\tvictim\n/);
     await mustClient(['rm', 'victim']);
     await mustClient(['run', '-d', '--name', 'forced', '--network', 'none', IMAGE, 'sleep', '1000']);
     assertOneLineError(await client(['rm', 'forced']), /^nutshell: .*(running|stop)/i);
