@@ -121,7 +121,12 @@ import { hostname as hostHostname, constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 //< lifecycle..
 //> cgroups..
-import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
+//> ..network
+//| import { runProgram, verb, type ValuesOf } from '../../lib/cli.ts';
+//< ..network
+//> daemon..
+import { runProgram, verb, type ValuesOf, type Verb } from '../../lib/cli.ts';
+//< daemon..
 //< cgroups..
 //> namespaces..
 import { runMain, UserError } from '../../lib/errors.ts';
@@ -1067,6 +1072,26 @@ async function runUntilExit(config: ContainerConfig, dirs: ContainerDirs): Promi
 //| }
 //|
 //< ..unionfs
+//> daemon..
+/** The verbs that, given a daemon (--host unix:///PATH, or NUTSHELL_HOST), are requests to it
+ *  (client.ts) instead of work done here. The other verbs stay local. */
+const CLIENT_VERBS = ['run', 'ps', 'logs', 'stop', 'kill', 'rm', 'images', 'pull', 'exec', 'inspect'] as const;
+
+/** The table of verbs, in which each of CLIENT_VERBS first looks for a daemon to send itself to. */
+function withDaemonClient(verbs: Record<string, Verb>): Record<string, Verb> {
+  const routed = { ...verbs };
+  for (const name of CLIENT_VERBS) {
+    const local = verbs[name]!;
+    routed[name] = {
+      ...local,
+      // client.ts is loaded only then: a verb done here needs no HTTP client.
+      run: async (line) => (process.env.NUTSHELL_HOST ? (await import('./client.ts'))[name](line as never) : local.run(line)),
+    };
+  }
+  return routed;
+}
+
+//< daemon..
 runMain(() =>
   runProgram({
     //> ..chroot
@@ -1102,10 +1127,18 @@ runMain(() =>
     //> daemon..
     name: 'chapter 11',
     //< daemon..
-    verbs: VERBS,
+    //> ..network
+    //| verbs: VERBS,
+    //< ..network
+    //> daemon..
+    verbs: withDaemonClient(VERBS),
+    //< daemon..
     //> images..
     globalOptions: {
       root: { type: 'string', shown: '--root DIR', apply: (dir) => void (process.env.NUTSHELL_ROOT = String(dir)) },
+      //> daemon..
+      host: { type: 'string', shown: '--host unix:///PATH', apply: (host) => void (process.env.NUTSHELL_HOST = String(host)) },
+      //< daemon..
     },
     //< images..
     // The child stages: this same program, re-executed by the engine (see container.ts).
@@ -1123,9 +1156,18 @@ runMain(() =>
 //< images..images
 //> lifecycle..
     stages: { init: containerInit, exec: enterContainer, monitor: monitorContainer },
+//> ..network
+//|     footer: `<ctr> is a container's name, its id, or a prefix of its id that no other container has.
+//| REGISTRY OPTIONS: --platform OS/ARCH[/VARIANT] --username U --password P --credentials FILE
+//|                   --insecure-registry HOST (plain HTTP; localhost and 127.0.0.1 always are)
+//| The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.`,
+//< ..network
+//> daemon..
     footer: `<ctr> is a container's name, its id, or a prefix of its id that no other container has.
 REGISTRY OPTIONS: --platform OS/ARCH[/VARIANT] --username U --password P --credentials FILE
                   --insecure-registry HOST (plain HTTP; localhost and 127.0.0.1 always are)
-The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.`,
+The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.
+With --host unix:///PATH, or NUTSHELL_HOST, ${CLIENT_VERBS.join(', ')} are sent to the daemon there.`,
+//< daemon..
 //< lifecycle..
   }, process.argv.slice(2), enableTrace));
