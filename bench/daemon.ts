@@ -27,6 +27,7 @@ const CHAPTER = '11';
 /** What the docker CLI runs, after `-H unix://SOCKET`, against either daemon. */
 const DOCKER_RUN = ['run', '--rm', '--network', 'none', IMAGE, '/bin/true'];
 const SKIPPED = 'skipped: chapter 11 has no daemon yet';
+const OUR_DAEMON = 'chapter 11 daemon';
 /** How long a daemon may take to answer its first ping, and to exit after SIGTERM. */
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -144,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     for (const daemon of daemons.reverse()) await stop(daemon);
     rmSync(bundle, { recursive: true, force: true });
-    cleanUp(scratch, before);
+    cleanUp(scratch, before, daemons.some((d) => d.name === OUR_DAEMON));
   }
   return failed ? 1 : 0; // the bench reports figures; it fails only when something could not run
 }
@@ -205,7 +206,7 @@ async function startOurDaemon(scratch: string, rootfs: string): Promise<Daemon> 
   const listed = chapter(['images']);
   if (listed.status !== 0 || !listed.stdout.includes(IMAGE)) throw new BenchError(`chapter 11 does not list the imported image ${IMAGE}: ${listed.stderr.trim()}`);
   const socket = join(scratch, 'ours.sock');
-  return startDaemon('chapter 11 daemon', process.execPath, [join(PROJECT_ROOT, 'scripts', 'chapter.mjs'), CHAPTER, '--root', root, 'daemon', '--host', `unix://${socket}`],
+  return startDaemon(OUR_DAEMON, process.execPath, [join(PROJECT_ROOT, 'scripts', 'chapter.mjs'), CHAPTER, '--root', root, 'daemon', '--host', `unix://${socket}`],
     socket, join(scratch, 'ours.log'));
 }
 
@@ -259,7 +260,7 @@ async function stop(daemon: Daemon): Promise<void> {
 /** After the daemons have stopped: nothing of theirs may be left. Processes, mounts and
  *  cgroups that are the bench's own are removed (and reported); the temp dir goes last, only
  *  when nothing is mounted under it any more. */
-function cleanUp(scratch: string, before: { runDocker: boolean; ourCgroups: Set<string> }): void {
+function cleanUp(scratch: string, before: { runDocker: boolean; ourCgroups: Set<string> }, oursRan: boolean): void {
   const problems: string[] = [];
   // Processes: a containerd, a shim or a container monitor that outlived its daemon still
   // names the temp dir in its command line or its environment (NUTSHELL_ROOT, --root).
@@ -282,7 +283,8 @@ function cleanUp(scratch: string, before: { runDocker: boolean; ourCgroups: Set<
     const left = removeCgroupTree(dir);
     if (left.length > 0) problems.push(`cgroup(s) that could not be removed: ${left.join(', ')}`);
   }
-  const newOurCgroups = [...ourCgroupEntries()].filter((entry) => !before.ourCgroups.has(entry));
+  // Only when our daemon ran: other engines on the machine (tests, a learner) use that sub-tree too.
+  const newOurCgroups = oursRan ? [...ourCgroupEntries()].filter((entry) => !before.ourCgroups.has(entry)) : [];
   if (newOurCgroups.length > 0) problems.push(`cgroup(s) new under ${OUR_CGROUP_SUBTREE}/ since the bench started (chapter 11's, or another engine's on this machine): ${newOurCgroups.join(', ')}`);
 
   const oursLeft = join(scratch, 'ours', 'containers');
