@@ -3,7 +3,7 @@
  *  bench on a socket of its own with its store in a temp dir, and `runc run` of the same rootfs
  *  as the floor. All three interleaved. Target: ours within 0.5× dockerd's median.
  *  Until chapter 11 has a `daemon` verb, its case is skipped (and says so).
- *  Usage: npm run bench -- daemon [--runs N] [--rootfs DIR] */
+ *  Usage: npm run bench -- daemon [--runs N] [--rootfs DIR] [--default-network] */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -47,13 +47,15 @@ interface Daemon {
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { runs: { type: 'string' }, rootfs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { runs: { type: 'string' }, rootfs: { type: 'string' }, 'default-network': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help) {
-    console.log('usage: npm run bench -- daemon [--runs N] [--rootfs DIR]\n' +
-      `  --runs N      rounds, each one run of every case (default ${DEFAULT_RUNS})\n` +
-      '  --rootfs DIR  the rootfs imported as the image and run by runc (default build/rootfs, built if missing)');
+    console.log('usage: npm run bench -- daemon [--runs N] [--rootfs DIR] [--default-network]\n' +
+      `  --runs N             rounds, each one run of every case (default ${DEFAULT_RUNS})\n` +
+      '  --rootfs DIR         the rootfs imported as the image and run by runc (default build/rootfs, built if missing)\n' +
+      '  --default-network    also dockerd without --network: with --bridge=none it gives the container no network\n' +
+      '                       sandbox at all (a new netns with lo only, as none does, without libnetwork\'s work)');
     return 0;
   }
   const runs = parseRuns(values.runs, DEFAULT_RUNS);
@@ -109,12 +111,13 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     const containerId = (run: number) => `nutshell-bench-${process.pid}-${run < 0 ? 'warm' : run}`;
-    const dockerCase = (name: string, daemon: Daemon): Case => ({
+    const dockerCase = (name: string, daemon: Daemon, run = DOCKER_RUN): Case => ({
       name,
-      command: () => ({ file: docker, args: ['-H', `unix://${daemon.socket}`, ...DOCKER_RUN], options: { env: cliEnv } }),
+      command: () => ({ file: docker, args: ['-H', `unix://${daemon.socket}`, ...run], options: { env: cliEnv } }),
     });
     const cases: Case[] = [
       dockerCase('docker run → dockerd', theirs),
+      ...(values['default-network'] ? [dockerCase('docker run, no --network → dockerd', theirs, DOCKER_RUN.filter((arg, i) => arg !== '--network' && DOCKER_RUN[i - 1] !== '--network'))] : []),
       ...(oursDaemon ? [dockerCase('docker run → chapter 11 daemon', oursDaemon)] : []),
       {
         name: 'runc run',
