@@ -128,6 +128,12 @@ export async function main(argv: string[]): Promise<number> {
       },
     ];
 
+    if (oursDaemon && quietEnv().NODE_EXTRA_CA_CERTS) {
+      // Every Node process parses that file as it starts: the daemon once, but a Node process it
+      // starts per container would pay it on every run.
+      console.log(`\nnote: NODE_EXTRA_CA_CERTS is set (${quietEnv().NODE_EXTRA_CA_CERTS}): ` +
+        'measure without it too: env -u NODE_EXTRA_CA_CERTS npm run bench -- daemon');
+    }
     console.log(`\ndocker -H unix://SOCKET ${DOCKER_RUN.join(' ')} (rootfs ${rootfs}), runc run of the same rootfs; ` +
       `${runs} rounds, interleaved, after one warm-up each; load average ${loadavg()[0]!.toFixed(2)}\n`);
     const summaries = runInterleaved(cases, runs);
