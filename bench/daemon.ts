@@ -148,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`\ntarget: chapter 11's daemon within ${TARGET_RATIO}× dockerd's median: ${formatRatio(ratio)}  ${ratio <= TARGET_RATIO ? 'MET' : 'NOT MET'}`);
       console.log(`chapter 11's daemon ÷ runc: ${formatRatio(oursSummary.median / floor)}`);
     } else {
-      console.log(`\nours ÷ dockerd, ours ÷ runc: ${failed ? 'not measured (the trial run failed, above)' : SKIPPED}`);
+      console.log(`\nours ÷ dockerd, ours ÷ runc: ${failed ? 'not measured (it failed, above)' : SKIPPED}`);
     }
     console.log(`dockerd ÷ runc: ${formatRatio(dockerdMedian / floor)}`);
   } finally {
