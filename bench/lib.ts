@@ -1,8 +1,10 @@
 /** Benchmarks · shared helpers: time a command, run several cases interleaved (round-robin,
- *  with a warm-up each), summarise the samples (median, p90, min) and print them as a table.
- *  Every bench in this folder uses these, so their figures are measured and shown alike. */
+ *  with a warm-up each), summarise the samples (median, p90, min) and print them as a table;
+ *  and the OCI bundle that runc runs as the floor. Every bench in this folder uses these, so
+ *  their figures are measured and shown alike. */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -165,4 +167,29 @@ export function makeScratchDir(prefix: string): string {
     return mkdtempSync(join(base, prefix));
   }
   throw new BenchError('/var/tmp and /tmp are both on an overlay: the store needs a real filesystem (trusted.* xattrs)');
+}
+
+/** An OCI bundle in a temp dir: `runc spec`'s default config, pointed at our rootfs, running
+ *  /bin/true without a terminal. The rootfs is used in place (root.path is absolute). The
+ *  caller removes the bundle. */
+export function makeRuncBundle(rootfs: string): string {
+  const bundle = mkdtempSync(join(tmpdir(), 'nutshell-bench-'));
+  const spec = spawnSync('runc', ['spec', '--bundle', bundle], { encoding: 'utf8' });
+  if (spec.status !== 0) {
+    rmSync(bundle, { recursive: true, force: true });
+    throw new BenchError(`runc spec failed: ${spec.stderr.trim()}`);
+  }
+  const path = join(bundle, 'config.json');
+  const config = JSON.parse(readFileSync(path, 'utf8')) as {
+    root: { path: string; readonly?: boolean };
+    process: { args: string[]; terminal: boolean; rlimits?: unknown };
+  };
+  config.root.path = rootfs;
+  config.process.args = ['/bin/true'];
+  config.process.terminal = false;
+  // setrlimit above the hard limit needs CAP_SYS_RESOURCE, which some sandboxes lack; our
+  // engine sets no rlimits either, so runc should not spend time on them.
+  delete config.process.rlimits;
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return bundle;
 }

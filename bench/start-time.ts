@@ -7,13 +7,12 @@
  *  `npm run -s chapter -- 05 …`, the same after npm's own start, is shown beside it.
  *  Usage: npm run bench -- start-time [--runs N] [--rootfs DIR] [--bridge] */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildRootfs, DEFAULT_ROOTFS } from '../scripts/build-rootfs.ts';
 import {
-  BenchError, findOnPath, formatMs, formatRatio, formatSummaries, makeScratchDir, parseRuns, PROJECT_ROOT, quietEnv, runInterleaved, type Case,
+  BenchError, findOnPath, formatMs, formatRatio, formatSummaries, makeRuncBundle, makeScratchDir, parseRuns, PROJECT_ROOT, quietEnv, runInterleaved, type Case,
 } from './lib.ts';
 
 export const description = 'wall time of a container running /bin/true: runc, chapter 02 (tsx and compiled), chapters 05 and 10 compiled (run --rm)';
@@ -58,7 +57,7 @@ export function main(argv: string[]): number {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new BenchError('npm run build failed: the compiled cases cannot run');
 
-  const bundle = makeBundle(rootfs);
+  const bundle = makeRuncBundle(rootfs);
   // The store and the containers of chapters 05 and 10, and chapter 02's state: all temporary.
   const scratch = makeScratchDir('nutshell-start-bench-');
   try {
@@ -150,28 +149,4 @@ function checkNothingLeft(root: string): void {
     return; // never made: nothing left
   }
   if (left.length > 0) console.log(`\nwarning: ${left.length} container dir(s) left behind by run --rm: ${left.join(', ')}`);
-}
-
-/** An OCI bundle in a temp dir: `runc spec`'s default config, pointed at our rootfs, running
- *  /bin/true without a terminal. The rootfs is used in place (root.path is absolute). */
-function makeBundle(rootfs: string): string {
-  const bundle = mkdtempSync(join(tmpdir(), 'nutshell-bench-'));
-  const spec = spawnSync('runc', ['spec', '--bundle', bundle], { encoding: 'utf8' });
-  if (spec.status !== 0) {
-    rmSync(bundle, { recursive: true, force: true });
-    throw new BenchError(`runc spec failed: ${spec.stderr.trim()}`);
-  }
-  const path = join(bundle, 'config.json');
-  const config = JSON.parse(readFileSync(path, 'utf8')) as {
-    root: { path: string; readonly?: boolean };
-    process: { args: string[]; terminal: boolean; rlimits?: unknown };
-  };
-  config.root.path = rootfs;
-  config.process.args = ['/bin/true'];
-  config.process.terminal = false;
-  // setrlimit above the hard limit needs CAP_SYS_RESOURCE, which some sandboxes lack; our
-  // engine sets no rlimits either, so runc should not spend time on them.
-  delete config.process.rlimits;
-  writeFileSync(path, JSON.stringify(config, null, 2));
-  return bundle;
 }
