@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { traceEnabled, traceStep } from '../../lib/trace.ts';
@@ -111,6 +112,20 @@ async function readBody(incoming: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The body of an upgrade request (Content-Length bytes, part of them perhaps in `head`). */
+async function readUpgradeBody(incoming: IncomingMessage, socket: Socket, head: Buffer): Promise<Buffer> {
+  const length = Number(incoming.headers['content-length'] ?? 0);
+  let buffered = head;
+  while (buffered.length < length) {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk) buffered = Buffer.concat([buffered, chunk]);
+    else await once(socket, 'readable');
+  }
+  const rest = buffered.subarray(length);
+  if (rest.length > 0) socket.unshift(rest);
+  return buffered.subarray(0, length);
+}
+
 /** Turn an upgrade request's socket into a raw stream: the "101 UPGRADED" answer the docker CLI
  *  waits for, after which the connection carries the container's bytes both ways. An attach
  *  that did not ask to upgrade gets "200 OK" and the stream in the body, output only. */
@@ -185,7 +200,7 @@ export async function serveApi(options: DaemonOptions): Promise<number> {
   mkdirSync(dirname(path), { recursive: true });
   await clearStaleSocket(path);
 
-  const dispatch = async (incoming: IncomingMessage, response: ServerResponse | undefined, upgraded: Socket | undefined) => {
+  const dispatch = async (incoming: IncomingMessage, response: ServerResponse | undefined, upgraded: Socket | undefined, upgradeBody?: Buffer) => {
     const url = new URL(incoming.url ?? '/', 'http://daemon');
     let hijacked = false;
     let gone = false;
@@ -204,7 +219,7 @@ export async function serveApi(options: DaemonOptions): Promise<number> {
       const route = found.find(({ m }) => m === method);
       if (traceEnabled()) traceStep(`${method} ${url.pathname}${url.search}`, route ? 'a request from a client' : 'a request we have no endpoint for');
       if (!route) throw new ApiError(found.length > 0 ? 405 : 404, found.length > 0 ? `${method} is not allowed on ${bare}` : `page not found: ${method} ${bare}`);
-      let body: Buffer | undefined;
+      let body = upgradeBody;
       await route.handler({
         method,
         path: bare,
@@ -237,8 +252,14 @@ export async function serveApi(options: DaemonOptions): Promise<number> {
   };
 
   const server = createServer((incoming, response) => void dispatch(incoming, response, undefined));
-  // `Connection: Upgrade` (attach, exec start) comes as an 'upgrade' event, with the raw socket.
-  server.on('upgrade', (incoming: IncomingMessage, socket: Socket) => void dispatch(incoming, undefined, socket));
+  // `Connection: Upgrade` (attach, exec start) comes as an 'upgrade' event, with the raw socket
+  // and whatever came after the headers. Node parses no body there: the request's own (exec
+  // start sends JSON) is read off the socket first, so that it never reaches the container's
+  // stdin, and what follows it is put back for the stream.
+  server.on('upgrade', (incoming: IncomingMessage, socket: Socket, head: Buffer) => void (async () => {
+    const body = await readUpgradeBody(incoming, socket, head);
+    void dispatch(incoming, undefined, socket, body);
+  })());
   // Long streams (logs -f, attach, a slow pull) must not be cut by Node's request timeouts.
   server.requestTimeout = 0;
   server.headersTimeout = 0;

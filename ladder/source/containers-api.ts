@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as os } from 'node:os';
 import { UserError } from '../../lib/errors.ts';
@@ -169,9 +170,15 @@ async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promi
   }
 }
 
-/** A --rm container that has ended goes now; its exit code stays for `wait`. */
+/** How many clients are reading each container's output now (attach, logs). */
+const readers = new Map<string, number>();
+
+/** A --rm container that has ended goes now, once its readers have read its last output (it
+ *  is in the files that go with it); its exit code stays for `wait`. */
 async function reapIfAutoRemove(dirs: ContainerDirs, state: ContainerState): Promise<number> {
   const code = state.exitCode ?? 137;
+  const deadline = Date.now() + 10_000;
+  while ((readers.get(dirs.spec.id) ?? 0) > 0 && Date.now() < deadline) await sleep(10);
   if (readStartFile(dirs)?.autoRemove && existsSync(dirs.dir)) {
     removedExitCodes.set(dirs.spec.id, code);
     await removeContainer(dirs, false);
@@ -218,14 +225,20 @@ async function streamOutput(dirs: ContainerDirs, out: NodeJS.WritableStream & { 
   const wanted = (name: string) => query.get(name) === '1' || query.get(name) === 'true';
   const abort = new AbortController();
   out.on('close', () => abort.abort());
-  await followOutput(dirs, {
-    from,
-    follow,
-    signal: abort.signal,
-    onChunk: (stream, chunk) => {
-      if ((stream === 1 && wanted('stdout')) || (stream === 2 && wanted('stderr'))) out.write(frame(stream, chunk));
-    },
-  });
+  const id = dirs.spec.id;
+  readers.set(id, (readers.get(id) ?? 0) + 1);
+  try {
+    await followOutput(dirs, {
+      from,
+      follow,
+      signal: abort.signal,
+      onChunk: (stream, chunk) => {
+        if ((stream === 1 && wanted('stdout')) || (stream === 2 && wanted('stderr'))) out.write(frame(stream, chunk));
+      },
+    });
+  } finally {
+    readers.set(id, (readers.get(id) ?? 1) - 1);
+  }
   out.end();
 }
 
@@ -431,12 +444,14 @@ async function startExec(request: ApiRequest): Promise<void> {
   if (state.status !== 'running' || !isAlive(state)) throw new ApiError(409, `container ${exec.container.spec.id} is not running`);
   const socket = request.hijack();
   const spec = exec.container.spec;
-  const out = exec.tty ? socket : { write: (chunk: Buffer) => socket.write(frame(1, chunk)) };
-  const err = { write: (chunk: Buffer) => socket.write(frame(2, chunk)) };
+  // Without a terminal, each of the two streams writes its frames on the one connection.
+  const framed = (stream: 1 | 2) => new Writable({ write: (chunk: Buffer, _encoding, done) => void socket.write(frame(stream, chunk), () => done()) });
+  const out = exec.tty ? socket : framed(1);
+  const err = framed(2);
   exec.running = true;
   const started = execWithStreams(state.pid!, detectCgroups().open(state.cgroupId!), {
     argv: exec.argv, env: [...spec.env, ...(exec.env ?? [])], workdir: exec.workdir ?? spec.workdir, user: exec.user ?? spec.user, security: spec.security,
-  }, { tty: exec.tty, stdin: exec.attachStdin ? socket : undefined, stdout: out as NodeJS.WritableStream, stderr: err as NodeJS.WritableStream });
+  }, { tty: exec.tty, stdin: exec.attachStdin ? socket : undefined, stdout: out, stderr: err });
   exec.resize = started.resize;
   exec.exitCode = await started.exitCode;
   exec.running = false;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as os } from 'node:os';
 import { UserError } from '../../lib/errors.ts';
@@ -103,7 +104,11 @@ async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promi
   throw new Error('TODO (chapter 11): write awaitExit(), as the comment above it says');
 }
 
-/** A --rm container that has ended goes now; its exit code stays for `wait`. */
+/** How many clients are reading each container's output now (attach, logs). */
+const readers = new Map<string, number>();
+
+/** A --rm container that has ended goes now, once its readers have read its last output (it
+ *  is in the files that go with it); its exit code stays for `wait`. */
 async function reapIfAutoRemove(dirs: ContainerDirs, state: ContainerState): Promise<number> {
   throw new Error('TODO (chapter 11): write reapIfAutoRemove(), as the comment above it says');
 }
@@ -204,6 +209,7 @@ async function createExec({ params: [ref], json, response }: ApiRequest): Promis
 
 /** POST /exec/{id}/start: the connection becomes the exec'd process's stdio. */
 async function startExec(request: ApiRequest): Promise<void> {
+  // Without a terminal, each of the two streams writes its frames on the one connection.
   throw new Error('TODO (chapter 11): write startExec(), as the comment above it says');
 }
 

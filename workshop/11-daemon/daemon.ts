@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { UserError } from '../../lib/errors.ts';
 import { traceEnabled, traceStep } from '../../lib/trace.ts';
@@ -91,6 +92,11 @@ async function readBody(incoming: IncomingMessage): Promise<Buffer> {
   throw new Error('TODO (chapter 11): write readBody(), as the comment above it says');
 }
 
+/** The body of an upgrade request (Content-Length bytes, part of them perhaps in `head`). */
+async function readUpgradeBody(incoming: IncomingMessage, socket: Socket, head: Buffer): Promise<Buffer> {
+  throw new Error('TODO (chapter 11): write readUpgradeBody(), as the comment above it says');
+}
+
 /** Turn an upgrade request's socket into a raw stream: the "101 UPGRADED" answer the docker CLI
  *  waits for, after which the connection carries the container's bytes both ways. An attach
  *  that did not ask to upgrade gets "200 OK" and the stream in the body, output only. */
@@ -133,7 +139,10 @@ async function clearStaleSocket(path: string): Promise<void> {
 /** Serve the API on the socket until SIGTERM or SIGINT. The containers do not depend on us:
  *  each runs under its own monitor, and goes on when the daemon stops or is killed. */
 export async function serveApi(options: DaemonOptions): Promise<number> {
-  // `Connection: Upgrade` (attach, exec start) comes as an 'upgrade' event, with the raw socket.
+  // `Connection: Upgrade` (attach, exec start) comes as an 'upgrade' event, with the raw socket
+  // and whatever came after the headers. Node parses no body there: the request's own (exec
+  // start sends JSON) is read off the socket first, so that it never reaches the container's
+  // stdin, and what follows it is put back for the stream.
   // Long streams (logs -f, attach, a slow pull) must not be cut by Node's request timeouts.
   // The socket file is made by bind(2) with the process's umask: set it so that the file is
   // never open to everyone, not even for the moment before chmod.
