@@ -112,7 +112,9 @@ for (const ch of chaptersFrom('01')) {
     assertOneLineError(await run(ch, ['frobnicate'], { env }), new RegExp(`unknown verb "frobnicate" \\(try: ${verbs.join(', ')}, help\\)`));
     for (const verb of verbs) {
       // Without its arguments a verb refuses to run, but never because of --trace.
-      for (const args of [['--trace', verb], [verb, '--trace']]) {
+      // `daemon` would serve until stopped: give it an address it refuses, after --trace is read.
+      const refused = verb === 'daemon' ? ['--host', 'tcp://127.0.0.1:1'] : [];
+      for (const args of [['--trace', verb, ...refused], [verb, '--trace', ...refused]]) {
         const r = await run(ch, args, { env, timeout: 20_000 });
         assert.doesNotMatch(r.stderr, /Unknown option '--trace'|unknown verb/, `${args.join(' ')}: ${r.stderr}`);
       }
