@@ -20,7 +20,7 @@ import { createContainer } from './create.ts';
 import { ApiError, API_VERSION, frame, MIN_API_VERSION, sendJSON, type ApiRequest, type Route } from './daemon.ts';
 import { describe as describeState, killContainer, removeContainer, stopContainer } from './lifecycle.ts';
 import { parseNetworkMode, parsePublish, type PublishedPort } from './network.ts';
-import { isAlive, readState, type ContainerState } from './state.ts';
+import { isAlive, readRecordedState, readState, type ContainerState } from './state.ts';
 import { engineRoot, findContainerDirs, listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
 import { withStore } from './store.ts';
 
@@ -163,10 +163,18 @@ async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promi
   for (;;) {
     if (!existsSync(dirs.dir)) return removedExitCodes.get(id);
     const state = readState(dirs);
-    if (state.status === 'exited') return reapIfAutoRemove(dirs, state);
+    if (state.status === 'exited') return reapIfAutoRemove(dirs, await recordedEnd(dirs, state));
     if (stopWaiting()) return undefined;
     await sleep(25);
   }
+}
+
+/** The kernel says the container has ended before its monitor has written how: give the
+ *  monitor a moment to record the exit code (if it was killed too, nobody will). */
+async function recordedEnd(dirs: ContainerDirs, state: ContainerState): Promise<ContainerState> {
+  const deadline = Date.now() + 3000;
+  while (state.exitCode === undefined && readRecordedState(dirs).status === 'running' && Date.now() < deadline) await sleep(10);
+  return existsSync(dirs.dir) ? readState(dirs) : state;
 }
 
 /** How many clients are reading each container's output now (attach, logs). */
