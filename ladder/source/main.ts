@@ -102,8 +102,10 @@
  *  container runs under a small process of its own (chapter 06's monitor), so the daemon can
  *  restart without killing containers. With --host (or NUTSHELL_HOST) our own verbs are a
  *  client of it too.
- *  New here: daemon.ts (the socket, the HTTP server, version negotiation, errors), api.ts (the
- *  endpoints), console.ts (a terminal the monitor holds), client.ts (our CLI as a client).
+ *  New here: daemon.ts (the socket, the HTTP server, version negotiation, errors),
+ *  containers-api.ts and images-api.ts (the endpoints), create.ts (a container made apart from
+ *  started), console.ts (following output, attaching, exec with streams; the monitor serves
+ *  its terminal or stdin on console.sock, tty.ts), client.ts (our CLI as a client).
  *  Lesson: docs/11-daemon.md
  *  Run:    ./nutshell 11 daemon --host unix:///tmp/nutshell.sock &
  *          docker -H unix:///tmp/nutshell.sock run --rm 127.0.0.1:5000/nutshell/busybox echo hi */
