@@ -1,8 +1,9 @@
 /** Tooling: `npm start`, the guided tour. It builds the sample rootfs (offline, from
  *  busybox-static), then runs each chapter that exists on it, explaining what to look for. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import chalk from 'chalk';
 import { buildRootfs, PROJECT_ROOT } from './build-rootfs.ts';
 import { chapterCommand, chapterProgram, listChapters } from './chapters.ts';
@@ -19,11 +20,16 @@ interface Step {
   shown?: string;
   /** `args` is a program of the host (curl), not the chapter's. */
   onHost?: boolean;
+  /** Runs in the background until the chapter's steps are done (chapter 11's daemon): the next
+   *  step starts once SOCKET exists. */
+  background?: boolean;
+  /** `args` is the docker CLI: the step runs only when it is installed. */
+  needsDocker?: boolean;
 }
 
 /** What each chapter shows. `ROOTFS` is replaced by the sample rootfs, `REGISTRY` by the
  *  address of a local registry the tour starts, `ELSEWHERE` by a second, empty store,
- *  `TOURDIR` by the tour's own directory, and an argument `ESCAPE_SCRIPT <demo>` by the script
+ *  `TOURDIR` by the tour's own directory, `SOCKET` by the socket of chapter 11's daemon, and an argument `ESCAPE_SCRIPT <demo>` by the script
  *  that chapter 09's `escape <demo> --print` gives. */
 const TOUR: Record<string, { title: string; steps: Step[] }> = {
   '01-chroot': {
@@ -128,6 +134,14 @@ const TOUR: Record<string, { title: string; steps: Step[] }> = {
       { say: 'network prune', args: ['network', 'prune'] },
     ],
   },
+  '11-daemon': {
+    title: 'daemon: the Docker Engine API on a Unix socket, driven by the docker CLI',
+    steps: [
+      { say: 'The engine as a server: the daemon listens on a Unix socket, mode 0660 (whoever may open it is root here).', args: ['daemon', '--host', 'unix://SOCKET'], background: true },
+      { say: 'The real docker CLI is only a client: it sends create, attach, wait and start to our daemon.', args: ['docker', '-H', 'unix://SOCKET', 'run', '--rm', '--network', 'none', 'nutshell/busybox', 'echo', 'hello from docker run'], onHost: true, needsDocker: true },
+      { say: 'Our own CLI is a client too, with --host.', args: ['--host', 'unix://SOCKET', 'images'] },
+    ],
+  },
 };
 
 /** Chapter 10 changes the network it runs in (a bridge, IP forwarding, an nftables table): the
@@ -166,6 +180,16 @@ async function main(): Promise<number> {
   mkdirSync(join(tourRoot, 'volume'), { recursive: true }); // the host directory of chapter 09's escape
   const env = { ...process.env, NUTSHELL_ROOT: join(tourRoot, 'root'), NUTSHELL_STATE_DIR: join(tourRoot, 'run') };
   const registry = existsSync('/usr/bin/docker-registry') ? await startLocalRegistry() : undefined;
+  // Chapter 11's daemon: an absolute path, since a socket's address is the path as given.
+  const socket = join(tourRoot, 'docker.sock');
+  const background: ChildProcess[] = [];
+  const stopBackground = async () => {
+    for (const child of background.splice(0)) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill('SIGTERM');
+      await new Promise((ended) => child.once('exit', ended));
+    }
+  };
   const netns = haveNetworkTools() && spawnSync('ip', ['netns', 'add', TOUR_NETNS]).status === 0 ? TOUR_NETNS : undefined;
   if (netns) spawnSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
   try {
@@ -184,8 +208,12 @@ async function main(): Promise<number> {
           console.log(chalk.dim(`\n  (skipped: ${step.args[0]} needs Debian's docker-registry: apt-get install docker-registry)`));
           continue;
         }
+        if (step.needsDocker && spawnSync('sh', ['-c', 'command -v docker'], { stdio: 'ignore' }).status !== 0) {
+          console.log(chalk.dim('\n  (skipped: this step needs the docker CLI, a client only: apt-get install docker-cli)'));
+          continue;
+        }
         const expand = (a: string) => a.replace('ROOTFS', relative(process.cwd(), rootfs)).replace('REGISTRY', registry?.host ?? '')
-          .replace('ELSEWHERE', relative(process.cwd(), join(tourRoot, 'elsewhere'))).replace('TOURDIR', relative(process.cwd(), tourRoot));
+          .replace('ELSEWHERE', relative(process.cwd(), join(tourRoot, 'elsewhere'))).replace('TOURDIR', relative(process.cwd(), tourRoot)).replace('SOCKET', socket);
         const args = step.args.map((a) => (a.startsWith('ESCAPE_SCRIPT ') ? escapeScript(a.slice('ESCAPE_SCRIPT '.length)) : expand(a)));
         if (step.say !== step.args[0]) console.log(`\n${chalk.yellow('▶')} ${step.say}`);
         const shown = step.shown ? expand(step.shown) : args.map((a) => (/[\s"$|;]/.test(a) ? `'${a}'` : a)).join(' ');
@@ -196,12 +224,19 @@ async function main(): Promise<number> {
         // hide /sys/fs/cgroup from the engine.
         const inNetns = inOwnNetwork ? ['nsenter', `--net=/run/netns/${netns}`, '--'] : [];
         const [file, ...rest] = [...inNetns, ...command];
+        if (step.background) {
+          background.push(spawn(file!, rest, { stdio: ['ignore', 'inherit', 'inherit'], cwd: process.cwd(), env }));
+          for (let waited = 0; !existsSync(socket) && waited < 10_000; waited += 100) await sleep(100);
+          continue;
+        }
         const result = spawnSync(file!, rest, { stdio: 'inherit', cwd: process.cwd(), env });
         if (result.status !== 0) console.log(chalk.dim(`  (exit code ${result.status ?? result.signal})`));
       }
+      await stopBackground();
       console.log('');
     }
   } finally {
+    await stopBackground();
     const last = listChapters().at(-1)!;
     for (const name of ['ticker', 'tour-08']) spawnSync(process.execPath, [...chapterCommand(chapterProgram(last)).slice(1), 'rm', '-f', name], { stdio: 'ignore', env });
     if (netns) {

@@ -254,6 +254,7 @@ async function logs(request: ApiRequest): Promise<void> {
   const { params: [ref], query, response } = request;
   const dirs = lookUp(ref);
   const tty = readStartFile(dirs)?.config.tty === true;
+  response.on('error', () => undefined); // a client that stops reading (logs -f, then Ctrl-C)
   response.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
   const follow = query.get('follow') === '1' || query.get('follow') === 'true';
   if (!tty) return streamOutput(dirs, response, 'start', query, follow);

@@ -131,6 +131,9 @@ async function readUpgradeBody(incoming: IncomingMessage, socket: Socket, head: 
  *  that did not ask to upgrade gets "200 OK" and the stream in the body, output only. */
 function hijackConnection(incoming: IncomingMessage, response: ServerResponse | undefined, upgraded: Socket | undefined): Socket {
   const type = 'application/vnd.docker.raw-stream';
+  // A client that goes away mid-stream makes our next write fail (EPIPE): that is its 'close',
+  // which the endpoints watch, not an error of the daemon's.
+  (upgraded ?? incoming.socket).on('error', () => undefined);
   if (upgraded) {
     upgraded.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     return upgraded;

@@ -101,6 +101,8 @@ async function readUpgradeBody(incoming: IncomingMessage, socket: Socket, head: 
  *  waits for, after which the connection carries the container's bytes both ways. An attach
  *  that did not ask to upgrade gets "200 OK" and the stream in the body, output only. */
 function hijackConnection(incoming: IncomingMessage, response: ServerResponse | undefined, upgraded: Socket | undefined): Socket {
+  // A client that goes away mid-stream makes our next write fail (EPIPE): that is its 'close',
+  // which the endpoints watch, not an error of the daemon's.
   // Without the upgrade, take the socket from the HTTP server all the same: the stream has
   // no length, and ends when we close the connection.
   throw new Error('TODO (chapter 11): write hijackConnection(), as the comment above it says');
