@@ -158,13 +158,27 @@ function lastLine(dirs: ContainerDirs): string {
 /** Exit codes of --rm containers the daemon has removed, for a `wait` that comes late. */
 const removedExitCodes = new Map<string, number>();
 
+/** When each container was first seen ended without an exit code. */
+const endedWithoutCode = new Map<string, number>();
+
+/** Has the end of the container been recorded for good? Its process can be gone a moment
+ *  before its monitor writes the exit code down: only if no code comes within 2 s did it die
+ *  unwatched (its monitor killed too), and its code is unknown for good. */
+function endSettled(dirs: ContainerDirs, state: ContainerState): boolean {
+  if (state.status !== 'exited') return false;
+  if (state.exitCode !== undefined) return true;
+  const since = endedWithoutCode.get(dirs.spec.id) ?? Date.now();
+  endedWithoutCode.set(dirs.spec.id, since);
+  return Date.now() - since > 2000;
+}
+
 /** The container's end: its exit code, once it has one. Removes a --rm container then. */
 async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promise<number | undefined> {
   const id = dirs.spec.id;
   for (;;) {
     if (!existsSync(dirs.dir)) return removedExitCodes.get(id);
     const state = readState(dirs);
-    if (state.status === 'exited') return reapIfAutoRemove(dirs, state);
+    if (endSettled(dirs, state)) return reapIfAutoRemove(dirs, state);
     if (stopWaiting()) return undefined;
     await sleep(25);
   }
@@ -505,7 +519,7 @@ export function aboutEngine(): object {
 export function removeEndedAutoRemoveContainers(): void {
   for (const dirs of listContainers()) {
     const state = readState(dirs);
-    if (state.status === 'exited' && readStartFile(dirs)?.autoRemove) void reapIfAutoRemove(dirs, state).catch(() => undefined);
+    if (endSettled(dirs, state) && readStartFile(dirs)?.autoRemove) void reapIfAutoRemove(dirs, state).catch(() => undefined);
   }
 }
 
