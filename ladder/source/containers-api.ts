@@ -58,6 +58,10 @@ interface StartFile {
   config: ContainerConfig;
   autoRemove: boolean;
   openStdin: boolean;
+  /** The image and capabilities in the client's words, for ps and inspect (as dockerd shows them). */
+  image?: string;
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 function startFilePath(dirs: ContainerDirs): string {
@@ -122,7 +126,7 @@ async function create({ query, json, response }: ApiRequest): Promise<void> {
     tty: body.Tty === true,
     interactive: body.OpenStdin === true,
   });
-  const start: StartFile = { config, autoRemove: host.AutoRemove === true, openStdin: body.OpenStdin === true };
+  const start: StartFile = { config, autoRemove: host.AutoRemove === true, openStdin: body.OpenStdin === true, image: body.Image, capAdd: host.CapAdd ?? undefined, capDrop: host.CapDrop ?? undefined };
   writeFileSync(startFilePath(dirs), JSON.stringify(start), { mode: 0o600 });
   sendJSON(response, 201, { Id: dirs.spec.id, Warnings: [] });
 }
@@ -309,7 +313,7 @@ function list({ query, response }: ApiRequest): void {
     rows.push({
       Id: dirs.spec.id,
       Names: [`/${name}`],
-      Image: dirs.spec.image,
+      Image: readStartFile(dirs)?.image ?? dirs.spec.image,
       ImageID: '',
       Command: dirs.spec.argv.join(' '),
       Created: Math.floor(Date.parse(dirs.spec.created) / 1000),
@@ -350,6 +354,8 @@ function inspect({ params: [ref], response }: ApiRequest): void {
       NanoCpus: Math.round((file?.config.limits.cpus ?? 0) * 1e9),
       PidsLimit: file?.config.limits.pidsMax ?? null,
       Privileged: dirs.spec.security?.privileged === true,
+      CapAdd: file?.capAdd ?? null,
+      CapDrop: file?.capDrop ?? null,
       Binds: (file?.config.volumes ?? []).map((v) => `${v.hostPath}:${v.containerPath}${v.readOnly ? ':ro' : ''}`),
     },
     GraphDriver: { Name: 'overlay', Data: { LowerDir: dirs.spec.lowerDirs.join(':'), UpperDir: dirs.upperDir, WorkDir: dirs.workDir, MergedDir: dirs.mergedDir } },
@@ -359,8 +365,9 @@ function inspect({ params: [ref], response }: ApiRequest): void {
       User: dirs.spec.user ?? '',
       Env: dirs.spec.env,
       Cmd: dirs.spec.argv,
-      Image: dirs.spec.image,
+      Image: file?.image ?? dirs.spec.image,
       WorkingDir: dirs.spec.workdir,
+      StopTimeout: file?.config.stopTimeout,
       Tty: file?.config.tty === true,
       OpenStdin: file?.openStdin === true,
       Labels: {},

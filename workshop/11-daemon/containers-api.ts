@@ -57,6 +57,10 @@ interface StartFile {
   config: ContainerConfig;
   autoRemove: boolean;
   openStdin: boolean;
+  /** The image and capabilities in the client's words, for ps and inspect (as dockerd shows them). */
+  image?: string;
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 function startFilePath(dirs: ContainerDirs): string {
