@@ -2,8 +2,8 @@
  *  `kill`, `rm`, `images`, `pull` and `inspect` are Docker Engine API requests to a daemon, and
  *  print what the local verbs print. The daemon here is a real dockerd (Debian's 20.10, API
  *  1.41) on a private socket, data root and exec root, started and removed by the test: if our
- *  client works against it, it speaks the API, not just our daemon's reading of it. The
- *  daemon comes from one function (tests/helpers/dockerd.ts), so the same tests can drive ours. */
+ *  client works against it, it speaks the API, not just our daemon's reading of it. The same
+ *  tests then run against our daemon (startOurDaemon, tests/helpers/dockerd.ts). */
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,17 +11,23 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertOneLineError, ROOTFS, run, start, tempDir, type Result } from './helpers/chapter.ts';
 import { buildTestImage, pushImage, TEST_IMAGE } from './helpers/images.ts';
-import { DOCKERD, leftovers, startDockerd, type TestDaemon } from './helpers/dockerd.ts';
+import { DOCKERD, leftovers, startDockerd, startOurDaemon, type TestDaemon } from './helpers/dockerd.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
 import { startRegistry } from './helpers/registry.ts';
 
 /** The busybox rootfs, imported into the daemon under this name. */
 const IMAGE = 'nutshell-test/busybox';
 
-for (const chapter of chaptersFrom('11')) describe(`${chapter}: the CLI as a client of a daemon (a real dockerd)`, { skip: !existsSync(DOCKERD) && 'dockerd is not installed (apt-get install docker.io)' }, () => {
+/** The daemons the client is checked against: the reference, and ours. */
+const daemons: { name: string; start: (chapter: string) => Promise<TestDaemon>; skip: string | false }[] = [
+  { name: 'a real dockerd', start: () => startDockerd(), skip: !existsSync(DOCKERD) && 'dockerd is not installed (apt-get install docker.io)' },
+  { name: 'our daemon', start: (chapter) => startOurDaemon(chapter), skip: false },
+];
+
+for (const chapter of chaptersFrom('11')) for (const kind of daemons) describe(`${chapter}: the CLI as a client of a daemon (${kind.name})`, { skip: kind.skip }, () => {
   let daemon: TestDaemon;
   before(async () => {
-    daemon = await startDockerd();
+    daemon = await kind.start(chapter);
     daemon.importImage(ROOTFS, IMAGE);
   });
   after(async () => {

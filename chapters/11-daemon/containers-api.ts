@@ -20,7 +20,7 @@ import { createContainer } from './create.ts';
 import { ApiError, API_VERSION, frame, MIN_API_VERSION, sendJSON, type ApiRequest, type Route } from './daemon.ts';
 import { describe as describeState, killContainer, removeContainer, stopContainer } from './lifecycle.ts';
 import { parseNetworkMode, parsePublish, type PublishedPort } from './network.ts';
-import { isAlive, readRecordedState, readState, type ContainerState } from './state.ts';
+import { isAlive, readState, type ContainerState } from './state.ts';
 import { engineRoot, findContainerDirs, listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
 import { withStore } from './store.ts';
 
@@ -57,6 +57,10 @@ interface StartFile {
   config: ContainerConfig;
   autoRemove: boolean;
   openStdin: boolean;
+  /** The image and capabilities in the client's words, for ps and inspect (as dockerd shows them). */
+  image?: string;
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 function startFilePath(dirs: ContainerDirs): string {
@@ -121,7 +125,7 @@ async function create({ query, json, response }: ApiRequest): Promise<void> {
     tty: body.Tty === true,
     interactive: body.OpenStdin === true,
   });
-  const start: StartFile = { config, autoRemove: host.AutoRemove === true, openStdin: body.OpenStdin === true };
+  const start: StartFile = { config, autoRemove: host.AutoRemove === true, openStdin: body.OpenStdin === true, image: body.Image, capAdd: host.CapAdd ?? undefined, capDrop: host.CapDrop ?? undefined };
   writeFileSync(startFilePath(dirs), JSON.stringify(start), { mode: 0o600 });
   sendJSON(response, 201, { Id: dirs.spec.id, Warnings: [] });
 }
@@ -157,24 +161,30 @@ function lastLine(dirs: ContainerDirs): string {
 /** Exit codes of --rm containers the daemon has removed, for a `wait` that comes late. */
 const removedExitCodes = new Map<string, number>();
 
+/** When each container was first seen ended without an exit code. */
+const endedWithoutCode = new Map<string, number>();
+
+/** Has the end of the container been recorded for good? Its process can be gone a moment
+ *  before its monitor writes the exit code down: only if no code comes within 2 s did it die
+ *  unwatched (its monitor killed too), and its code is unknown for good. */
+function endSettled(dirs: ContainerDirs, state: ContainerState): boolean {
+  if (state.status !== 'exited') return false;
+  if (state.exitCode !== undefined) return true;
+  const since = endedWithoutCode.get(dirs.spec.id) ?? Date.now();
+  endedWithoutCode.set(dirs.spec.id, since);
+  return Date.now() - since > 2000;
+}
+
 /** The container's end: its exit code, once it has one. Removes a --rm container then. */
 async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promise<number | undefined> {
   const id = dirs.spec.id;
   for (;;) {
     if (!existsSync(dirs.dir)) return removedExitCodes.get(id);
     const state = readState(dirs);
-    if (state.status === 'exited') return reapIfAutoRemove(dirs, await recordedEnd(dirs, state));
+    if (endSettled(dirs, state)) return reapIfAutoRemove(dirs, state);
     if (stopWaiting()) return undefined;
     await sleep(25);
   }
-}
-
-/** The kernel says the container has ended before its monitor has written how: give the
- *  monitor a moment to record the exit code (if it was killed too, nobody will). */
-async function recordedEnd(dirs: ContainerDirs, state: ContainerState): Promise<ContainerState> {
-  const deadline = Date.now() + 3000;
-  while (state.exitCode === undefined && readRecordedState(dirs).status === 'running' && Date.now() < deadline) await sleep(10);
-  return existsSync(dirs.dir) ? readState(dirs) : state;
 }
 
 /** How many clients are reading each container's output now (attach, logs). */
@@ -303,7 +313,7 @@ function list({ query, response }: ApiRequest): void {
     rows.push({
       Id: dirs.spec.id,
       Names: [`/${name}`],
-      Image: dirs.spec.image,
+      Image: readStartFile(dirs)?.image ?? dirs.spec.image,
       ImageID: '',
       Command: dirs.spec.argv.join(' '),
       Created: Math.floor(Date.parse(dirs.spec.created) / 1000),
@@ -344,6 +354,8 @@ function inspect({ params: [ref], response }: ApiRequest): void {
       NanoCpus: Math.round((file?.config.limits.cpus ?? 0) * 1e9),
       PidsLimit: file?.config.limits.pidsMax ?? null,
       Privileged: dirs.spec.security?.privileged === true,
+      CapAdd: file?.capAdd ?? null,
+      CapDrop: file?.capDrop ?? null,
       Binds: (file?.config.volumes ?? []).map((v) => `${v.hostPath}:${v.containerPath}${v.readOnly ? ':ro' : ''}`),
     },
     GraphDriver: { Name: 'overlay', Data: { LowerDir: dirs.spec.lowerDirs.join(':'), UpperDir: dirs.upperDir, WorkDir: dirs.workDir, MergedDir: dirs.mergedDir } },
@@ -353,8 +365,9 @@ function inspect({ params: [ref], response }: ApiRequest): void {
       User: dirs.spec.user ?? '',
       Env: dirs.spec.env,
       Cmd: dirs.spec.argv,
-      Image: dirs.spec.image,
+      Image: file?.image ?? dirs.spec.image,
       WorkingDir: dirs.spec.workdir,
+      StopTimeout: file?.config.stopTimeout,
       Tty: file?.config.tty === true,
       OpenStdin: file?.openStdin === true,
       Labels: {},
@@ -513,7 +526,7 @@ export function aboutEngine(): object {
 export function removeEndedAutoRemoveContainers(): void {
   for (const dirs of listContainers()) {
     const state = readState(dirs);
-    if (state.status === 'exited' && readStartFile(dirs)?.autoRemove) void reapIfAutoRemove(dirs, state).catch(() => undefined);
+    if (endSettled(dirs, state) && readStartFile(dirs)?.autoRemove) void reapIfAutoRemove(dirs, state).catch(() => undefined);
   }
 }
 

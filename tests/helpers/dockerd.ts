@@ -2,12 +2,15 @@
  *  data in a temporary directory that goes with it. startDockerd() starts Debian's dockerd
  *  (20.10, API 1.41), the reference our client (chapter 11's client.ts) is checked against;
  *  another daemon (ours) can stand in for it behind the same TestDaemon interface. */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { chapterCommand } from '../../scripts/chapters.ts';
+import { engineCgroups } from './cgroups.ts';
+import { programOf, start, type Result } from './chapter.ts';
 
 export const DOCKERD = '/usr/sbin/dockerd';
 
@@ -104,4 +107,116 @@ export function leftovers(dir: string): string[] {
     if (line.includes(dir)) found.push(`mount: ${line}`);
   }
   return found;
+}
+
+/** Our daemon (chapter 11's `daemon` verb) as a TestDaemon, with what a test of a daemon's own
+ *  life needs too: its root, a SIGKILL, and a start again on the same root and socket. */
+export interface OurDaemon extends TestDaemon {
+  root: string;
+  /** What the daemon wrote to its stdout and stderr so far. */
+  log(): string;
+  /** The docker CLI against it, to its end. */
+  docker(args: string[], opts?: { input?: string; timeout?: number }): Promise<Result>;
+  /** SIGKILL the daemon (its containers go on, under their monitors). */
+  kill(): Promise<void>;
+  /** Start it again, on the same root and socket. */
+  restart(): Promise<void>;
+}
+
+/** The docker CLI on `host`, to its end; never throws on a non-zero exit. */
+export function docker(host: string, args: string[], opts: { input?: string; timeout?: number } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn('docker', ['-H', host, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 120_000);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Chapter `chapter`'s daemon on a socket and root of a temporary directory (inside network
+ *  namespace `netns` if given). stop() removes its containers with the docker CLI, sends
+ *  SIGTERM, and fails if anything of it is left: a process or mount naming its directory, or a
+ *  cgroup of one of its containers. */
+export async function startOurDaemon(chapter: string, opts: { netns?: string } = {}): Promise<OurDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'nutshell-daemon-'));
+  const root = join(dir, 'root');
+  const socket = join(dir, 'docker.sock');
+  const host = `unix://${socket}`;
+  const logPath = join(dir, 'daemon.log');
+  let daemon: ChildProcess;
+  let ended: Promise<void>;
+  let exited = false;
+  const launch = async () => {
+    const log = openSync(logPath, 'a');
+    daemon = start(chapter, ['--root', root, 'daemon', '--host', host], { netns: opts.netns, stdio: ['ignore', log, log] });
+    exited = false;
+    ended = new Promise<void>((done) => daemon.once('exit', () => done()));
+    void ended.then(() => (exited = true));
+    try {
+      await waitForPing(socket, 60, () => exited);
+    } catch (err) {
+      const lastLines = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n');
+      throw new Error(`${(err as Error).message}; the daemon's last lines:\n${lastLines}`);
+    }
+  };
+  const kill = async () => {
+    if (!exited) daemon.kill('SIGKILL');
+    await ended;
+  };
+  await launch().catch(async (err: unknown) => {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    const problems: string[] = [];
+    const ids: string[] = [];
+    if (!exited) {
+      const listed = await docker(host, ['ps', '-aq', '--no-trunc']);
+      ids.push(...listed.stdout.split('\n').filter(Boolean));
+      if (ids.length) {
+        const removed = await docker(host, ['rm', '-f', ...ids]);
+        if (removed.code !== 0) problems.push(`docker rm -f: ${removed.stderr.trim()}`);
+      }
+      daemon.kill('SIGTERM');
+      await Promise.race([ended, sleep(30_000)]);
+      if (!exited) {
+        problems.push('the daemon did not end within 30 s of SIGTERM');
+        daemon.kill('SIGKILL');
+      }
+      await ended;
+    }
+    problems.push(...leftovers(dir));
+    for (const cgroup of engineCgroups()) if (ids.some((id) => cgroup.includes(id.slice(0, 12)))) problems.push(`cgroup: ${cgroup}`);
+    if (existsSync(socket)) problems.push(`the socket ${socket} is still there`);
+    rmSync(dir, { recursive: true, force: true });
+    if (problems.length) throw new Error(`our daemon left behind:\n${problems.join('\n')}`);
+  };
+  return {
+    host,
+    dir,
+    root,
+    importImage: (rootfs, name) => {
+      // The chapter's own `import`, into the same root: the daemon reads its store from disk.
+      const [file, ...argv] = chapterCommand(programOf(chapter));
+      const imported = spawnSync(file!, [...argv, '--root', root, 'import', rootfs, name], { encoding: 'utf8' });
+      if (imported.status !== 0) throw new Error(`import ${name}: ${imported.stderr}`);
+    },
+    docker: (args, o) => docker(host, args, o),
+    log: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : ''),
+    kill,
+    restart: launch,
+    stop,
+  };
 }

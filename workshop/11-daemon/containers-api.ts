@@ -20,7 +20,7 @@ import { createContainer } from './create.ts';
 import { ApiError, API_VERSION, frame, MIN_API_VERSION, sendJSON, type ApiRequest, type Route } from './daemon.ts';
 import { describe as describeState, killContainer, removeContainer, stopContainer } from './lifecycle.ts';
 import { parseNetworkMode, parsePublish, type PublishedPort } from './network.ts';
-import { isAlive, readRecordedState, readState, type ContainerState } from './state.ts';
+import { isAlive, readState, type ContainerState } from './state.ts';
 import { engineRoot, findContainerDirs, listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
 import { withStore } from './store.ts';
 
@@ -57,6 +57,10 @@ interface StartFile {
   config: ContainerConfig;
   autoRemove: boolean;
   openStdin: boolean;
+  /** The image and capabilities in the client's words, for ps and inspect (as dockerd shows them). */
+  image?: string;
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 function startFilePath(dirs: ContainerDirs): string {
@@ -99,15 +103,19 @@ function lastLine(dirs: ContainerDirs): string {
 /** Exit codes of --rm containers the daemon has removed, for a `wait` that comes late. */
 const removedExitCodes = new Map<string, number>();
 
+/** When each container was first seen ended without an exit code. */
+const endedWithoutCode = new Map<string, number>();
+
+/** Has the end of the container been recorded for good? Its process can be gone a moment
+ *  before its monitor writes the exit code down: only if no code comes within 2 s did it die
+ *  unwatched (its monitor killed too), and its code is unknown for good. */
+function endSettled(dirs: ContainerDirs, state: ContainerState): boolean {
+  throw new Error('TODO (chapter 11): write endSettled(), as the comment above it says');
+}
+
 /** The container's end: its exit code, once it has one. Removes a --rm container then. */
 async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promise<number | undefined> {
   throw new Error('TODO (chapter 11): write awaitExit(), as the comment above it says');
-}
-
-/** The kernel says the container has ended before its monitor has written how: give the
- *  monitor a moment to record the exit code (if it was killed too, nobody will). */
-async function recordedEnd(dirs: ContainerDirs, state: ContainerState): Promise<ContainerState> {
-  throw new Error('TODO (chapter 11): write recordedEnd(), as the comment above it says');
 }
 
 /** How many clients are reading each container's output now (attach, logs). */
