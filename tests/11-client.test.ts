@@ -19,12 +19,13 @@ import { startRegistry } from './helpers/registry.ts';
 const IMAGE = 'nutshell-test/busybox';
 
 /** The daemons the client is checked against: the reference, and ours. */
-const daemons: { name: string; start: (chapter: string) => Promise<TestDaemon>; skip: string | false }[] = [
-  { name: 'a real dockerd', start: () => startDockerd(), skip: !existsSync(DOCKERD) && 'dockerd is not installed (apt-get install docker.io)' },
-  { name: 'our daemon', start: (chapter) => startOurDaemon(chapter), skip: false },
+// No skipping when dockerd is missing: starting it fails, and so does the run (CI installs docker.io).
+const daemons: { name: string; start: (chapter: string) => Promise<TestDaemon> }[] = [
+  { name: 'a real dockerd', start: () => startDockerd() },
+  { name: 'our daemon', start: (chapter) => startOurDaemon(chapter) },
 ];
 
-for (const chapter of chaptersFrom('11')) for (const kind of daemons) describe(`${chapter}: the CLI as a client of a daemon (${kind.name})`, { skip: kind.skip }, () => {
+for (const chapter of chaptersFrom('11')) for (const kind of daemons) describe(`${chapter}: the CLI as a client of a daemon (${kind.name})`, () => {
   let daemon: TestDaemon;
   before(async () => {
     daemon = await kind.start(chapter);

@@ -6,10 +6,12 @@
  *  must leave nothing behind when stopped (tests/helpers/dockerd.ts, startOurDaemon). */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOTFS, tempDir, type Result } from './helpers/chapter.ts';
+import { assertOneLineError, ROOTFS, run, tempDir, type Result } from './helpers/chapter.ts';
 import { startOurDaemon, type OurDaemon } from './helpers/dockerd.ts';
 import { buildTestImage, pushImage, TEST_IMAGE } from './helpers/images.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
@@ -18,7 +20,6 @@ import { startRegistry } from './helpers/registry.ts';
 
 /** The busybox rootfs, imported into each daemon under this name. */
 const IMAGE = 'nutshell-test/busybox';
-const hasDocker = spawnSync('docker', ['--version']).status === 0;
 
 /** Its stderr, less the CLI's usage hint after a failed `run`: the lines of the error. */
 function errorLines(result: Result): string[] {
@@ -86,12 +87,12 @@ function onTerminal(argv: string[]) {
 }
 
 // At the top level: the registry's after() hook then belongs to the file.
-const registry = hasDocker ? await startRegistry() : undefined!;
+const registry = await startRegistry();
 const layout = buildTestImage(join(tempDir(), 'layout'), 'v1');
-if (hasDocker) pushImage(layout, 'v1', registry.host, 'test/busybox');
-const REF = hasDocker ? `${registry.host}/test/busybox:v1` : '';
+pushImage(layout, 'v1', registry.host, 'test/busybox');
+const REF = `${registry.host}/test/busybox:v1`;
 
-for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driven by the docker CLI`, { skip: !hasDocker && 'the docker CLI is not installed' }, () => {
+for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driven by the docker CLI`, () => {
   let daemon: OurDaemon;
   before(async () => {
     daemon = await startOurDaemon(chapter);
@@ -227,6 +228,32 @@ for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driv
     assert.notEqual(missing.code, 0);
     assert.match(errorLines(missing).at(-1)!, /^docker: Error response from daemon: .*no\/such/);
     assert.equal(await mustDk(['ps', '-a']), (await mustDk(['ps'])).split('\n')[0] + '\n', 'no container is left');
+  });
+
+  test('the socket: mode 0660, a second daemon on it refused; API versions it does not speak refused in dockerd\'s words', async () => {
+    const socketPath = daemon.host.replace(/^unix:\/\//, '');
+    assert.equal(statSync(socketPath).mode & 0o777, 0o660, 'whoever may open the socket is root: owner and group only');
+    const second = await run(chapter, ['--root', tempDir(), 'daemon', '--host', daemon.host]);
+    assertOneLineError(second, /^nutshell: a daemon already listens on /);
+    const ask = (path: string) => new Promise<{ status: number; body: string }>((done, fail) => {
+      const outgoing = request({ socketPath, path, agent: false }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk));
+        response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+      });
+      outgoing.once('error', fail);
+      outgoing.end();
+    });
+    const tooNew = await ask('/v1.99/version');
+    assert.equal(tooNew.status, 400);
+    assert.match(JSON.parse(tooNew.body).message, /^client version 1\.99 is too new\. Maximum supported API version is 1\.50$/);
+    const tooOld = await ask('/v1.12/version');
+    assert.equal(tooOld.status, 400);
+    assert.match(JSON.parse(tooOld.body).message, /^client version 1\.12 is too old\./);
+    const unknown = await ask('/v1.50/no/such/endpoint');
+    assert.equal(unknown.status, 404);
+    assert.match(JSON.parse(unknown.body).message, /page not found/);
+    assert.equal((await ask('/v1.44/version')).status, 200, 'an older version that we speak');
   });
 
   test('several clients at once; a client killed mid-attach leaves its container running', async () => {
