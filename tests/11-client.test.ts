@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertOneLineError, ROOTFS, run, start, tempDir, type Result } from './helpers/chapter.ts';
 import { buildTestImage, pushImage, TEST_IMAGE } from './helpers/images.ts';
-import { DOCKERD, leftovers, startDockerd, startOurDaemon, type TestDaemon } from './helpers/dockerd.ts';
+import { leftovers, startDockerd, startOurDaemon, type TestDaemon } from './helpers/dockerd.ts';
 import { chaptersFrom } from './helpers/ladder.ts';
 import { startRegistry } from './helpers/registry.ts';
 
