@@ -26,7 +26,13 @@ export function killContainer(dirs: ContainerDirs, signal: NodeJS.Signals): void
   const state = readState(dirs);
   if (state.status !== 'running') throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" is not running`);
   traceStep(`kill(${state.pid}, ${signal})`, 'signal the container\'s PID 1, as the host sees it');
-  process.kill(state.pid!, signal);
+  try {
+    process.kill(state.pid!, signal);
+  } catch (err) {
+    // It ended, and its monitor reaped it, between readState's check and this call.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    return;
+  }
 }
 
 /** `docker stop`: SIGTERM, then SIGKILL after `timeout` seconds — a PID 1 without a SIGTERM

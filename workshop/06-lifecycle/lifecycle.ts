@@ -18,6 +18,7 @@ async function waitFor(done: () => boolean, seconds: number): Promise<boolean> {
 
 /** Send a signal to the container's PID 1 (from the host, so even SIGKILL gets through). */
 export function killContainer(dirs: ContainerDirs, signal: NodeJS.Signals): void {
+  // It ended, and its monitor reaped it, between readState's check and this call.
   throw new Error('TODO (chapter 06): write killContainer(), as the comment above it says');
 }
 

@@ -27,10 +27,26 @@ export function killContainer(dirs: ContainerDirs, signal: NodeJS.Signals): void
   const state = readState(dirs);
   if (state.status !== 'running') throw new UserError(`container "${dirs.spec.name ?? dirs.spec.id}" is not running`);
   traceStep(`kill(${state.pid}, ${signal})`, 'signal the container\'s PID 1, as the host sees it');
-  process.kill(state.pid!, signal);
+  try {
+    process.kill(state.pid!, signal);
+  } catch (err) {
+    // It ended, and its monitor reaped it, between readState's check and this call.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    return;
+  }
   // A frozen task acts on no signal, SIGKILL included, until it is thawed; a commit whose
   // engine was killed half-way leaves its container frozen. Thawing one that is not is harmless.
-  if (state.cgroupId) openCgroup(state.cgroupId)?.thaw();
+  if (state.cgroupId) thawCgroup(state.cgroupId);
+}
+
+/** Our signal may end the container at once, and its monitor remove the cgroup while we write
+ *  to it (ENOENT): a cgroup that is gone has nothing frozen left to thaw. */
+function thawCgroup(cgroupId: string): void {
+  try {
+    openCgroup(cgroupId)?.thaw();
+  } catch (err) {
+    if (openCgroup(cgroupId)) throw err;
+  }
 }
 
 /** `docker stop`: SIGTERM, then SIGKILL after `timeout` seconds — a PID 1 without a SIGTERM
