@@ -28,6 +28,8 @@ const CHAPTER = '11';
 const DOCKER_RUN = ['run', '--rm', '--network', 'none', IMAGE, '/bin/true'];
 const SKIPPED = 'skipped: chapter 11 has no daemon yet';
 const OUR_DAEMON = 'chapter 11 daemon';
+/** The same daemon with `--spares 0`: every container's monitor and child stage boot on demand. */
+const OUR_COLD_DAEMON = 'chapter 11 daemon --spares 0';
 /** How long a daemon may take to answer its first ping, and to exit after SIGTERM. */
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -89,21 +91,27 @@ export async function main(argv: string[]): Promise<number> {
     importIntoDockerd(rootfs, (args, input) => cli(theirs, args, input));
 
     let oursDaemon: Daemon | undefined;
+    let oursCold: Daemon | undefined;
     if (ours.has) {
       // A daemon still being written may fail to start or to run the container: that is worth
       // saying with its log, while dockerd and runc are still measured. Hence one untimed run first.
       try {
-        oursDaemon = await startOurDaemon(scratch, rootfs);
+        oursDaemon = await startOurDaemon(scratch, rootfs, OUR_DAEMON, []);
         daemons.push(oursDaemon);
-        const trial = cli(oursDaemon, DOCKER_RUN);
-        if (trial.status !== 0) {
-          throw new BenchError(`docker ${DOCKER_RUN.join(' ')}: exit ${trial.status}\n  ${trial.stderr.trim().split('\n').filter(Boolean).slice(-3).join('\n  ')}\n` +
-            `  its log, last lines:\n  ${tail(oursDaemon.log, 5).join('\n  ')}`);
+        oursCold = await startOurDaemon(scratch, rootfs, OUR_COLD_DAEMON, ['--spares', '0']);
+        daemons.push(oursCold);
+        for (const daemon of [oursDaemon, oursCold]) {
+          const trial = cli(daemon, DOCKER_RUN);
+          if (trial.status !== 0) {
+            throw new BenchError(`${daemon.name}: docker ${DOCKER_RUN.join(' ')}: exit ${trial.status}\n  ${trial.stderr.trim().split('\n').filter(Boolean).slice(-3).join('\n  ')}\n` +
+              `  its log, last lines:\n  ${tail(daemon.log, 5).join('\n  ')}`);
+          }
         }
       } catch (err) {
         if (!(err instanceof BenchError)) throw err;
         failed = true;
         oursDaemon = undefined;
+        oursCold = undefined;
         console.log(`\nchapter 11's daemon FAILED: ${err.message}\nmeasuring dockerd and runc without it`);
       }
     } else {
@@ -119,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
       dockerCase('docker run → dockerd', theirs),
       ...(values['default-network'] ? [dockerCase('docker run, no --network → dockerd', theirs, DOCKER_RUN.filter((arg, i) => arg !== '--network' && DOCKER_RUN[i - 1] !== '--network'))] : []),
       ...(oursDaemon ? [dockerCase('docker run → chapter 11 daemon', oursDaemon)] : []),
+      ...(oursCold ? [dockerCase('docker run → chapter 11 daemon, --spares 0', oursCold)] : []),
       {
         name: 'runc run',
         command: (run) => ({ file: runc, args: ['run', '--bundle', bundle, containerId(run)], options: { env: quietEnv() } }),
@@ -142,11 +151,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`load average after: ${loadavg()[0]!.toFixed(2)}`);
 
     const dockerdMedian = summaries[0]!.median;
-    const oursSummary = summaries.find((s) => s.name.includes('chapter 11'));
+    const oursSummary = summaries.find((s) => s.name === 'docker run → chapter 11 daemon');
+    const coldSummary = summaries.find((s) => s.name.endsWith('--spares 0'));
     if (oursSummary) {
       const ratio = oursSummary.median / dockerdMedian;
       console.log(`\ntarget: chapter 11's daemon within ${TARGET_RATIO}× dockerd's median: ${formatRatio(ratio)}  ${ratio <= TARGET_RATIO ? 'MET' : 'NOT MET'}`);
       console.log(`chapter 11's daemon ÷ runc: ${formatRatio(oursSummary.median / floor)}`);
+      if (coldSummary) console.log(`with --spares 0 (cold starts): ${formatRatio(coldSummary.median / dockerdMedian)} dockerd's median`);
     } else {
       console.log(`\nours ÷ dockerd, ours ÷ runc: ${failed ? 'not measured (it failed, above)' : SKIPPED}`);
     }
@@ -154,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     for (const daemon of daemons.reverse()) await stop(daemon);
     rmSync(bundle, { recursive: true, force: true });
-    cleanUp(scratch, before, daemons.some((d) => d.name === OUR_DAEMON));
+    cleanUp(scratch, before, daemons.some((d) => d.name.startsWith(OUR_DAEMON)));
   }
   return failed ? 1 : 0; // the bench reports figures; it fails only when something could not run
 }
@@ -206,17 +217,19 @@ function importIntoDockerd(rootfs: string, cli: (args: string[], input?: Buffer)
 
 /** Chapter 11's daemon, started the learner's way (scripts/chapter.mjs: the chapter's cached
  *  bundle, no build needed; its start is not timed anyway), its store a temp root into which
- *  its own `import` verb put the rootfs first. */
-async function startOurDaemon(scratch: string, rootfs: string): Promise<Daemon> {
-  const root = join(scratch, 'ours');
+ *  its own `import` verb put the rootfs first. Each of our daemons has a root of its own: a
+ *  daemon removes the ended --rm containers it finds in its root, its own or not. */
+async function startOurDaemon(scratch: string, rootfs: string, name: string, options: string[]): Promise<Daemon> {
+  const slug = name === OUR_DAEMON ? 'ours' : 'ours-cold';
+  const root = join(scratch, slug);
   const chapter = (args: string[]) => spawnSync(process.execPath, ['scripts/chapter.mjs', CHAPTER, '--root', root, ...args], { cwd: PROJECT_ROOT, env: quietEnv(), encoding: 'utf8' });
   const imported = chapter(['import', rootfs, IMAGE]);
   if (imported.status !== 0) throw new BenchError(`chapter 11 import ${rootfs} ${IMAGE} failed: ${imported.stderr.trim()}`);
   const listed = chapter(['images']);
   if (listed.status !== 0 || !listed.stdout.includes(IMAGE)) throw new BenchError(`chapter 11 does not list the imported image ${IMAGE}: ${listed.stderr.trim()}`);
-  const socket = join(scratch, 'ours.sock');
-  return startDaemon(OUR_DAEMON, process.execPath, [join(PROJECT_ROOT, 'scripts', 'chapter.mjs'), CHAPTER, '--root', root, 'daemon', '--host', `unix://${socket}`],
-    socket, join(scratch, 'ours.log'));
+  const socket = join(scratch, `${slug}.sock`);
+  return startDaemon(name, process.execPath, [join(PROJECT_ROOT, 'scripts', 'chapter.mjs'), CHAPTER, '--root', root, 'daemon', '--host', `unix://${socket}`, ...options],
+    socket, join(scratch, `${slug}.log`));
 }
 
 /** Start a daemon with its output in a log file (a pipe would fill while the bench blocks in
@@ -296,8 +309,10 @@ function cleanUp(scratch: string, before: { runDocker: boolean; ourCgroups: Set<
   const newOurCgroups = oursRan ? [...ourCgroupEntries()].filter((entry) => !before.ourCgroups.has(entry)) : [];
   if (newOurCgroups.length > 0) problems.push(`cgroup(s) new under ${OUR_CGROUP_SUBTREE}/ since the bench started (chapter 11's, or another engine's on this machine): ${newOurCgroups.join(', ')}`);
 
-  const oursLeft = join(scratch, 'ours', 'containers');
-  if (existsSync(oursLeft) && readdirSync(oursLeft).length > 0) problems.push(`container dir(s) left by chapter 11's run --rm: ${readdirSync(oursLeft).join(', ')}`);
+  for (const slug of ['ours', 'ours-cold']) {
+    const oursLeft = join(scratch, slug, 'containers');
+    if (existsSync(oursLeft) && readdirSync(oursLeft).length > 0) problems.push(`container dir(s) left by chapter 11's run --rm (${slug}): ${readdirSync(oursLeft).join(', ')}`);
+  }
 
   // dockerd makes /run/docker/plugins whatever its exec root: remove it if the bench made it
   // (rmdir: only when empty, so another dockerd's files are never touched).

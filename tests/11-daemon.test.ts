@@ -6,7 +6,7 @@
  *  must leave nothing behind when stopped (tests/helpers/dockerd.ts, startOurDaemon). */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -291,6 +291,45 @@ for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driv
     assert.equal(answer!.stdout, 'hello\n');
     assert.match((await inner.docker(['port', 'web'])).stdout, /80\/tcp -> 0\.0\.0\.0:18080/);
     assert.equal((await inner.docker(['rm', '-f', 'web'])).code, 0);
+  });
+
+  test('spare monitors: booted ahead, one per container, replaced; none with --spares 0; they go with the daemon, SIGKILLed too', async () => {
+    /** The daemon's spares once there are `count` of them (they take a Node start or two). */
+    const sparesOf = async (d: OurDaemon, count: number): Promise<number[]> => {
+      for (let i = 0; i < 200 && d.spares().length !== count; i++) await sleep(50);
+      assert.equal(d.spares().length, count, `spares of the daemon: ${d.spares().join(', ')}; its log:\n${d.log()}`);
+      return d.spares();
+    };
+    const parentOf = (pid: number) => Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    const ready = await sparesOf(daemon, 2);
+    const id = (await mustDk(['run', '-d', '--network', 'none', IMAGE, 'sleep', '1000'])).trim();
+    const pid = Number((await mustDk(['inspect', '--format', '{{.State.Pid}}', id])).trim());
+    // The child stage became the command (execve), so the command's parent is the monitor.
+    assert.ok(ready.includes(parentOf(pid)), `the container's monitor (${parentOf(pid)}) is one of the spares (${ready.join(', ')})`);
+    const refilled = await sparesOf(daemon, 2);
+    assert.ok(!refilled.includes(parentOf(pid)), 'the spare that took the container is no spare any more; another one booted');
+    assert.equal(await mustDk(['exec', id, 'echo', 'works']), 'works\n');
+    await mustDk(['rm', '-f', id]);
+
+    const cold = await startOurDaemon(chapter, { args: ['--spares', '0'] });
+    try {
+      cold.importImage(ROOTFS, IMAGE);
+      const hi = await cold.docker(['run', '--rm', '--network', 'none', IMAGE, 'echo', 'cold']);
+      assert.equal(hi.stdout, 'cold\n', hi.stderr);
+      assert.deepEqual(cold.spares(), [], '--spares 0: no spare at any time');
+    } finally {
+      await cold.stop();
+    }
+    assertOneLineError(await run(chapter, ['--root', tempDir(), 'daemon', '--host', `unix://${join(tempDir(), 'd.sock')}`, '--spares', '9']), /^nutshell: --spares must be a whole number from 0 to 8, not 9$/);
+
+    const before = await sparesOf(daemon, 2);
+    await daemon.kill(); // SIGKILL: their sockets to it close, which is how they know
+    // A zombie has ended: it waits only for whoever adopted it to reap it.
+    const alive = (spare: number) => existsSync(`/proc/${spare}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${spare}/status`, 'utf8'));
+    for (let i = 0; i < 100 && before.some(alive); i++) await sleep(50);
+    assert.deepEqual(before.filter(alive), [], 'no spare outlives its daemon');
+    await daemon.restart();
+    await sparesOf(daemon, 2);
   });
 
   test('stopping the daemon leaves no process, mount, cgroup or socket behind', async () => {

@@ -26,6 +26,7 @@ import {
   mkdirat, O_CLOEXEC, O_PATH, openat, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
 } from './syscalls.ts';
 import { keepCapabilitiesAcrossSetuid, setDumpable, setNoNewPrivs } from './syscalls.ts';
+import { dup2 } from './syscalls.ts';
 import {
   configureContainerInterface, connectContainer, disconnectContainer, plugInContainer, writeNetworkFiles, type NetworkFile, type NetworkLease, type NetworkSpec,
 } from './network.ts';
@@ -60,6 +61,8 @@ export interface ContainerConfig extends ProcessSpec {
   tty?: boolean;
   /** Keep the command's stdin open for clients (`run -d -i`): a pipe the monitor feeds. */
   interactive?: boolean;
+  /** For a child stage started ahead of its container (spares.ts): the streams it takes then. */
+  streams?: ContainerStreams;
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
@@ -83,7 +86,9 @@ const SYNC_FD = 3;
 // ---------------------------------------------------------------- engine (host side)
 
 /** Start the container and return its exit code (128+signal if it was killed). */
-export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+/** `preStarted`: a child stage that a spare monitor started before the container was known
+ *  (spares.ts), in the PID namespace it unshared then; it waits for its configuration. */
+export async function runContainer(config: ContainerConfig, dirs: ContainerDirs, preStarted?: ChildProcess): Promise<number> {
   const rootfs = config.rootfs;
   const cgroups = detectCgroups();
   cgroups.removeStale(); // left by engines that were killed before they could clean up
@@ -98,11 +103,20 @@ export async function runContainer(config: ContainerConfig, dirs: ContainerDirs)
     const mode = config.network?.mode ?? 'bridge';
     if (mode === 'bridge') config.lease = await connectContainer(dirs.spec.id, config.network?.ports ?? []);
     config.networkFiles = writeNetworkFiles(dirs.dir, { ...dirs.spec, mode, ipAddress: config.lease?.ipAddress });
-    unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
     // -i under a monitor (which has no stdin of its own): the command's stdin is a pipe that the
     // monitor feeds from console.sock. Without -i it stays /dev/null.
     const stdinPiped = config.detached === true && config.interactive === true && !config.tty;
-    const child = startChildStage('init', { ...config, rootfs }, true, [stdinPiped ? 'pipe' : 'inherit', 'inherit', 'inherit']);
+    let child: ChildProcess;
+    if (preStarted) {
+      // It has a stdin pipe from us whatever comes, and our /dev/null as stdout and stderr: it
+      // opens the container's own files once it reads where they are.
+      child = preStarted;
+      sendStageConfig(child, { ...config, rootfs, streams: { stdout: dirs.logFile, stderr: dirs.errorLogFile, stdinFromNull: !stdinPiped } });
+      if (!stdinPiped) child.stdin?.destroy();
+    } else {
+      unshare(CLONE.CLONE_NEWPID, 'a PID namespace is for children: the next process we start is its PID 1');
+      child = startChildStage('init', { ...config, rootfs }, true, [stdinPiped ? 'pipe' : 'inherit', 'inherit', 'inherit']);
+    }
     const ended = exitCodeOf(child);
     const signals = forwardSignals(child, config.stopTimeout ?? 10);
     try {
@@ -165,7 +179,7 @@ export function generateId(): string {
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
  *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
  *  goes over it too. */
-export function startChildStage(stage: string, config: object, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
+export function startChildStage(stage: string, config: object | undefined, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
   // Not on the command line when there is a socket: every user of the host reads command lines
   // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
   const argv = [...process.execArgv, THIS_PROGRAM, `__${stage}`, ...(sync ? [] : [JSON.stringify(config)])];
@@ -179,8 +193,39 @@ export function startChildStage(stage: string, config: object, sync = false, std
   });
   // The first line on the socket, which only the two stages hold: the stage reads it before
   // anything else (lib/cli.ts), then "ready" and "go" follow as before.
-  if (sync) (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
+  if (sync && config) sendStageConfig(child, config); // a spare's child stage gets it later (spares.ts)
   return child;
+}
+
+export function sendStageConfig(child: ChildProcess, config: object): void {
+  (child.stdio[SYNC_FD] as NodeJS.WritableStream).write(`${JSON.stringify(config)}\n`);
+}
+
+/** Where a process started before its container was known (spares.ts) sends its output. */
+export interface ContainerStreams {
+  stdout: string;
+  stderr: string;
+  /** No -i: stdin is /dev/null, as for any container started without it. */
+  stdinFromNull?: boolean;
+}
+
+/** Make the container's two log files our stdout and stderr, and /dev/null our stdin if asked:
+ *  open(2) each, dup2(2) it onto 1, 2 or 0, close the original. A spare monitor and its child
+ *  stage were started with /dev/null there, before anyone knew their container. The copies that
+ *  dup2 makes are not close-on-exec: the child stage, then the command, inherit them. (Node has
+ *  not opened its own process.stdout yet: it does so at the first write, on whatever fd 1 is.) */
+export function takeStreams(streams: ContainerStreams): void {
+  const redirect = (path: string, flags: string, fd: number, why: string) => {
+    const opened = openSync(path, flags);
+    try {
+      dup2(opened, fd, why);
+    } finally {
+      closeSync(opened);
+    }
+  };
+  redirect(streams.stdout, 'a', 1, 'the container\'s stdout log becomes our fd 1');
+  redirect(streams.stderr, 'a', 2, 'and its stderr log our fd 2: our own errors go there too');
+  if (streams.stdinFromNull) redirect('/dev/null', 'r', 0, 'no -i: the command reads nothing');
 }
 
 /** The variables of ours that a child stage reads: nutshell's (--trace), Node's and its loader's,
@@ -241,6 +286,14 @@ export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): Chil
   return monitor;
 }
 
+/** A monitor started before its container exists (spares.ts): no id on its command line yet,
+ *  /dev/null for its streams until it is given a container, its fd 3 a socket to the daemon. */
+export function startSpareMonitor(): ChildProcess {
+  const argv = [...process.execArgv, THIS_PROGRAM, '__spare', '{}'];
+  traceStep(`spawn ${process.execPath} ${THIS_PROGRAM} __spare (detached)`, 'a monitor started ahead of its container: it boots now, not when the container is asked for');
+  return spawn(process.execPath, argv, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, NUTSHELL_STAGE: 'monitor' } });
+}
+
 /** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
  *  (its set-up failed, and it has printed why). */
 function childIsReady(child: ChildProcess): Promise<boolean> {
@@ -294,6 +347,7 @@ export function containerInit(config: ContainerConfig): never {
   // A detached container must outlive the engine that started it: `stop` and `rm` find it by
   // its PID later. One in the foreground goes with its engine, which is its only way out.
   if (!config.detached) dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
+  if (config.streams) takeStreams(config.streams); // started ahead of time by a spare (spares.ts): /dev/null until now
   prepareContainer(config);
   writeSync(SYNC_FD, 'ready');
   const terminal = waitForGo();

@@ -11,7 +11,7 @@
  *      connectConsole() is the daemon's way in;
  *    - resizeTerminal() sets the window size through the pty's slave, from the host;
  *    - execWithStreams() is `exec` for the daemon: the command's streams are a client's. */
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync, watch } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,8 +25,54 @@ import { O_CLOEXEC, openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from './sy
 
 /** The most of a log file read at once: a log is the container's to make gigabytes long. */
 const CHUNK_BYTES = 64 * 1024;
-/** How often a followed log is looked at again. */
+/** How often a followed log is looked at again when no change has been reported. */
 const FOLLOW_MS = 200;
+
+/** A waiter woken as soon as anything in the container's directory changes: inotify(7), through
+ *  fs.watch, reports a log file appended to and state.json replaced as the container ends. A
+ *  timer alone would see the end up to its period late, and `docker run --rm` waits for that
+ *  (the daemon removes the container once its output has been read to the end). The timer
+ *  stays, as the fallback for what inotify does not report, such as a directory removed under
+ *  us. A change reported while nobody waits is kept for the next wait. */
+export interface ChangeWaiter {
+  /** Resolve at the next change (or at once if one came since the last call), after `ms`, or on abort. */
+  next(ms: number, signal?: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+export function watchContainer(dirs: ContainerDirs): ChangeWaiter {
+  let changed = false;
+  let wake: (() => void) | undefined;
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(dirs.dir, { persistent: false }, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on('error', () => {}); // the directory removed: the timer goes on alone
+  } catch {
+    // already gone: the timer alone
+  }
+  return {
+    async next(ms, signal) {
+      if (!changed && !signal?.aborted) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            wake = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, ms);
+          signal?.addEventListener('abort', done, { once: true });
+          wake = done;
+        });
+      }
+      changed = false;
+    },
+    close: () => watcher?.close(),
+  };
+}
 /** Unix98 pty slaves are character devices of majors 136 to 143 (Documentation/admin-guide/devices.txt). */
 const PTY_SLAVE_MAJORS = [136, 143];
 
@@ -58,13 +104,18 @@ export async function followOutput(dirs: ContainerDirs, options: FollowOptions):
   const copyBoth = async () => {
     for (const file of files) if (!aborted()) file.offset = await copyAppended(file.path, file.offset, (chunk) => options.onChunk(file.stream, chunk), aborted);
   };
-  await copyBoth();
-  if (!options.follow) return;
-  while (!aborted() && isRunning(dirs)) {
-    await sleep(FOLLOW_MS, undefined, { signal: options.signal }).catch(() => {}); // an abort wakes us early
+  if (!options.follow) return copyBoth();
+  const changes = watchContainer(dirs); // before the first look: nothing written after it is missed
+  try {
     await copyBoth();
+    while (!aborted() && isRunning(dirs)) {
+      await changes.next(FOLLOW_MS, options.signal); // an abort wakes us early
+      await copyBoth();
+    }
+    await copyBoth(); // what it wrote between our last look and its end
+  } finally {
+    changes.close();
   }
-  await copyBoth(); // what it wrote between our last look and its end
 }
 
 /** Still running, or still starting ('created'): its monitor may write more. */

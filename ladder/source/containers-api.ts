@@ -15,12 +15,13 @@ import { constants as os } from 'node:os';
 import { UserError } from '../../lib/errors.ts';
 import { parseSecurityOptions } from './capabilities.ts';
 import { detectCgroups } from './cgroups.ts';
-import { parseVolume, startMonitor, type ContainerConfig } from './container.ts';
-import { connectConsole, execWithStreams, followOutput, resizeTerminal } from './console.ts';
+import { parseVolume, type ContainerConfig } from './container.ts';
+import { connectConsole, execWithStreams, followOutput, resizeTerminal, watchContainer } from './console.ts';
 import { createContainer } from './create.ts';
 import { ApiError, API_VERSION, frame, MIN_API_VERSION, sendJSON, type ApiRequest, type Route } from './daemon.ts';
 import { describe as describeState, killContainer, removeContainer, stopContainer } from './lifecycle.ts';
 import { parseNetworkMode, parsePublish, type PublishedPort } from './network.ts';
+import { refillSpares, startContainerMonitor } from './spares.ts';
 import { isAlive, readState, type ContainerState } from './state.ts';
 import { engineRoot, findContainerDirs, listContainers, removeContainerDirs, type ContainerDirs } from './storage.ts';
 import { withStore } from './store.ts';
@@ -139,10 +140,16 @@ async function start({ params: [ref], response }: ApiRequest): Promise<void> {
   const file = readStartFile(dirs);
   if (!file) throw new ApiError(409, `container ${ref} was not made by the daemon: start it with our command line's run`);
   if (readState(dirs).status === 'exited') throw new ApiError(409, `container ${ref} has run and ended: nutshell starts a container once (docker run makes a new one)`);
-  const monitor = startMonitor(file.config, dirs);
+  const monitor = await startContainerMonitor(file.config, dirs); // a spare one if there is (spares.ts)
   let monitorEnded = false;
   monitor.once('exit', () => (monitorEnded = true));
-  while (readState(dirs).status === 'created' && !monitorEnded) await sleep(10);
+  const changes = watchContainer(dirs); // wakes us as the monitor records the container running
+  try {
+    while (readState(dirs).status === 'created' && !monitorEnded) await changes.next(50);
+  } finally {
+    changes.close();
+  }
+  refillSpares(); // now: a spare that booted during the start would have slowed it down
   if (readState(dirs).status === 'created') {
     const reason = lastLine(dirs);
     if (file.autoRemove) removeContainerDirs(dirs);
@@ -179,12 +186,17 @@ function endSettled(dirs: ContainerDirs, state: ContainerState): boolean {
 /** The container's end: its exit code, once it has one. Removes a --rm container then. */
 async function awaitExit(dirs: ContainerDirs, stopWaiting: () => boolean): Promise<number | undefined> {
   const id = dirs.spec.id;
-  for (;;) {
-    if (!existsSync(dirs.dir)) return removedExitCodes.get(id);
-    const state = readState(dirs);
-    if (endSettled(dirs, state)) return reapIfAutoRemove(dirs, state);
-    if (stopWaiting()) return undefined;
-    await sleep(25);
+  const changes = watchContainer(dirs); // wakes us as its monitor records the end
+  try {
+    for (;;) {
+      if (!existsSync(dirs.dir)) return removedExitCodes.get(id);
+      const state = readState(dirs);
+      if (endSettled(dirs, state)) return await reapIfAutoRemove(dirs, state);
+      if (stopWaiting()) return undefined;
+      await changes.next(100);
+    }
+  } finally {
+    changes.close();
   }
 }
 

@@ -987,19 +987,25 @@ const VERBS = {
   //> security..
   //> daemon..
   daemon: verb({
-    args: '[--host unix:///PATH]',
-    about: 'serve the Docker Engine API on a Unix socket: docker -H unix:///PATH drives this engine',
-    options: { host: { type: 'string', short: 'H' } },
+    args: '[--host unix:///PATH] [--spares N]',
+    about: 'serve the Docker Engine API on a Unix socket: docker -H unix:///PATH drives this engine; --spares: monitors kept booted for the next containers (default 2)',
+    options: { host: { type: 'string', short: 'H' }, spares: { type: 'string' } },
     positionals: [],
     run: async ({ values }) => {
       const { DEFAULT_HOST, serveApi } = await import('./daemon.ts');
       const { aboutEngine, containerRoutes, removeEndedAutoRemoveContainers } = await import('./containers-api.ts');
       const { imageRoutes } = await import('./images-api.ts');
+      const { keepSpares, stopSpares } = await import('./spares.ts');
       // --rm containers that ended while no daemon ran; then now and then, for those whose
       // client went away before their end.
       removeEndedAutoRemoveContainers();
       setInterval(removeEndedAutoRemoveContainers, 1000).unref();
-      return serveApi({ host: values.host ?? process.env.NUTSHELL_HOST ?? DEFAULT_HOST, routes: [...containerRoutes, ...imageRoutes], about: aboutEngine });
+      keepSpares(values.spares === undefined ? 2 : Number(values.spares));
+      try {
+        return await serveApi({ host: values.host ?? process.env.NUTSHELL_HOST ?? DEFAULT_HOST, routes: [...containerRoutes, ...imageRoutes], about: aboutEngine });
+      } finally {
+        stopSpares();
+      }
     },
   }),
   //< daemon..
@@ -1157,7 +1163,12 @@ runMain(() =>
 //| The store and containers live under --root, or NUTSHELL_ROOT, default /var/lib/nutshell.`,
 //< images..images
 //> lifecycle..
-    stages: { init: containerInit, exec: enterContainer, monitor: monitorContainer },
+//> ..network
+//|     stages: { init: containerInit, exec: enterContainer, monitor: monitorContainer },
+//< ..network
+//> daemon..
+    stages: { init: containerInit, exec: enterContainer, monitor: monitorContainer, spare: async () => (await import('./spares.ts')).spareMonitor() },
+//< daemon..
 //> ..network
 //|     footer: `<ctr> is a container's name, its id, or a prefix of its id that no other container has.
 //| REGISTRY OPTIONS: --platform OS/ARCH[/VARIANT] --username U --password P --credentials FILE

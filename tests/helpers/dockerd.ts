@@ -94,17 +94,24 @@ export async function startDockerd(): Promise<TestDaemon> {
 
 /** Processes whose command line names `dir`, and mounts under it: what a daemon left behind. */
 export function leftovers(dir: string): string[] {
-  const found: string[] = [];
+  const found = processesOf(dir).map(({ pid, command }) => `process ${pid}: ${command}`);
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (line.includes(dir)) found.push(`mount: ${line}`);
+  }
+  return found;
+}
+
+/** The processes that name `dir` in their command line or their environment (a monitor, a
+ *  spare: NUTSHELL_ROOT), this test process aside. */
+export function processesOf(dir: string): { pid: number; command: string }[] {
+  const found: { pid: number; command: string }[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
     try {
       const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (command.includes(dir)) found.push(`process ${pid}: ${command}`);
+      if (command.includes(dir) || readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir)) found.push({ pid: Number(pid), command });
     } catch {
       // it ended meanwhile
     }
-  }
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    if (line.includes(dir)) found.push(`mount: ${line}`);
   }
   return found;
 }
@@ -121,6 +128,8 @@ export interface OurDaemon extends TestDaemon {
   kill(): Promise<void>;
   /** Start it again, on the same root and socket. */
   restart(): Promise<void>;
+  /** The PIDs of its spare monitors (spares.ts) now, those not yet given a container. */
+  spares(): number[];
 }
 
 /** The docker CLI on `host`, to its end; never throws on a non-zero exit. */
@@ -145,7 +154,7 @@ export function docker(host: string, args: string[], opts: { input?: string; tim
  *  namespace `netns` if given). stop() removes its containers with the docker CLI, sends
  *  SIGTERM, and fails if anything of it is left: a process or mount naming its directory, or a
  *  cgroup of one of its containers. */
-export async function startOurDaemon(chapter: string, opts: { netns?: string } = {}): Promise<OurDaemon> {
+export async function startOurDaemon(chapter: string, opts: { netns?: string; args?: string[] } = {}): Promise<OurDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'nutshell-daemon-'));
   const root = join(dir, 'root');
   const socket = join(dir, 'docker.sock');
@@ -156,7 +165,7 @@ export async function startOurDaemon(chapter: string, opts: { netns?: string } =
   let exited = false;
   const launch = async () => {
     const log = openSync(logPath, 'a');
-    daemon = start(chapter, ['--root', root, 'daemon', '--host', host], { netns: opts.netns, stdio: ['ignore', log, log] });
+    daemon = start(chapter, ['--root', root, 'daemon', '--host', host, ...(opts.args ?? [])], { netns: opts.netns, stdio: ['ignore', log, log] });
     exited = false;
     ended = new Promise<void>((done) => daemon.once('exit', () => done()));
     void ended.then(() => (exited = true));
@@ -218,5 +227,6 @@ export async function startOurDaemon(chapter: string, opts: { netns?: string } =
     kill,
     restart: launch,
     stop,
+    spares: () => processesOf(root).filter(({ command }) => command.includes(' __spare ')).map(({ pid }) => pid),
   };
 }

@@ -26,6 +26,7 @@ import {
   mkdirat, O_CLOEXEC, O_PATH, openat, openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
 } from './syscalls.ts';
 import { keepCapabilitiesAcrossSetuid, setDumpable, setNoNewPrivs } from './syscalls.ts';
+import { dup2 } from './syscalls.ts';
 import {
   configureContainerInterface, connectContainer, disconnectContainer, plugInContainer, writeNetworkFiles, type NetworkFile, type NetworkLease, type NetworkSpec,
 } from './network.ts';
@@ -60,6 +61,8 @@ export interface ContainerConfig extends ProcessSpec {
   tty?: boolean;
   /** Keep the command's stdin open for clients (`run -d -i`): a pipe the monitor feeds. */
   interactive?: boolean;
+  /** For a child stage started ahead of its container (spares.ts): the streams it takes then. */
+  streams?: ContainerStreams;
   /** Host directories or files shown inside (`-v host:container[:ro]`). */
   volumes?: Volume[];
   /** Seconds a PID 1 that ignores SIGTERM gets before SIGKILL. */
@@ -83,11 +86,15 @@ const SYNC_FD = 3;
 // ---------------------------------------------------------------- engine (host side)
 
 /** Start the container and return its exit code (128+signal if it was killed). */
-export async function runContainer(config: ContainerConfig, dirs: ContainerDirs): Promise<number> {
+/** `preStarted`: a child stage that a spare monitor started before the container was known
+ *  (spares.ts), in the PID namespace it unshared then; it waits for its configuration. */
+export async function runContainer(config: ContainerConfig, dirs: ContainerDirs, preStarted?: ChildProcess): Promise<number> {
   // The devices the container may use are limits too, set before anything runs in the cgroup.
   // First the address and the ports: if a port is taken, nothing has run yet.
   // -i under a monitor (which has no stdin of its own): the command's stdin is a pipe that the
   // monitor feeds from console.sock. Without -i it stays /dev/null.
+  // It has a stdin pipe from us whatever comes, and our /dev/null as stdout and stderr: it
+  // opens the container's own files once it reads where they are.
   // The child stage has its network namespace by now (it unshared it before "ready").
   // -t: a pseudo-terminal in the container's own devpts (its /dev/pts is mounted by now);
   // the engine keeps the master end and copies between it and our terminal.
@@ -120,7 +127,7 @@ export function generateId(): string {
  *  (the same node binary, the same loader flags) instead. stdio is passed straight through;
  *  with `sync`, fd 3 is a socket pair that the two stages talk over, and the configuration
  *  goes over it too. */
-export function startChildStage(stage: string, config: object, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
+export function startChildStage(stage: string, config: object | undefined, sync = false, stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit']): ChildProcess {
   // Not on the command line when there is a socket: every user of the host reads command lines
   // (ps, /proc/PID/cmdline), and from chapter 05 on the configuration holds -e passwords.
   // The child stage makes no TLS connection: spare it the reading of extra CA
@@ -128,6 +135,27 @@ export function startChildStage(stage: string, config: object, sync = false, std
   // The first line on the socket, which only the two stages hold: the stage reads it before
   // anything else (lib/cli.ts), then "ready" and "go" follow as before.
   throw new Error('TODO (chapter 11): startChildStage() changes in this chapter: write it again, as the comment above it says');
+}
+
+export function sendStageConfig(child: ChildProcess, config: object): void {
+  throw new Error('TODO (chapter 11): write sendStageConfig()');
+}
+
+/** Where a process started before its container was known (spares.ts) sends its output. */
+export interface ContainerStreams {
+  stdout: string;
+  stderr: string;
+  /** No -i: stdin is /dev/null, as for any container started without it. */
+  stdinFromNull?: boolean;
+}
+
+/** Make the container's two log files our stdout and stderr, and /dev/null our stdin if asked:
+ *  open(2) each, dup2(2) it onto 1, 2 or 0, close the original. A spare monitor and its child
+ *  stage were started with /dev/null there, before anyone knew their container. The copies that
+ *  dup2 makes are not close-on-exec: the child stage, then the command, inherit them. (Node has
+ *  not opened its own process.stdout yet: it does so at the first write, on whatever fd 1 is.) */
+export function takeStreams(streams: ContainerStreams): void {
+  throw new Error('TODO (chapter 11): write takeStreams(), as the comment above it says');
 }
 
 /** The variables of ours that a child stage reads: nutshell's (--trace), Node's and its loader's,
@@ -175,6 +203,12 @@ export function startMonitor(config: ContainerConfig, dirs: ContainerDirs): Chil
   // Neither the monitor nor our socket to it may keep `run -d` waiting. The line is sent all the
   // same: runDetached() waits until the container runs, and the monitor has read it by then.
   throw new Error('TODO (chapter 11): startMonitor() changes in this chapter: write it again, as the comment above it says');
+}
+
+/** A monitor started before its container exists (spares.ts): no id on its command line yet,
+ *  /dev/null for its streams until it is given a container, its fd 3 a socket to the daemon. */
+export function startSpareMonitor(): ChildProcess {
+  throw new Error('TODO (chapter 11): write startSpareMonitor(), as the comment above it says');
 }
 
 /** Wait until the child stage writes "ready" on the sync pipe; false if it exits instead
@@ -230,6 +264,7 @@ export function containerInit(config: ContainerConfig): never {
   // A detached container must outlive the engine that started it: `stop` and `rm` find it by
   // its PID later. One in the foreground goes with its engine, which is its only way out.
   if (!config.detached) dieWithParent(os.signals.SIGKILL, 'if the engine dies, the container goes too: nobody would be left to wait for it');
+  // TODO (11): call takeStreams() (1 line in the chapter)
   prepareContainer(config);
   writeSync(SYNC_FD, 'ready');
   const terminal = waitForGo();
