@@ -311,6 +311,14 @@ for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driv
     assert.equal(await mustDk(['exec', id, 'echo', 'works']), 'works\n');
     await mustDk(['rm', '-f', id]);
 
+    // One killed while it waits (with its child stage: a process group of its own) leaves the
+    // pool: the next start takes another, and the pool fills up again.
+    const [victim] = await sparesOf(daemon, 2);
+    process.kill(-victim!, 'SIGKILL');
+    const fine = await dk(['run', '--rm', '--network', 'none', IMAGE, 'echo', 'fine']);
+    assert.equal(fine.stdout, 'fine\n', `${fine.stderr}; the daemon's log:\n${daemon.log()}`);
+    assert.ok(!(await sparesOf(daemon, 2)).includes(victim!));
+
     const cold = await startOurDaemon(chapter, { args: ['--spares', '0'] });
     try {
       cold.importImage(ROOTFS, IMAGE);

@@ -56,6 +56,7 @@ export function refillSpares(): void {
 function startSpare(): Spare {
   const monitor = startSpareMonitor();
   const socket = monitor.stdio[SYNC_FD] as Socket;
+  socket.on('error', () => {}); // it died: its 'exit' says so, and it leaves the pool
   const ready = new Promise<boolean>((settle) => {
     let said = '';
     socket.on('data', (chunk: Buffer) => {
@@ -78,7 +79,8 @@ function startSpare(): Spare {
 export async function startContainerMonitor(config: ContainerConfig, dirs: ContainerDirs): Promise<ChildProcess> {
   while (spares.length > 0) {
     const spare = spares.shift()!;
-    if (await spare.ready) return handOverSpare(spare, config, dirs);
+    const alive = () => spare.monitor.exitCode === null && spare.monitor.signalCode === null;
+    if ((await spare.ready) && alive()) return handOverSpare(spare, config, dirs);
   }
   return startMonitor(config, dirs);
 }
