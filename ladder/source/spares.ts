@@ -29,7 +29,7 @@ import { CLONE, unshare } from './syscalls.ts';
 /** The socket a monitor shares with whoever started it: its fd 3 (stdio[3] on the daemon's side). */
 const SYNC_FD = 3;
 
-/** The most spares a daemon keeps: each waits with two Node processes, ≈ 80 MB in all. */
+/** The most spares a daemon keeps: each waits with two Node processes, ≈ 50 MB of RSS each. */
 export const MAX_SPARES = 8;
 
 interface Spare {
