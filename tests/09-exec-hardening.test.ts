@@ -30,7 +30,9 @@ const EXECED = ['sleep', '2.718'];
  *  and command line it has not seen, it notes where /proc/<pid>/root leads (the container's root,
  *  the host's, elsewhere, or "closed": not to be opened), where /proc/<pid>/exe leads, and
  *  whether /proc/<pid>/environ holds the engine's variable; on every round, whether
- *  /proc/<pid>/root leads to the host's file. */
+ *  /proc/<pid>/root leads to the host's file. "closed" is asked first: a command between its
+ *  fork and its execve(2) is not dumpable, and opens up at execve(2); asked last, a process
+ *  that opened up between the questions looked like one whose root is neither (CI saw it). */
 const WATCHER = `
 touch /inside-marker
 seen=" "
@@ -42,7 +44,8 @@ while true; do
     cmd=; read -r cmd < "$d/cmdline" 2>/dev/null
     case "$seen" in *" $p:$cmd "*) continue ;; esac
     seen="$seen$p:$cmd "
-    if [ -e "$d/root/inside-marker" ]; then root=inside
+    if [ ! -e "$d/root/." ]; then root=closed
+    elif [ -e "$d/root/inside-marker" ]; then root=inside
     elif [ -e "$d/root${HOST_MARKER}" ]; then root=host
     elif [ -e "$d/root/." ]; then root=other
     else root=closed; fi
