@@ -7,7 +7,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-const COLLECT_EVERY_BYTES = 4 << 20;
+const COLLECT_EVERY_BYTES = 3 << 20;
 
 type CollectGarbage = (options: { type: 'minor' | 'major' }) => void;
 

@@ -79,6 +79,8 @@ export interface Removed {
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const LOCK_RETRY_MS = 20;
+/** How many bytes of a blob streaming in are written and passed on at once. */
+const BLOB_BATCH = 256 << 10;
 
 export class Store {
   readonly root: string;
@@ -140,11 +142,12 @@ export class Store {
     return path;
   }
 
-  /** A tee for a blob as it streams in: each chunk is counted, hashed and written to a file in
-   *  tmp/, then passed on. When the stream in ends, the blob is renamed into place if its size
-   *  and sha256 are right, and only then does the tee end the stream it passes on: whoever
-   *  reads that to its end has read verified bytes. If anything goes wrong, or the tee is
-   *  destroyed before the end (its reader gave up), the temporary file goes. */
+  /** A tee for a blob as it streams in: each chunk is counted and hashed, and the chunks are
+   *  written to a file in tmp/ and passed on in batches. When the stream in ends, the blob is
+   *  renamed into place if its size and sha256 are right, and only then does the tee pass on
+   *  its last batch and end the stream it passes on: whoever reads that to its end has read
+   *  verified bytes. If anything goes wrong, or the tee is destroyed before the end (its
+   *  reader gave up), the temporary file goes. */
   #blobTee(digest: string, size: number | undefined): Transform {
     const path = this.blobPath(digest);
     const tmp = this.#tmpName('blob');
@@ -156,15 +159,37 @@ export class Store {
     const openFile = async () => {
       file = await open(tmp, 'wx', 0o644);
     };
+    // Chunks arrive at 16–64 KB; each one written and passed on alone is a trip to the thread
+    // pool and one more round through gunzip and tar. They go on in batches of BLOB_BATCH (one
+    // writev(2), no copy), and a batch is passed on while the thread pool writes it: one write
+    // in flight at most, so a slow disk holds the download back instead of piling batches up.
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const takeBatch = async (): Promise<Buffer[]> => {
+      await writing; // the previous batch is in the file, or its error is thrown here
+      const chunks = batch;
+      const bytes = batchBytes;
+      batch = [];
+      batchBytes = 0;
+      if (bytes > 0) {
+        writing = file!.writev(chunks).then(() => streamed(bytes));
+        writing.catch(() => {}); // awaited at the next batch or at the end, never left unhandled
+      }
+      return chunks;
+    };
     const writeChunk = async (chunk: Buffer) => {
       received += chunk.length;
       // Stop a server that sends more than announced before it fills the disk.
       if (size !== undefined && received > size) throw new UserError(`blob ${digest}: more than the ${size} bytes announced`);
       digester.update(chunk);
-      await file!.write(chunk);
-      streamed(chunk.length);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      return batchBytes >= BLOB_BATCH ? takeBatch() : [];
     };
     const verifyAndPublish = async () => {
+      const last = await takeBatch();
+      await writing;
       if (size !== undefined && received !== size) throw new UserError(`blob ${digest}: got ${received} bytes, ${size} announced`);
       const actual = digester.digest();
       if (actual !== digest) {
@@ -174,20 +199,26 @@ export class Store {
       await file!.close();
       await this.#commitAsync(tmp, path);
       kept = true;
+      return last; // passed on only now: the stream's reader never sees its end unverified
     };
     const closeAndClean = async () => {
       await file?.close(); // a no-op once verifyAndPublish closed it
       if (!kept) rmSync(tmp, { force: true });
     };
 
+    const passOn = (chunks: Buffer[], done: () => void) => {
+      for (const chunk of chunks) tee.push(chunk);
+      done();
+    };
     // The four moments of a stream's life, each one step above: before the first chunk, each
     // chunk, after the last one, and its end (done or failed, the stream is destroyed).
-    return new Transform({
+    const tee = new Transform({
       construct: (done) => void openFile().then(() => done(), done),
-      transform: (chunk: Buffer, _encoding, done) => void writeChunk(chunk).then(() => done(null, chunk), done),
-      flush: (done) => void verifyAndPublish().then(() => done(), done),
+      transform: (chunk: Buffer, _encoding, done) => void writeChunk(chunk).then((chunks) => passOn(chunks, done), done),
+      flush: (done) => void verifyAndPublish().then((chunks) => passOn(chunks, done), done),
       destroy: (err, done) => void closeAndClean().then(() => done(err), done),
     });
+    return tee;
   }
 
   /** Store small content we already hold (a manifest, a config) and return its digest. */
