@@ -140,6 +140,8 @@ export async function runProgram(program: Program, argv: string[], enableTrace: 
   await apply(line.values);
   const missing = verb.positionals.length > line.positionals.length || (verb.command === 'required' && line.command.length === 0);
   if (missing) throw new UserError(`usage: ${name} ${verb.args}`);
+  // A verb that runs no command takes no more words: `rm a b` must not quietly leave b.
+  if (verb.command === undefined && line.command.length > 0) throw new UserError(`usage: ${name} ${verb.args} ("${line.command[0]}" is one word too many)`);
   const positionals = Object.fromEntries(verb.positionals.map((p, i) => [p, line.positionals[i]!]));
   return verb.run({ values: line.values as never, positionals, command: line.command });
 }

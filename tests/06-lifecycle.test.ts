@@ -185,6 +185,8 @@ for (const ch of chaptersFrom('06')) {
       assertOneLineError(await run(ch, ['stop', 'finished'], { env }), /container "finished" is not running/);
       assertOneLineError(await run(ch, ['exec', 'finished', 'true'], { env }), /is not running/);
       assertOneLineError(await run(ch, ['run', '--name', 'finished', IMAGE, 'true'], { env }), /name "finished" is in use/);
+      // A word more than the verb takes is refused, not dropped: `rm finished ghost` removes nothing.
+      assertOneLineError(await run(ch, ['rm', 'finished', 'ghost'], { env }), /usage: rm .*"ghost" is one word too many/);
       assert.equal((await run(ch, ['rm', 'finished'], { env })).code, 0);
     });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chapterCommand } from '../../scripts/chapters.ts';
 import { engineCgroups } from './cgroups.ts';
+import { processesOf } from './processes.ts';
 import { programOf, start, type Result } from './chapter.ts';
 
 export const DOCKERD = '/usr/sbin/dockerd';
@@ -97,21 +98,6 @@ export function leftovers(dir: string): string[] {
   const found = processesOf(dir).map(({ pid, command }) => `process ${pid}: ${command}`);
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     if (line.includes(dir)) found.push(`mount: ${line}`);
-  }
-  return found;
-}
-
-/** The processes that name `dir` in their command line or their environment (a monitor, a
- *  spare: NUTSHELL_ROOT), this test process aside. */
-export function processesOf(dir: string): { pid: number; command: string }[] {
-  const found: { pid: number; command: string }[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (command.includes(dir) || readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir)) found.push({ pid: Number(pid), command });
-    } catch {
-      // it ended meanwhile
-    }
   }
   return found;
 }

@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../../scripts/build-rootfs.ts';
 import { engineCgroups } from './cgroups.ts';
+import { processesOf } from './processes.ts';
 import { vmArguments } from './guest.ts';
 
 /** What stands for the temp dir of a run in a lesson's commands and output. */
@@ -393,7 +394,7 @@ export async function runLesson(file: string, options: LessonOptions = {}): Prom
   const leftovers = await cleanUp([...sessions.values()], { temp, registries, env, cgroupsBefore });
   if (failure) throw failure;
   const left = [
-    ...leftovers.processes.map((pid) => `process ${pid} (root under the lesson's temp dir)`),
+    ...leftovers.processes.map((pid) => `process ${pid} (its root, command line or environment under the lesson's temp dir)`),
     ...leftovers.mounts.map((line) => `mount: ${line}`),
     ...leftovers.cgroups.map((id) => `cgroup nutshell/${id}`),
   ];
@@ -492,7 +493,9 @@ async function cleanUp(
     const id = basename(dir);
     return !run.cgroupsBefore.has(id) && (transcript.includes(id) || held.includes(id));
   });
-  const processes = readdirSync('/proc')
+  // Containers (their root is under the temp dir), and the engine's own processes that name
+  // it: a monitor, a daemon, a spare.
+  const containers = readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .filter((pid) => {
       try {
@@ -503,6 +506,7 @@ async function cleanUp(
       }
     })
     .map(Number);
+  const processes = [...new Set([...containers, ...processesOf(run.temp).map(({ pid }) => pid)])];
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((line) => line.includes(run.temp));
