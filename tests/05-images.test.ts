@@ -52,12 +52,16 @@ for (const ch of chaptersFrom('05')) {
       assert.match(doomed!, /No such file/, 'the whiteout of layer 3 hides layer 2\'s file');
     });
 
-    test('-e, -w and -u override the image config; images lists the image; rmi removes it', async () => {
+    test('-e, -w, -u and --entrypoint override the image config; images lists the image; rmi removes it', async () => {
       const { env, root } = engineFor(ch);
       const ref = `${registry.host}/test/busybox:v1`;
       assert.equal((await run(ch, ['pull', '-q', ref], { env })).stdout.trim(), ref);
       const r = await run(ch, ['run', '-e', 'GREETING=bonjour', '-e', 'EXTRA=1', '-w', '/tmp', '-u', 'nobody', ref, 'sh', '-c', 'echo "$GREETING $EXTRA"; pwd; id -u'], { env });
       assert.deepEqual(r.stdout.trim().split('\n'), ['bonjour 1', '/tmp', '65534'], r.stderr);
+      // --entrypoint drops the image's Cmd with its Entrypoint: echo gets no arguments, not "cat hello.txt".
+      const entered = await run(ch, ['run', '--rm', '--entrypoint', '/bin/echo', ref], { env });
+      assert.deepEqual({ code: entered.code, stdout: entered.stdout }, { code: 0, stdout: '\n' }, entered.stderr);
+      assert.equal((await run(ch, ['run', '--rm', '--entrypoint', '/bin/echo', ref, 'hi'], { env })).stdout, 'hi\n');
       const images = await run(ch, ['images'], { env });
       assert.match(images.stdout, new RegExp(`${registry.host}/test/busybox\\tv1\\t[0-9a-f]{12}\\t`));
       assert.equal((await run(ch, ['rmi', ref], { env })).code, 0);

@@ -145,12 +145,14 @@ for (const chapter of chaptersFrom('11')) for (const kind of daemons) describe(`
     assert.equal(stdout, 'ready\ncaught\n');
   });
 
-  test('run passes the environment, working directory, user and hostname on', async () => {
+  test('run passes the environment, working directory, user, hostname and entrypoint on', async () => {
     // -e NAME alone: the client's $NAME (the daemon's environment is not the user's).
     const env = { ...process.env, FROM_CLIENT: 'client value' };
     const result = await client(['run', '--rm', '--network', 'none', '-e', 'GREETING=hi there', '-e', 'FROM_CLIENT', '-w', '/tmp', '-u', '1000:1000', '--hostname', 'box', IMAGE, 'sh', '-c', 'echo "$GREETING|$FROM_CLIENT|$(pwd)|$(id -u):$(id -g)|$(hostname)"'], { env });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'hi there|client value|/tmp|1000:1000|box\n');
+    const entered = await client(['run', '--rm', '--network', 'none', '--entrypoint', '/bin/echo', IMAGE, 'from', 'the entrypoint']);
+    assert.deepEqual({ code: entered.code, stdout: entered.stdout }, { code: 0, stdout: 'from the entrypoint\n' }, entered.stderr);
   });
 
   test('run sends limits, capabilities, volumes and the stop timeout in the daemon\'s terms', async () => {

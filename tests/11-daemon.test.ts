@@ -118,6 +118,9 @@ for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driv
     assert.equal(three.code, 3, three.stderr);
     assert.equal(three.stdout, 'out\n');
     assert.equal(three.stderr, 'err\n');
+    // --entrypoint as the CLI sends it: ["/bin/echo"], and --entrypoint "" as [""] (none at all).
+    assert.equal(await mustDk(['run', '--rm', '--network', 'none', '--entrypoint', '/bin/echo', IMAGE, 'from', 'echo']), 'from echo\n');
+    assert.equal(await mustDk(['run', '--rm', '--network', 'none', '--entrypoint', '', IMAGE, 'echo', 'no entrypoint']), 'no entrypoint\n');
     assert.equal(await mustDk(['ps', '-aq']), '', 'after --rm, no container is left');
   });
 

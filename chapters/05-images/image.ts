@@ -196,12 +196,18 @@ export class TransferProgress {
 
 // ---------------------------------------------------------------- from image config to process
 
-/** docker's rules: the command line replaces Cmd (not Entrypoint); -e adds to or replaces
- *  the image's Env by name (`-e NAME` alone takes the engine's own value); -w replaces WorkingDir. */
-export function runSpec(config: ImageConfig, command: string[], overrides: { env?: string[]; workdir?: string; user?: string }): ProcessSpec {
+/** docker's rules: the command line replaces Cmd (not Entrypoint); --entrypoint replaces
+ *  Entrypoint and drops the image's Cmd with it (`--entrypoint ""`: no entrypoint at all); -e
+ *  adds to or replaces the image's Env by name (`-e NAME` alone takes the engine's own value);
+ *  -w replaces WorkingDir. */
+export function runSpec(config: ImageConfig, command: string[], overrides: { entrypoint?: string[]; env?: string[]; workdir?: string; user?: string }): ProcessSpec {
   const settings = config.config ?? {};
-  const argv = [...(settings.Entrypoint ?? []), ...(command.length > 0 ? command : (settings.Cmd ?? []))];
-  if (argv.length === 0) throw new UserError('no command: the image has no Entrypoint or Cmd, so give one after the image name');
+  const { entrypoint } = overrides;
+  const first = entrypoint === undefined ? (settings.Entrypoint ?? []) : entrypoint.filter((word, i) => i > 0 || word !== '');
+  const defaultCommand = entrypoint === undefined ? (settings.Cmd ?? []) : [];
+  const argv = [...first, ...(command.length > 0 ? command : defaultCommand)];
+  const none = entrypoint === undefined ? 'the image has no Entrypoint or Cmd' : `--entrypoint "${entrypoint.join(' ')}" leaves none`;
+  if (argv.length === 0) throw new UserError(`no command: ${none}, so give one after the image name`);
   const env = new Map<string, string>();
   // No HOME here: it comes from the user's /etc/passwd line, readable only inside the container.
   for (const entry of [`PATH=${DEFAULT_PATH}`, ...(settings.Env ?? [])]) env.set(entry.split('=')[0]!, entry);

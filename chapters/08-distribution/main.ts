@@ -44,6 +44,7 @@ const LIMIT_OPTIONS = {
 
 const RUN_OPTIONS = {
   ...REGISTRY_OPTIONS,
+  entrypoint: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   workdir: { type: 'string', short: 'w' },
   user: { type: 'string', short: 'u' },
@@ -57,6 +58,12 @@ const RUN_OPTIONS = {
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
 } as const;
+
+/** --entrypoint as runSpec takes it: one word, as docker's (its arguments are the command's),
+ *  and "" for no entrypoint at all. */
+function entrypointOf(values: { entrypoint?: string }): string[] | undefined {
+  return values.entrypoint === undefined ? undefined : [values.entrypoint];
+}
 
 /** --platform, credentials and insecure registries, as the registry client takes them. */
 function pullOptions(values: ValuesOf<typeof REGISTRY_OPTIONS> & { quiet?: boolean }): PullOptions {
@@ -160,7 +167,7 @@ const VERBS = {
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-        const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
+        const spec = runSpec(imageConfig, command, { entrypoint: entrypointOf(values), env: values.env, workdir: values.workdir, user: values.user });
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         const { upperDir, workDir } = dirs;
         // --rm: the upper dir goes when the container ends, so it needs no syncing, not even

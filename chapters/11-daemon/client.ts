@@ -25,6 +25,7 @@ export interface VerbLine<Positional extends string = never> {
 
 /** The options of `run` that the daemon is told about; the others are refused (see run). */
 interface RunValues {
+  entrypoint?: string;
   env?: string[];
   workdir?: string;
   user?: string;
@@ -212,6 +213,7 @@ function createBody(values: RunValues, image: string, command: string[]): object
     Image: image,
     // No command: the image's own (its Cmd), as the daemon reads it from the image's config.
     ...(command.length > 0 && { Cmd: command }),
+    ...(values.entrypoint !== undefined && { Entrypoint: [values.entrypoint] }),
     Env: (values.env ?? []).map(fromClientEnvironment),
     ...(values.workdir !== undefined && { WorkingDir: values.workdir }),
     ...(values.user !== undefined && { User: values.user }),

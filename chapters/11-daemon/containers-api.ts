@@ -105,11 +105,12 @@ async function create({ query, json, response }: ApiRequest): Promise<void> {
   const body = await json<CreateBody>();
   const host = body.HostConfig ?? {};
   if (!body.Image) throw new ApiError(400, 'no image given');
-  if (body.Entrypoint && body.Entrypoint.length > 0) throw new ApiError(400, '--entrypoint is not supported by nutshell: give the whole command instead');
   const network = { mode: parseNetworkMode(!host.NetworkMode || host.NetworkMode === 'default' ? undefined : host.NetworkMode), ports: publishedPorts(host.PortBindings) };
   const { config, dirs } = await createContainer({
     image: body.Image,
     command: body.Cmd ?? [],
+    // The docker CLI sends `--entrypoint X` as ["X"], and `--entrypoint ""` as [""].
+    entrypoint: typeof body.Entrypoint === 'string' ? [body.Entrypoint] : body.Entrypoint?.length ? body.Entrypoint : undefined,
     name: query.get('name') || undefined,
     env: body.Env ?? undefined,
     workdir: body.WorkingDir || undefined,

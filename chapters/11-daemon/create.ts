@@ -20,6 +20,8 @@ export interface CreateRequest {
   image: string;
   /** The command, or [] for the image's own. */
   command: string[];
+  /** In place of the image's Entrypoint ([""]: none); the image's Cmd goes with it. */
+  entrypoint?: string[];
   name?: string;
   env?: string[];
   workdir?: string;
@@ -58,7 +60,7 @@ export async function createContainer(request: CreateRequest): Promise<{ config:
       ref = await pullMissingImage(store, request.image, { ...request.pull, quiet: request.pull.quiet || !process.stderr.isTTY });
     }
     const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-    const spec = runSpec(imageConfig, request.command, { env: request.env, workdir: request.workdir, user: request.user });
+    const spec = runSpec(imageConfig, request.command, { entrypoint: request.entrypoint, env: request.env, workdir: request.workdir, user: request.user });
     spec.security = request.security; // recorded in the container's config.json with the rest: `exec` applies it too
     spec.network = network;
     const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });

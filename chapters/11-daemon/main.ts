@@ -59,6 +59,7 @@ const SECURITY_OPTIONS = {
 
 const RUN_OPTIONS = {
   ...REGISTRY_OPTIONS,
+  entrypoint: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   workdir: { type: 'string', short: 'w' },
   user: { type: 'string', short: 'u' },
@@ -85,6 +86,12 @@ const ESCAPE_OPTIONS = {
   print: { type: 'boolean' },
   'host-dir': { type: 'string' },
 } as const;
+
+/** --entrypoint as runSpec takes it: one word, as docker's (its arguments are the command's),
+ *  and "" for no entrypoint at all. */
+function entrypointOf(values: { entrypoint?: string }): string[] | undefined {
+  return values.entrypoint === undefined ? undefined : [values.entrypoint];
+}
 
 /** --platform, credentials and insecure registries, as the registry client takes them. */
 function pullOptions(values: ValuesOf<typeof REGISTRY_OPTIONS> & { quiet?: boolean }): PullOptions {
@@ -175,7 +182,7 @@ const VERBS = {
       const volumes = (values.volume ?? []).map(parseVolume);
       const security = parseSecurityOptions(values);
       const { createContainer } = await import('./create.ts');
-      const { config, dirs } = await createContainer({ image, command, name, env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
+      const { config, dirs } = await createContainer({ image, command, name, entrypoint: entrypointOf(values), env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
     },
   }),

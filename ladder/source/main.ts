@@ -247,6 +247,7 @@ const RUN_OPTIONS = {
   //< unionfs..unionfs
   //> images..
   ...REGISTRY_OPTIONS,
+  entrypoint: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   workdir: { type: 'string', short: 'w' },
   user: { type: 'string', short: 'u' },
@@ -290,6 +291,12 @@ const ESCAPE_OPTIONS = {
 
 //< security..
 //> images..
+/** --entrypoint as runSpec takes it: one word, as docker's (its arguments are the command's),
+ *  and "" for no entrypoint at all. */
+function entrypointOf(values: { entrypoint?: string }): string[] | undefined {
+  return values.entrypoint === undefined ? undefined : [values.entrypoint];
+}
+
 /** --platform, credentials and insecure registries, as the registry client takes them. */
 function pullOptions(values: ValuesOf<typeof REGISTRY_OPTIONS> & { quiet?: boolean }): PullOptions {
   return {
@@ -524,7 +531,7 @@ const VERBS = {
         //| // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         //| if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
         //| const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-        //| const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
+        //| const spec = runSpec(imageConfig, command, { entrypoint: entrypointOf(values), env: values.env, workdir: values.workdir, user: values.user });
         //< images..
         //> security..
         //| spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
@@ -585,7 +592,7 @@ const VERBS = {
       //< ..network
       //> daemon..
       const { createContainer } = await import('./create.ts');
-      const { config, dirs } = await createContainer({ image, command, name, env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
+      const { config, dirs } = await createContainer({ image, command, name, entrypoint: entrypointOf(values), env: values.env, workdir: values.workdir, user: values.user, hostname: values.hostname, stopTimeout, limits, stats: values.stats === true, volumes, security, network, autoRemove: values.rm === true, detached: values.detach === true, tty: values.tty === true, interactive: values.interactive === true, pull: pullOptions(values) });
       //< daemon..
       return values.detach ? runDetached(config, dirs) : runUntilExit(config, dirs);
       //< lifecycle..

@@ -99,9 +99,11 @@ export class TransferProgress {
 
 // ---------------------------------------------------------------- from image config to process
 
-/** docker's rules: the command line replaces Cmd (not Entrypoint); -e adds to or replaces
- *  the image's Env by name (`-e NAME` alone takes the engine's own value); -w replaces WorkingDir. */
-export function runSpec(config: ImageConfig, command: string[], overrides: { env?: string[]; workdir?: string; user?: string }): ProcessSpec {
+/** docker's rules: the command line replaces Cmd (not Entrypoint); --entrypoint replaces
+ *  Entrypoint and drops the image's Cmd with it (`--entrypoint ""`: no entrypoint at all); -e
+ *  adds to or replaces the image's Env by name (`-e NAME` alone takes the engine's own value);
+ *  -w replaces WorkingDir. */
+export function runSpec(config: ImageConfig, command: string[], overrides: { entrypoint?: string[]; env?: string[]; workdir?: string; user?: string }): ProcessSpec {
   // No HOME here: it comes from the user's /etc/passwd line, readable only inside the container.
   throw new Error('TODO (chapter 05): write runSpec(), as the comment above it says');
 }

@@ -51,6 +51,7 @@ const SECURITY_OPTIONS = {
 
 const RUN_OPTIONS = {
   ...REGISTRY_OPTIONS,
+  entrypoint: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   workdir: { type: 'string', short: 'w' },
   user: { type: 'string', short: 'u' },
@@ -75,6 +76,12 @@ const ESCAPE_OPTIONS = {
   print: { type: 'boolean' },
   'host-dir': { type: 'string' },
 } as const;
+
+/** --entrypoint as runSpec takes it: one word, as docker's (its arguments are the command's),
+ *  and "" for no entrypoint at all. */
+function entrypointOf(values: { entrypoint?: string }): string[] | undefined {
+  return values.entrypoint === undefined ? undefined : [values.entrypoint];
+}
 
 /** --platform, credentials and insecure registries, as the registry client takes them. */
 function pullOptions(values: ValuesOf<typeof REGISTRY_OPTIONS> & { quiet?: boolean }): PullOptions {
@@ -179,7 +186,7 @@ const VERBS = {
         // Not in the store: pull it first, with progress bars on a terminal, silently otherwise.
         if (!store.getImage(ref)) ref = await pullMissingImage(store, image, { ...pullOptions(values), quiet: !process.stderr.isTTY });
         const imageConfig = store.readJSON<ImageConfig>(store.getImage(ref)!.configDigest);
-        const spec = runSpec(imageConfig, command, { env: values.env, workdir: values.workdir, user: values.user });
+        const spec = runSpec(imageConfig, command, { entrypoint: entrypointOf(values), env: values.env, workdir: values.workdir, user: values.user });
         spec.security = security; // recorded in the container's config.json with the rest: `exec` applies it too
         const dirs = createContainerDirs({ id, name, image: ref, lowerDirs: store.layerDirs(ref), ...spec, hostname, created: new Date().toISOString() });
         const { upperDir, workDir } = dirs;

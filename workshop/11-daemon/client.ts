@@ -25,6 +25,7 @@ export interface VerbLine<Positional extends string = never> {
 
 /** The options of `run` that the daemon is told about; the others are refused (see run). */
 interface RunValues {
+  entrypoint?: string;
   env?: string[];
   workdir?: string;
   user?: string;

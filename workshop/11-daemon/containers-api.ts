@@ -85,6 +85,7 @@ function publishedPorts(bindings: NonNullable<CreateBody['HostConfig']>['PortBin
 
 /** POST /containers/create: the same checks and the same container as our `run`, not started. */
 async function create({ query, json, response }: ApiRequest): Promise<void> {
+  // The docker CLI sends `--entrypoint X` as ["X"], and `--entrypoint ""` as [""].
   // The monitor never removes it: the daemon does, once it has read the exit code (wait).
   throw new Error('TODO (chapter 11): write create(), as the comment above it says');
 }

@@ -20,6 +20,8 @@ export interface CreateRequest {
   image: string;
   /** The command, or [] for the image's own. */
   command: string[];
+  /** In place of the image's Entrypoint ([""]: none); the image's Cmd goes with it. */
+  entrypoint?: string[];
   name?: string;
   env?: string[];
   workdir?: string;
