@@ -65,9 +65,11 @@ for (const ch of chaptersFrom('11')) {
     assert.equal(r.code, 0, r.stderr);
     return dirsOf(r.stdout.trim());
   };
+  /** Until the monitor has recorded the end, exit code and all: readState() says "exited" as
+   *  soon as the process is gone, a moment before that record (a full run read no exit code there once). */
   const waitForExit = async (dirs: ReturnType<typeof dirsOf>, ms = 10_000) => {
     const deadline = Date.now() + ms;
-    while (state.readState(dirs).status !== 'exited') {
+    while (state.readRecordedState(dirs).status !== 'exited') {
       if (Date.now() > deadline) throw new Error('the container did not exit');
       await sleep(50);
     }

@@ -165,7 +165,7 @@ const VERBS = {
     }),
   }),
   run: verb({
-    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
+    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [--entrypoint CMD] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
     about: 'run the image (pulled first when it is not in the store)',
     options: RUN_OPTIONS,
     positionals: ['image'],

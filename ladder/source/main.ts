@@ -422,19 +422,19 @@ const VERBS = {
     //| about: 'run a command on layers (the first --layer is the bottom one)',
     //< unionfs..unionfs
     //> images..images
-    //| args: '[--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //| args: '[--rm] [--name N] [--entrypoint CMD] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
     //< images..images
     //> lifecycle..lifecycle
-    //| args: '[-d] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //| args: '[-d] [--rm] [--name N] [-v HOST:CTR[:ro]] [--entrypoint CMD] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
     //< lifecycle..lifecycle
     //> terminals..distribution
-    //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
+    //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [--entrypoint CMD] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [REGISTRY OPTIONS] <image> [command...]',
     //< terminals..distribution
     //> security..security
-    //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
+    //| args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [--entrypoint CMD] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [REGISTRY OPTIONS] <image> [command...]',
     //< security..security
     //> network..
-    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [--network bridge|none|host] [-p [IP:]HOST:CTR[/udp]] [REGISTRY OPTIONS] <image> [command...]',
+    args: '[-d] [-i] [-t] [--rm] [--name N] [-v HOST:CTR[:ro]] [--entrypoint CMD] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--stop-timeout S] [--memory M] [--cpus C] [--pids-limit P] [--stats] [--cap-add CAP] [--cap-drop CAP] [--privileged] [--security-opt OPT] [--network bridge|none|host] [-p [IP:]HOST:CTR[/udp]] [REGISTRY OPTIONS] <image> [command...]',
     //< network..
     //> images..
     about: 'run the image (pulled first when it is not in the store)',
