@@ -173,10 +173,17 @@ export class Store {
       batch = [];
       batchBytes = 0;
       if (bytes > 0) {
-        writing = file!.writev(chunks).then(() => streamed(bytes));
+        writing = writeBatch(chunks, bytes);
         writing.catch(() => {}); // awaited at the next batch or at the end, never left unhandled
       }
       return chunks;
+    };
+    const writeBatch = async (chunks: Buffer[], bytes: number) => {
+      const { bytesWritten } = await file!.writev(chunks);
+      // writev(2), like write(2), may take less than it was given: the rest goes after it.
+      const rest = bytesWritten < bytes ? Buffer.concat(chunks).subarray(bytesWritten) : Buffer.alloc(0);
+      for (let done = 0; done < rest.length; ) done += (await file!.write(rest, done)).bytesWritten;
+      streamed(bytes);
     };
     const writeChunk = async (chunk: Buffer) => {
       received += chunk.length;

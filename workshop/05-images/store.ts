@@ -136,6 +136,7 @@ export class Store {
     // pool and one more round through gunzip and tar. They go on in batches of BLOB_BATCH (one
     // writev(2), no copy), and a batch is passed on while the thread pool writes it: one write
     // in flight at most, so a slow disk holds the download back instead of piling batches up.
+    // writev(2), like write(2), may take less than it was given: the rest goes after it.
     // Stop a server that sends more than announced before it fills the disk.
     // The four moments of a stream's life, each one step above: before the first chunk, each
     // chunk, after the last one, and its end (done or failed, the stream is destroyed).
