@@ -142,6 +142,32 @@ for (const chapter of chaptersFrom('11')) describe(`${chapter}: our daemon, driv
     assert.doesNotMatch(await mustDk(['images', '--format', '{{.Repository}}']), new RegExp(`^${registry.host.replaceAll('.', '\\.')}/test/busybox$`, 'm'));
   });
 
+  test('run --cap-add and --privileged reach the container\'s capabilities; --memory its cgroup', async () => {
+    const capEff = async (args: string[]) => {
+      const line = await mustDk(['run', '--rm', '--network', 'none', ...args, IMAGE, 'grep', 'CapEff', '/proc/self/status']);
+      return BigInt(`0x${line.trim().split(/\s+/)[1]}`);
+    };
+    const CAP_NET_ADMIN = 1n << 12n;
+    const plain = await capEff([]);
+    assert.equal(plain & CAP_NET_ADMIN, 0n, 'docker\'s default set has no CAP_NET_ADMIN');
+    assert.equal(await capEff(['--cap-add', 'NET_ADMIN']), plain | CAP_NET_ADMIN);
+    const privileged = await capEff(['--privileged']);
+    assert.equal(privileged & plain, plain);
+    assert.ok(privileged & CAP_NET_ADMIN && privileged > plain, 'all of them');
+    const id = (await mustDk(['run', '-d', '--network', 'none', '--memory', '64m', IMAGE, 'sleep', '30'])).trim();
+    try {
+      assert.equal((await mustDk(['inspect', '--format', '{{.HostConfig.Memory}}', id])).trim(), String(64 * 1024 * 1024));
+      // The limit itself, in the cgroup the host sees the container's process in (v1 or v2).
+      const pid = (await mustDk(['inspect', '--format', '{{.State.Pid}}', id])).trim();
+      const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      const v1 = /^\d+:([^:]*\bmemory\b[^:]*):(.*)$/m.exec(cgroups);
+      const limitFile = v1 ? join('/sys/fs/cgroup', v1[1]!, v1[2]!, 'memory.limit_in_bytes') : join('/sys/fs/cgroup', /^0::(.*)$/m.exec(cgroups)![1]!, 'memory.max');
+      assert.equal(readFileSync(limitFile, 'utf8').trim(), String(64 * 1024 * 1024));
+    } finally {
+      await mustDk(['rm', '-f', id]);
+    }
+  });
+
   test('run -d, ps, logs, exec, inspect, stop, rm', async () => {
     const id = (await mustDk(['run', '-d', '--name', 'web', '--network', 'none', IMAGE, 'sh', '-c', 'echo started; echo oops >&2; while sleep 1; do :; done'])).trim();
     assert.match(id, /^[0-9a-f]{12,64}$/);
